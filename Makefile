@@ -1,0 +1,123 @@
+# shipworm — Teredo for Linux. GNU make.
+#
+#   make            build/shipwormd and build/shipworm
+#   make check      unit tests and fuzz smoke under ASan+UBSan, then the namespace lab
+#   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
+#   make bench      side-by-side measurements against Miredo
+#   make demo       the live demo in a namespace lab
+#   make install    binaries, man pages, systemd unit (PREFIX, DESTDIR)
+
+CC      ?= cc
+CLANG   ?= clang
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -DSHIPWORM_VERSION='"$(VERSION)"' -Isrc
+ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS)
+LIBS    := -lmnl
+
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANFLAGS = -std=c11 $(WARN) -O1 -g $(SAN) $(CPPFLAGS)
+
+WIRE_SRCS := $(wildcard src/wire/*.c)
+CORE_SRCS := $(wildcard src/core/*.c)
+SYS_SRCS  := $(wildcard src/sys/*.c)
+PURE_SRCS := $(WIRE_SRCS) $(CORE_SRCS)
+CONF_SRCS := src/cmd/config.c
+D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)
+T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/log.c
+HDRS      := $(shell find src -name '*.h')
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 8
+
+.PHONY: all check unit fuzz fuzz-smoke lab bench demo install clean deps deps-test
+
+all: build/shipwormd build/shipworm
+
+build/shipwormd: $(D_SRCS) $(HDRS) | build
+	$(CC) $(ALLCFLAGS) -o $@ $(D_SRCS) $(LIBS)
+build/shipworm: $(T_SRCS) $(HDRS) | build
+	$(CC) $(ALLCFLAGS) -o $@ $(T_SRCS)
+
+# The same programs under ASan and UBSan, for the lab tests of `make check`.
+build/san/shipwormd: $(D_SRCS) $(HDRS) | build/san
+	$(CC) $(SANFLAGS) -o $@ $(D_SRCS) $(LIBS)
+build/san/shipworm: $(T_SRCS) $(HDRS) | build/san
+	$(CC) $(SANFLAGS) -o $@ $(T_SRCS)
+
+build build/san build/unit build/fuzz:
+	mkdir -p $@
+
+# Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
+build/unit/%: tests/unit/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(PURE_SRCS) $(CONF_SRCS) -lcmocka
+
+unit: $(addprefix build/unit/,$(UNIT_TESTS))
+	@fail=0; for t in $(UNIT_TESTS); do \
+		ASAN_OPTIONS=detect_leaks=1 build/unit/$$t || fail=1; \
+	done; exit $$fail
+
+# libFuzzer targets (clang), with ASan and UBSan.
+build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) | build/fuzz
+	$(CLANG) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(CPPFLAGS) -o $@ $< $(PURE_SRCS) $(CONF_SRCS)
+
+fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "fuzz $$t: $(FUZZ_SMOKE_SECONDS) s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+			|| { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' build/fuzz/$$t.log; \
+	done
+
+fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+deps:
+	scripts/deps.sh build
+deps-test:
+	scripts/deps.sh test
+
+lab: build/san/shipwormd build/san/shipworm
+	tests/lab/run.sh
+
+check: deps-test
+	$(MAKE) unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) lab
+	@echo "make check: all passed"
+
+bench: deps-test all
+	tests/bench/run.sh
+
+demo: deps-test all
+	tests/lab/demo.sh
+
+install: all
+	install -D -m 0755 build/shipwormd $(DESTDIR)$(SBINDIR)/shipwormd
+	install -D -m 0755 build/shipworm $(DESTDIR)$(BINDIR)/shipworm
+	install -D -m 0644 man/shipwormd.8 $(DESTDIR)$(MANDIR)/man8/shipwormd.8
+	install -D -m 0644 man/shipworm.1 $(DESTDIR)$(MANDIR)/man1/shipworm.1
+	install -D -m 0644 man/shipwormd.conf.5 $(DESTDIR)$(MANDIR)/man5/shipwormd.conf.5
+	install -D -m 0644 packaging/shipwormd.service $(DESTDIR)$(UNITDIR)/shipwormd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf || \
+		install -D -m 0644 packaging/shipwormd.conf $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf
+
+clean:
+	rm -rf build

@@ -1,0 +1,322 @@
+#include "cmd/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "wire/teredo_addr.h"
+
+enum directive {
+	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
+	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D__COUNT
+};
+
+static const char *const directive_names[D__COUNT] = {
+	[D_MODE] = "Mode",
+	[D_RELAYTYPE] = "RelayType",
+	[D_SERVERADDRESS] = "ServerAddress",
+	[D_SERVERADDRESS2] = "ServerAddress2",
+	[D_SERVERBINDADDRESS] = "ServerBindAddress",
+	[D_SERVERBINDADDRESS2] = "ServerBindAddress2",
+	[D_PREFIX] = "Prefix",
+	[D_INTERFACEMTU] = "InterfaceMTU",
+	[D_INTERFACENAME] = "InterfaceName",
+	[D_BINDADDRESS] = "BindAddress",
+	[D_BINDPORT] = "BindPort",
+	[D_SYSLOGFACILITY] = "SyslogFacility",
+	[D_SERVERMAXICMP] = "ServerMaxICMPv6Payload",
+};
+
+const char *config_mode_name(enum sw_mode m)
+{
+	switch (m) {
+	case MODE_CLIENT: return "client";
+	case MODE_SERVER: return "server";
+	case MODE_RELAY: return "relay";
+	case MODE_HOST_RELAY: return "host-relay";
+	default: return "unset";
+	}
+}
+
+static int fail(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(err, errlen, "%s:%d: %s", file, line, msg);
+	else
+		snprintf(err, errlen, "%s: %s", file, msg);
+	return -1;
+}
+
+static bool parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*out = a.s_addr;
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Miredo writes the prefix as an address ("2001:0000::") with an optional /32. */
+static bool parse_prefix(const char *s, uint32_t *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	if (strlen(s) >= sizeof buf)
+		return false;
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		*slash = 0;
+		if (strcmp(slash + 1, "32"))
+			return false;
+	}
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, buf, &a) != 1)
+		return false;
+	for (int i = 4; i < 16; i++)
+		if (a.s6_addr[i])
+			return false;
+	*out = (uint32_t)a.s6_addr[0] << 24 | (uint32_t)a.s6_addr[1] << 16 |
+	       (uint32_t)a.s6_addr[2] << 8 | a.s6_addr[3];
+	return true;
+}
+
+static const struct { const char *name; int value; } facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+	{ "kern", LOG_KERN }, { "user", LOG_USER },
+};
+
+static int set_directive(struct sw_config *c, enum directive d, const char *v,
+			 const char *file, int line, char *err, size_t errlen)
+{
+	unsigned long n;
+	switch (d) {
+	case D_MODE:
+		if (!strcasecmp(v, "client")) c->mode = MODE_CLIENT;
+		else if (!strcasecmp(v, "server")) c->mode = MODE_SERVER;
+		else if (!strcasecmp(v, "relay")) c->mode = MODE_RELAY;
+		else if (!strcasecmp(v, "host-relay")) c->mode = MODE_HOST_RELAY;
+		else return fail(err, errlen, file, line, "Mode: \"%s\" is not client, server, relay or host-relay", v);
+		return 0;
+	case D_RELAYTYPE:
+		if (!strcasecmp(v, "client")) c->relay_type = RT_CLIENT;
+		else if (!strcasecmp(v, "autoclient")) c->relay_type = RT_AUTOCLIENT;
+		else if (!strcasecmp(v, "relay")) c->relay_type = RT_RELAY;
+		else if (!strcasecmp(v, "cone")) c->relay_type = RT_CONE;
+		else if (!strcasecmp(v, "restricted")) c->relay_type = RT_RESTRICTED;
+		else return fail(err, errlen, file, line, "RelayType: \"%s\" is not client, autoclient, relay, cone or restricted", v);
+		return 0;
+	case D_SERVERADDRESS:
+	case D_SERVERADDRESS2: {
+		char *dst = d == D_SERVERADDRESS ? c->server_address : c->server_address2;
+		if (strlen(v) >= CONFIG_STR_MAX)
+			return fail(err, errlen, file, line, "%s: name too long", directive_names[d]);
+		strcpy(dst, v);
+		return 0;
+	}
+	case D_SERVERBINDADDRESS:
+	case D_SERVERBINDADDRESS2:
+	case D_BINDADDRESS: {
+		uint32_t a;
+		if (!parse_ipv4(v, &a))
+			return fail(err, errlen, file, line, "%s: \"%s\" is not an IPv4 address", directive_names[d], v);
+		if (d == D_SERVERBINDADDRESS) c->server_bind = a;
+		else if (d == D_SERVERBINDADDRESS2) c->server_bind2 = a;
+		else c->bind_address = a;
+		return 0;
+	}
+	case D_PREFIX:
+		if (!parse_prefix(v, &c->prefix))
+			return fail(err, errlen, file, line, "Prefix: \"%s\" is not a /32 IPv6 prefix", v);
+		return 0;
+	case D_INTERFACEMTU:
+		if (!parse_uint(v, 1280, 65535, &n))
+			return fail(err, errlen, file, line, "InterfaceMTU: \"%s\" is not a number from 1280 to 65535", v);
+		c->mtu = (uint32_t)n;
+		return 0;
+	case D_INTERFACENAME:
+		if (strlen(v) >= sizeof c->ifname || strchr(v, '/'))
+			return fail(err, errlen, file, line, "InterfaceName: \"%s\" is not a valid interface name (at most 15 characters)", v);
+		strcpy(c->ifname, v);
+		return 0;
+	case D_BINDPORT:
+		if (!parse_uint(v, 1, 65535, &n))
+			return fail(err, errlen, file, line, "BindPort: \"%s\" is not a port from 1 to 65535", v);
+		c->bind_port = (uint16_t)n;
+		return 0;
+	case D_SYSLOGFACILITY:
+		for (size_t i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
+			if (!strcasecmp(v, facilities[i].name)) {
+				c->syslog_facility = facilities[i].value;
+				return 0;
+			}
+		return fail(err, errlen, file, line, "SyslogFacility: \"%s\" is not daemon, local0..local7, kern or user", v);
+	case D_SERVERMAXICMP:
+		if (!parse_uint(v, 0, 65535, &n))
+			return fail(err, errlen, file, line, "ServerMaxICMPv6Payload: \"%s\" is not a number from 0 to 65535", v);
+		c->max_icmp_payload = (uint16_t)n;
+		return 0;
+	case D__COUNT:
+		break;
+	}
+	return fail(err, errlen, file, line, "internal error");
+}
+
+static void defaults(struct sw_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->prefix = TEREDO_PREFIX_DEFAULT;
+	c->mtu = 1280;
+	strcpy(c->ifname, "teredo");
+	c->syslog_facility = LOG_DAEMON;
+	c->max_icmp_payload = 88; /* S-24: what Miredo and Microsoft servers allow */
+}
+
+/* Resolve the mode and check that the directives fit it. */
+static int finish(struct sw_config *c, const char *file, char *err, size_t errlen)
+{
+	const int *at = c->line_of;
+	bool server_dirs = at[D_SERVERBINDADDRESS] || at[D_SERVERBINDADDRESS2] || at[D_SERVERMAXICMP];
+	bool client_dirs = at[D_SERVERADDRESS] || at[D_SERVERADDRESS2];
+
+	if (c->mode == MODE_UNSET) {
+		if (server_dirs && at[D_RELAYTYPE])
+			return fail(err, errlen, file, at[D_RELAYTYPE],
+				    "RelayType and ServerBindAddress (line %d) select different programs; use Mode",
+				    at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2]);
+		if (server_dirs)
+			c->mode = MODE_SERVER;
+		else if (c->relay_type == RT_RELAY || c->relay_type == RT_CONE || c->relay_type == RT_RESTRICTED)
+			c->mode = MODE_RELAY;
+		else
+			c->mode = MODE_CLIENT; /* Miredo's default RelayType is client */
+	} else if (at[D_RELAYTYPE]) {
+		bool rt_client = c->relay_type == RT_CLIENT || c->relay_type == RT_AUTOCLIENT;
+		bool ok = (c->mode == MODE_CLIENT && rt_client) ||
+			  ((c->mode == MODE_RELAY || c->mode == MODE_HOST_RELAY) && !rt_client);
+		if (!ok)
+			return fail(err, errlen, file, at[D_RELAYTYPE], "RelayType contradicts Mode %s (line %d)",
+				    config_mode_name(c->mode), at[D_MODE]);
+	}
+
+	switch (c->mode) {
+	case MODE_SERVER:
+		if (client_dirs)
+			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
+				    "ServerAddress is a client directive; a server uses ServerBindAddress");
+		if (at[D_INTERFACENAME] || at[D_BINDADDRESS] || at[D_BINDPORT])
+			return fail(err, errlen, file,
+				    at[D_INTERFACENAME] ? at[D_INTERFACENAME] : at[D_BINDADDRESS] ? at[D_BINDADDRESS] : at[D_BINDPORT],
+				    "a server has no tunnel interface and always binds UDP port 3544 on ServerBindAddress");
+		if (!c->server_bind)
+			return fail(err, errlen, file, at[D_MODE], "a server needs ServerBindAddress");
+		if (!c->server_bind2)
+			c->server_bind2 = htonl(ntohl(c->server_bind) + 1);
+		if (c->server_bind2 == c->server_bind)
+			return fail(err, errlen, file, at[D_SERVERBINDADDRESS2],
+				    "ServerBindAddress2 must differ from ServerBindAddress");
+		break;
+	case MODE_CLIENT:
+		if (server_dirs)
+			return fail(err, errlen, file, at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2],
+				    "ServerBindAddress is a server directive; a client uses ServerAddress");
+		if (at[D_PREFIX])
+			return fail(err, errlen, file, at[D_PREFIX], "a client learns its prefix from the server; Prefix is for relays and servers");
+		if (!c->server_address[0])
+			return fail(err, errlen, file, 0, "a client needs ServerAddress");
+		break;
+	case MODE_RELAY:
+	case MODE_HOST_RELAY:
+		if (server_dirs || client_dirs)
+			return fail(err, errlen, file,
+				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]
+				    : at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2] ? at[D_SERVERBINDADDRESS2] : at[D_SERVERMAXICMP],
+				    "a relay has no Teredo server; remove this directive");
+		if (!c->bind_port)
+			c->bind_port = TEREDO_PORT;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *file, struct sw_config *cfg,
+		 char *err, size_t errlen)
+{
+	defaults(cfg);
+	int line = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		char buf[1024];
+		size_t n = 0;
+		line++;
+		while (pos < len && text[pos] != '\n') {
+			if (text[pos] == '\0')
+				return fail(err, errlen, file, line, "NUL byte in the file");
+			if (n + 1 >= sizeof buf)
+				return fail(err, errlen, file, line, "line longer than %zu bytes", sizeof buf - 1);
+			buf[n++] = text[pos++];
+		}
+		pos++;
+		buf[n] = 0;
+
+		char *p = buf;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '#' || *p == 0)
+			continue;
+		char *name = p;
+		while (*p && !isspace((unsigned char)*p))
+			p++;
+		if (*p)
+			*p++ = 0;
+		while (isspace((unsigned char)*p))
+			p++;
+		char *value = p;
+		char *end = value + strlen(value);
+		while (end > value && isspace((unsigned char)end[-1]))
+			*--end = 0;
+
+		int d;
+		for (d = 0; d < D__COUNT; d++)
+			if (!strcasecmp(name, directive_names[d]))
+				break;
+		if (d == D__COUNT)
+			return fail(err, errlen, file, line, "unknown directive \"%s\"", name);
+		if (!*value)
+			return fail(err, errlen, file, line, "%s needs a value", directive_names[d]);
+		if (strchr(value, ' ') || strchr(value, '\t'))
+			return fail(err, errlen, file, line, "%s takes one value, not \"%s\"", directive_names[d], value);
+		if (cfg->line_of[d])
+			return fail(err, errlen, file, line, "%s is already set on line %d", directive_names[d], cfg->line_of[d]);
+		if (set_directive(cfg, (enum directive)d, value, file, line, err, errlen))
+			return -1;
+		cfg->line_of[d] = line;
+	}
+	return finish(cfg, file, err, errlen);
+}

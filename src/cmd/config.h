@@ -1,0 +1,40 @@
+/* shipwormd configuration: Miredo's file syntax and directives (miredo.conf(5),
+ * miredo-server.conf(5)) plus shipworm's own; see shipwormd.conf(5). */
+#ifndef SW_CMD_CONFIG_H
+#define SW_CMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sw_mode { MODE_UNSET, MODE_CLIENT, MODE_SERVER, MODE_RELAY, MODE_HOST_RELAY };
+enum sw_relay_type { RT_UNSET, RT_CLIENT, RT_AUTOCLIENT, RT_RELAY, RT_CONE, RT_RESTRICTED };
+
+#define CONFIG_STR_MAX 256
+
+struct sw_config {
+	enum sw_mode mode;
+	enum sw_relay_type relay_type;
+	char server_address[CONFIG_STR_MAX];  /* client: host name or IPv4 */
+	char server_address2[CONFIG_STR_MAX];
+	uint32_t server_bind;   /* server: primary IPv4, network byte order; 0 = unset */
+	uint32_t server_bind2;  /* server: secondary; 0 = primary + 1 */
+	uint32_t prefix;        /* host byte order, top 32 bits */
+	uint32_t mtu;
+	char ifname[16];
+	uint32_t bind_address;  /* network byte order; 0 = any */
+	uint16_t bind_port;     /* host byte order; 0 = unset */
+	int syslog_facility;
+	uint16_t max_icmp_payload; /* server: S-24 */
+	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */
+};
+
+/* Parse text (the whole file) named `file` into cfg, defaults first. On error returns
+ * -1 and writes "file:line: message" into err. Resolves the mode, fills defaults that
+ * depend on it and checks contradictions; does no I/O. */
+int config_parse(const char *text, size_t len, const char *file, struct sw_config *cfg,
+		 char *err, size_t errlen);
+
+const char *config_mode_name(enum sw_mode m);
+
+#endif

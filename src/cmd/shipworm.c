@@ -1,0 +1,117 @@
+/* shipworm: talk to a running shipwormd, and decode Teredo addresses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sys/control.h"
+#include "wire/ipv4.h"
+#include "wire/teredo_addr.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: shipworm [-s SOCKET] status [--json]\n"
+		"       shipworm [-s SOCKET] peers [--json]\n"
+		"       shipworm decode ADDRESS\n"
+		"\n"
+		"  status   state and counters of the running shipwormd\n"
+		"  peers    the peer table of a client or relay\n"
+		"  decode   the server, flags, mapped port and IPv4 inside a Teredo address\n"
+		"  -s SOCKET  the daemon's control socket (default $SHIPWORM_SOCKET, else\n"
+		"             " CONTROL_DEFAULT ")\n"
+		"  -h, --help, -V, --version\n"
+		"\n"
+		"See shipworm(1).\n");
+}
+
+static int decode(const char *text)
+{
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, text, &a) != 1) {
+		fprintf(stderr, "shipworm: \"%s\" is not an IPv6 address\n", text);
+		return 1;
+	}
+	if (!teredo_addr_has_prefix(&a, TEREDO_PREFIX_DEFAULT)) {
+		fprintf(stderr, "shipworm: %s is not a Teredo address (Teredo addresses are in 2001:0::/32)\n", text);
+		return 1;
+	}
+	struct teredo_addr t;
+	teredo_addr_decode(&a, &t);
+	char srv[INET_ADDRSTRLEN], mapped[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &t.server, srv, sizeof srv);
+	inet_ntop(AF_INET, &t.mapped.ip, mapped, sizeof mapped);
+	unsigned f = t.flags;
+	printf("address:        %s\n", text);
+	printf("prefix:         2001:0::/32 (Teredo, RFC 4380)\n");
+	printf("server:         %s%s\n", srv, ipv4_is_global_unicast(t.server) ? "" : " (not a global address)");
+	printf("flags:          0x%04x\n", f);
+	printf("  cone (C):     %u%s\n", f >> 15 & 1,
+	       f & TEREDO_FLAG_CONE ? " (legacy cone NAT; RFC 5991 clients set 0)" : " (RFC 5991: clients always set 0)");
+	printf("  reserved (z): %u%s\n", f >> 14 & 1, f & TEREDO_FLAG_RESERVED ? " (should be 0; ignored on receipt)" : "");
+	printf("  random1:      0x%x (RFC 5991 §3.1: 4 random bits)\n", f >> 10 & 0xf);
+	printf("  universal (U):%u\n", f >> 9 & 1);
+	printf("  group (G):    %u\n", f >> 8 & 1);
+	printf("  random2:      0x%02x (RFC 5991 §3.1: 8 random bits)\n", f & 0xff);
+	printf("mapped port:    %u\n", ntohs(t.mapped.port));
+	printf("mapped IPv4:    %s%s\n", mapped, ipv4_is_global_unicast(t.mapped.ip) ? "" : " (not a global address)");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("SHIPWORM_SOCKET");
+	if (!sock || !*sock)
+		sock = CONTROL_DEFAULT;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("shipworm %s\n", SHIPWORM_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "shipworm: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	if (!strcmp(cmd, "decode")) {
+		if (i + 1 != argc) {
+			fprintf(stderr, "shipworm: decode takes one address\n");
+			return 2;
+		}
+		return decode(argv[i]);
+	}
+	if (strcmp(cmd, "status") && strcmp(cmd, "peers")) {
+		fprintf(stderr, "shipworm: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	bool json = false;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else {
+			fprintf(stderr, "shipworm: %s: unexpected argument \"%s\"\n", cmd, argv[i]);
+			return 2;
+		}
+	}
+	char req[64];
+	snprintf(req, sizeof req, "%s%s", cmd, json ? " json" : "");
+	if (control_request(sock, req, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s\n", sock, strerror(errno));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,95 @@
+#include "sys/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sys/log.h"
+
+static int ready_fd = -1;
+
+int daemon_start(const struct run_opts *o)
+{
+	if (o->foreground)
+		return 0;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		/* The parent reports the daemon's set-up result as its own exit status. */
+		close(p[1]);
+		char c;
+		ssize_t r = read(p[0], &c, 1);
+		if (r == 1)
+			_exit(0);
+		int st;
+		waitpid(pid, &st, 0);
+		_exit(WIFEXITED(st) ? (WEXITSTATUS(st) ? WEXITSTATUS(st) : 1) : 1);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	return 0;
+}
+
+void daemon_ready(void)
+{
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "r", 1) != 1)
+			log_warn("cannot notify the parent process: %s", strerror(errno));
+		close(ready_fd);
+		ready_fd = -1;
+	}
+}
+
+int daemon_write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f);
+}
+
+int daemon_drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return -1;
+	return 0;
+}
+
+int daemon_signalfd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}

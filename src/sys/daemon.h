@@ -1,0 +1,24 @@
+/* Process life: detaching, PID file, privilege drop, signals. */
+#ifndef SW_SYS_DAEMON_H
+#define SW_SYS_DAEMON_H
+
+#include <stdbool.h>
+
+struct run_opts {
+	bool foreground;
+	const char *user;        /* -u: run as this user after set-up; NULL: stay */
+	const char *pidfile;     /* -p: NULL for none */
+	const char *control;     /* -s: control socket path */
+};
+
+/* Fork into the background (unless foreground); the parent exits once the child calls
+ * daemon_ready, with the child's status if it fails first. */
+int daemon_start(const struct run_opts *o);
+void daemon_ready(void);
+int daemon_write_pidfile(const char *path);
+/* Switch to user's uid/gid and drop supplementary groups. */
+int daemon_drop_privileges(const char *user);
+/* A signalfd for SIGINT, SIGTERM, SIGHUP (blocked for normal delivery). */
+int daemon_signalfd(void);
+
+#endif

@@ -1,0 +1,190 @@
+#include "sys/server_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/server.h"
+#include "sys/control.h"
+#include "sys/log.h"
+#include "sys/status_fmt.h"
+#include "sys/udp.h"
+#include "wire/bytes.h"
+#include "wire/teredo_addr.h"
+
+struct server_io {
+	struct server core;
+	int udp[2];  /* SERVER_SOCK_PRIMARY, SERVER_SOCK_SECONDARY */
+	int raw6;    /* native IPv6 egress (S-12), -1 when unavailable */
+	uint64_t send_errors;
+	time_t started;
+	struct udp_rx rx;
+	struct udp_tx tx[2];
+	struct sw_action acts[UDP_BATCH];
+};
+
+static size_t status_answer(void *ctx, const char *req, char *out, size_t cap)
+{
+	struct server_io *io = ctx;
+	const struct server *s = &io->core;
+	bool json = !strcmp(req, "status json");
+	if (strcmp(req, "status") && !json)
+		return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (a server answers status)\n", req);
+
+	struct status_out o;
+	char a[INET_ADDRSTRLEN + 8], pfx[INET6_ADDRSTRLEN];
+	struct in6_addr p6 = { 0 };
+	put_be32(p6.s6_addr, s->cfg.prefix);
+	inet_ntop(AF_INET6, &p6, pfx, sizeof pfx);
+	strcat(pfx, "/32");
+
+	st_begin(&o, out, cap, json);
+	st_str(&o, "mode", "server");
+	st_str(&o, "primary", endpoint_str((struct sw_endpoint){ s->cfg.primary, htons(TEREDO_PORT) }, a, sizeof a));
+	st_str(&o, "secondary", endpoint_str((struct sw_endpoint){ s->cfg.secondary, htons(TEREDO_PORT) }, a, sizeof a));
+	st_str(&o, "prefix", pfx);
+	st_u64(&o, "mtu", s->cfg.mtu);
+	st_bool(&o, "ipv6_egress", s->cfg.ipv6_egress);
+	st_u64(&o, "uptime_seconds", (uint64_t)(time(NULL) - io->started));
+	st_obj_begin(&o, "counters");
+	st_u64(&o, "received", s->stats.received);
+	st_u64(&o, "rs_answered", s->stats.rs_answered);
+	st_u64(&o, "forwarded_udp", s->stats.forwarded_udp);
+	st_u64(&o, "forwarded_ipv6", s->stats.forwarded_ipv6);
+	st_u64(&o, "send_errors", io->send_errors);
+	st_obj_end(&o);
+	st_obj_begin(&o, "dropped");
+	for (int i = 0; i < SRV_DROP__COUNT; i++)
+		st_u64(&o, server_drop_name((enum server_drop)i), s->stats.dropped[i]);
+	st_obj_end(&o);
+	return st_end(&o);
+}
+
+static void send_ipv6(struct server_io *io, const struct sw_action *a)
+{
+	/* IPPROTO_RAW implies IPV6_HDRINCL: the client's packet goes out as it is. */
+	struct sockaddr_in6 dst = { .sin6_family = AF_INET6 };
+	memcpy(&dst.sin6_addr, a->body + 24, 16);
+	if (sendto(io->raw6, a->body, a->body_len, MSG_DONTWAIT, (struct sockaddr *)&dst, sizeof dst) < 0)
+		io->send_errors++;
+}
+
+static void drain(struct server_io *io, int sock)
+{
+	/* Bounded per wake-up so that one busy socket cannot starve the other. */
+	for (int round = 0; round < 8; round++) {
+		int n = udp_rx_batch(io->udp[sock], &io->rx);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct sw_action *a = &io->acts[i];
+			if (server_handle(&io->core, sock, udp_rx_src(&io->rx, i), io->rx.bufs[i],
+					  io->rx.msgs[i].msg_len, a) != 1)
+				continue;
+			if (a->kind == SW_ACT_UDP)
+				udp_tx_add(&io->tx[a->sock], a);
+			else
+				send_ipv6(io, a);
+		}
+		for (int k = 0; k < 2; k++)
+			io->send_errors += (uint64_t)udp_tx_flush(io->udp[k], &io->tx[k]);
+		if (n < UDP_BATCH)
+			break;
+	}
+}
+
+int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
+{
+	static struct server_io io;
+	char a1[INET_ADDRSTRLEN], a2[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &cfg->server_bind, a1, sizeof a1);
+	inet_ntop(AF_INET, &cfg->server_bind2, a2, sizeof a2);
+
+	io.udp[0] = udp_open(cfg->server_bind, htons(TEREDO_PORT), 0);
+	if (io.udp[0] < 0) {
+		log_err("cannot bind UDP %s:%d (ServerBindAddress): %s", a1, TEREDO_PORT, strerror(errno));
+		return 1;
+	}
+	io.udp[1] = udp_open(cfg->server_bind2, htons(TEREDO_PORT), 0);
+	if (io.udp[1] < 0) {
+		log_err("cannot bind UDP %s:%d (the secondary address: ServerBindAddress2, "
+			"by default ServerBindAddress + 1): %s", a2, TEREDO_PORT, strerror(errno));
+		return 1;
+	}
+	io.raw6 = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (io.raw6 < 0)
+		log_warn("no raw IPv6 socket (%s): direct IPv6 connectivity tests of clients will not be forwarded",
+			 strerror(errno));
+	int ctl = control_listen(opts->control);
+	if (ctl < 0) {
+		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
+		return 1;
+	}
+	int sfd = daemon_signalfd();
+	if (udp_rx_init(&io.rx) < 0 || sfd < 0) {
+		log_err("out of memory");
+		return 1;
+	}
+
+	struct server_config sc = {
+		.primary = cfg->server_bind,
+		.secondary = cfg->server_bind2,
+		.prefix = cfg->prefix,
+		.mtu = cfg->mtu,
+		.ipv6_egress = io.raw6 >= 0,
+		.max_icmp_payload = cfg->max_icmp_payload,
+	};
+	server_init(&io.core, &sc);
+	io.started = time(NULL);
+
+	if (opts->user && daemon_drop_privileges(opts->user) < 0) {
+		log_err("cannot switch to user %s: %s", opts->user, strerror(errno));
+		return 1;
+	}
+
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int fds[] = { io.udp[0], io.udp[1], ctl, sfd };
+	for (int i = 0; i < 4; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	log_info("Teredo server on %s and %s, UDP port %d", a1, a2, TEREDO_PORT);
+	daemon_ready();
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, -1);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 0:
+			case 1:
+				drain(&io, (int)evs[i].data.u32);
+				break;
+			case 2:
+				control_serve(ctl, status_answer, &io);
+				break;
+			case 3: {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) {
+					log_info("stopping on signal %u", si.ssi_signo);
+					unlink(opts->control);
+					return 0;
+				}
+				break;
+			}
+			}
+		}
+	}
+}

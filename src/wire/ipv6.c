@@ -1,0 +1,65 @@
+#include "ipv6.h"
+
+#include <string.h>
+
+void ip6_put_header(uint8_t *out, uint16_t plen, uint8_t nh, uint8_t hlim,
+		    const struct in6_addr *src, const struct in6_addr *dst)
+{
+	out[0] = 0x60;
+	out[1] = out[2] = out[3] = 0;
+	put_be16(out + 4, plen);
+	out[6] = nh;
+	out[7] = hlim;
+	memcpy(out + 8, src, 16);
+	memcpy(out + 24, dst, 16);
+}
+
+static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
+{
+	while (len >= 2) {
+		acc += get_be16(p);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	return acc;
+}
+
+uint16_t icmp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,
+			const uint8_t *msg, size_t len)
+{
+	uint32_t acc = 0;
+	uint8_t tail[8];
+	put_be32(tail, (uint32_t)len);
+	tail[4] = tail[5] = tail[6] = 0;
+	tail[7] = 58;
+	acc = sum16(acc, src->s6_addr, 16);
+	acc = sum16(acc, dst->s6_addr, 16);
+	acc = sum16(acc, tail, 8);
+	acc = sum16(acc, msg, len);
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+bool in6_is_global_scope(const struct in6_addr *a)
+{
+	static const struct in6_addr zero, loop = { .s6_addr = { [15] = 1 } };
+	if (!memcmp(a, &zero, 16) || !memcmp(a, &loop, 16))
+		return false;
+	if (in6_is_linklocal(a))
+		return false;
+	if (in6_is_multicast(a))
+		return (a->s6_addr[1] & 0x0f) == 0x0e;
+	/* fec0::/10 site-local, deprecated but not global. */
+	if (a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0xc0)
+		return false;
+	return true;
+}
+
+bool in6_is_all_routers(const struct in6_addr *a)
+{
+	static const struct in6_addr ff02_2 = { .s6_addr = { 0xff, 0x02, [15] = 2 } };
+	return !memcmp(a, &ff02_2, 16);
+}

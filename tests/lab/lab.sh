@@ -1,0 +1,174 @@
+# shellcheck shell=bash
+# The network lab: a small Internet in network namespaces (see docs/lab.md).
+#
+# Source this file, call lab_init once, build the topology with the lab_* helpers, and
+# rely on the EXIT trap that lab_init installs to remove every namespace and process,
+# also when a test fails. Nothing here touches the root namespace: every address, route
+# and nftables rule lives inside a namespace the lab created.
+#
+# Addresses (documentation and private ranges only):
+#   IPv4 "Internet"  198.51.100.0/24 on one bridge in the "inet" namespace
+#   native IPv6      2001:db8:1::/64 on the same bridge
+#   behind NAT n     10.n.0.0/24 (NAT at 10.n.0.1, its client at 10.n.0.2)
+
+LAB_ID=${LAB_ID:-sw$$}
+LAB_NODES=()
+LAB_TMP=""
+SHIPWORM_TOP=${SHIPWORM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SHIPWORMD=${SHIPWORMD:-$SHIPWORM_TOP/build/shipwormd}
+SHIPWORM=${SHIPWORM:-$SHIPWORM_TOP/build/shipworm}
+
+lab_ns() { echo "${LAB_ID}-$1"; }
+lab_exec() { local n=$1; shift; ip netns exec "$(lab_ns "$n")" "$@"; }
+
+lab_log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+lab_init() {
+	LAB_TMP=$(mktemp -d "/tmp/shipworm-lab.XXXXXX")
+	trap lab_down EXIT
+	trap 'exit 130' INT TERM
+	lab_newns inet
+	lab_exec inet ip link add br0 type bridge
+	lab_exec inet ip link set br0 up
+	lab_exec inet sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+}
+
+lab_newns() {
+	ip netns add "$(lab_ns "$1")"
+	LAB_NODES+=("$1")
+	lab_exec "$1" ip link set lo up
+	lab_exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+}
+
+# lab_link A IFA B IFB: a veth pair between namespaces A and B.
+lab_link() {
+	ip link add "$2" netns "$(lab_ns "$1")" type veth peer name "$4" netns "$(lab_ns "$3")"
+	lab_exec "$1" ip link set "$2" up
+	lab_exec "$3" ip link set "$4" up
+}
+
+# lab_public NODE IPV4... : a node on the Internet bridge with the given /24 addresses;
+# the first one is its source address.
+lab_public() {
+	local node=$1; shift
+	lab_newns "$node"
+	lab_link "$node" eth0 inet "p-$node"
+	lab_exec inet ip link set "p-$node" master br0
+	local a
+	for a in "$@"; do lab_exec "$node" ip addr add "$a/24" dev eth0; done
+}
+
+# lab_v6 NODE ADDR: native IPv6 on the node's Internet link.
+lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
+
+# lab_nat N KIND PUBLIC: namespace natN with PUBLIC on the Internet, and client cN behind
+# it at 10.N.0.2. KIND selects the NAT's behaviour:
+#   fullcone   endpoint-independent mapping and filtering (masquerade + DNAT of new UDP)
+#   masquerade Linux's default: address-and-port-dependent filtering
+#   symmetric  a new random port for every destination (masquerade random)
+lab_nat() {
+	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
+	lab_public "$nat" "$pub"
+	lab_newns "$cli"
+	lab_link "$nat" eth1 "$cli" eth0
+	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev eth1
+	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
+	lab_exec "$cli" ip addr add "10.$n.0.2/24" dev eth0
+	lab_exec "$cli" ip route add default via "10.$n.0.1"
+	local post="oifname \"eth0\" masquerade" pre=""
+	case $kind in
+	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to 10.$n.0.2" ;;
+	masquerade) ;;
+	symmetric) post="oifname \"eth0\" masquerade random" ;;
+	*) lab_log "unknown NAT kind $kind"; return 1 ;;
+	esac
+	lab_exec "$nat" nft -f - <<NFT
+table ip lab {
+	chain post { type nat hook postrouting priority srcnat; $post; }
+	chain pre { type nat hook prerouting priority dstnat; $pre; }
+}
+NFT
+}
+
+# lab_bg NODE NAME CMD...: run CMD in NODE in the background, output in $LAB_TMP/NAME.log.
+lab_bg() {
+	local node=$1 name=$2; shift 2
+	lab_exec "$node" "$@" >"$LAB_TMP/$name.log" 2>&1 &
+	echo $! >"$LAB_TMP/$name.pid"
+}
+
+# lab_private_run NODE NAME CMD...: like lab_bg, in a private mount namespace with its own
+# /run and /var/run (Miredo always writes /run/miredo.pid and chroots to /var/run/miredo).
+lab_private_bg() {
+	local node=$1 name=$2; shift 2
+	lab_bg "$node" "$name" unshare -m sh -c '
+		mount --make-rprivate / &&
+		mount -t tmpfs lab-run /run &&
+		mkdir -p /run/miredo /run/miredo-server &&
+		exec "$@"' lab-sh "$@"
+}
+
+lab_miredo_server() { # NODE PRIMARY
+	cat >"$LAB_TMP/miredo-server-$1.conf" <<CONF
+ServerBindAddress $2
+CONF
+	lab_private_bg "$1" "miredo-server-$1" miredo-server -f -c "$LAB_TMP/miredo-server-$1.conf"
+}
+
+lab_miredo_client() { # NODE SERVER
+	cat >"$LAB_TMP/miredo-$1.conf" <<CONF
+RelayType client
+ServerAddress $2
+InterfaceName teredo
+CONF
+	lab_private_bg "$1" "miredo-$1" miredo -f -c "$LAB_TMP/miredo-$1.conf"
+}
+
+lab_miredo_relay() { # NODE [RELAYTYPE]
+	cat >"$LAB_TMP/miredo-$1.conf" <<CONF
+RelayType ${2:-cone}
+InterfaceName teredo
+BindPort 3544
+CONF
+	lab_exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
+	lab_private_bg "$1" "miredo-$1" miredo -f -c "$LAB_TMP/miredo-$1.conf"
+}
+
+# lab_wait SECONDS CMD...: retry CMD every 0.2 s until it succeeds or time runs out.
+lab_wait() {
+	local end=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+# lab_teredo_addr NODE [IFACE]: the global Teredo address on the node's tunnel.
+lab_teredo_addr() {
+	lab_exec "$1" ip -6 -o addr show dev "${2:-teredo}" scope global 2>/dev/null |
+		awk '{ sub("/.*", "", $4); print $4; exit }'
+}
+
+lab_down() {
+	local rc=$? n pid
+	trap - EXIT
+	for n in "${LAB_NODES[@]}"; do
+		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+	done
+	sleep 0.3
+	for n in "${LAB_NODES[@]}"; do
+		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+	done
+	for n in "${LAB_NODES[@]}"; do ip netns del "$(lab_ns "$n")" 2>/dev/null; done
+	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
+		if [ $rc -ne 0 ] && [ -z "${LAB_KEEP_LOGS:-}" ]; then
+			for f in "$LAB_TMP"/*.log; do
+				[ -s "$f" ] || continue
+				echo "----- $(basename "$f") (last lines) -----" >&2
+				tail -n 25 "$f" >&2
+			done
+		fi
+		rm -rf "$LAB_TMP"
+	fi
+	exit $rc
+}
