@@ -172,3 +172,63 @@ lab_down() {
 	fi
 	exit $rc
 }
+
+# lab_shipwormd NODE NAME CONFIG-TEXT: run shipwormd in NODE with that configuration;
+# its control socket is $LAB_TMP/NAME.sock.
+lab_shipwormd() {
+	local node=$1 name=$2
+	printf '%s\n' "$3" >"$LAB_TMP/$name.conf"
+	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/$name.sock"
+	lab_wait 10 test -S "$LAB_TMP/$name.sock"
+}
+
+lab_shipworm_server() { # NODE PRIMARY
+	lab_shipwormd "$1" "shipworm-server-$1" "ServerBindAddress $2"
+}
+
+# lab_nat_mapping N DPORT: the public port NAT n maps its client's flow to DPORT onto.
+lab_nat_mapping() {
+	lab_exec "nat$1" cat /proc/net/nf_conntrack 2>/dev/null |
+		awk -v d="dport=$2" '$3 == "udp" && $0 ~ "src=10\\." && index($0, d " ") {
+			n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^dport=/ && ++n == 2) { sub("dport=", "", $i); print $i; exit } }'
+}
+
+# --- assertions: TAP-like lines, and "N passed, N failed" at the end ---------------
+LAB_PASS=0
+LAB_FAIL=0
+check() { # DESCRIPTION CMD...
+	local what=$1; shift
+	if "$@" >"$LAB_TMP/check.out" 2>&1; then
+		LAB_PASS=$((LAB_PASS + 1)); echo "ok - $what"
+	else
+		LAB_FAIL=$((LAB_FAIL + 1)); echo "not ok - $what"
+		sed 's/^/#   /' "$LAB_TMP/check.out" | tail -n 15
+	fi
+}
+check_eq() { # DESCRIPTION GOT WANT
+	if [ "$2" = "$3" ]; then
+		LAB_PASS=$((LAB_PASS + 1)); echo "ok - $1"
+	else
+		LAB_FAIL=$((LAB_FAIL + 1)); echo "not ok - $1"; echo "#   got \"$2\", want \"$3\""
+	fi
+}
+lab_summary() {
+	echo "$LAB_PASS passed, $LAB_FAIL failed"
+	[ "$LAB_FAIL" -eq 0 ]
+}
+
+# ping6 with a bounded count and time; passes when at least one reply came back.
+lab_ping6() { # NODE DEST [COUNT]
+	lab_exec "$1" ping -6 -n -c "${3:-4}" -i 0.3 -W 2 -w 10 "$2"
+}
+lab_has_teredo_addr() { [ -n "$(lab_teredo_addr "$@")" ]; }
+
+# lab_stop_clean NODE NAME: SIGTERM the shipwormd of NODE, wait for it to exit, and fail
+# if its log holds a sanitizer report (ASan/UBSan builds in `make check`).
+lab_stop_clean() {
+	local pids
+	pids=$(lab_exec "$1" pgrep -x shipwormd) || return 1
+	kill -TERM $pids
+	lab_wait 10 sh -c "! kill -0 $pids 2>/dev/null" || return 1
+	! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run every lab test; print each test's lines and one total line.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export SHIPWORMD=${SHIPWORMD:-$here/../../build/san/shipwormd}
+export SHIPWORM=${SHIPWORM:-$here/../../build/san/shipworm}
+# ASan: a leak or error in the daemon fails loudly in its log; keep going otherwise.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+pass=0 fail=0
+run() {
+	echo "=== lab: $*"
+	local out
+	out=$(timeout 600 "$here/$1" "${@:2}" 2>&1)
+	local rc=$?
+	printf '%s\n' "$out"
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -n 1)
+	if [ -n "$line" ]; then
+		pass=$((pass + $(cut -d' ' -f1 <<<"$line")))
+		fail=$((fail + $(cut -d' ' -f3 <<<"$line")))
+	fi
+	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$(cut -d' ' -f3 <<<"$line")" = 0 ]; }; then
+		echo "not ok - $1 exited with status $rc"
+		fail=$((fail + 1))
+	fi
+}
+run test_cli.sh
+run test_server.sh shipworm
+run test_server.sh miredo
+left=$(ip netns list | grep -c '^sw' || true)
+if [ "$left" -ne 0 ]; then
+	echo "not ok - $left lab namespace(s) left behind"
+	fail=$((fail + 1))
+fi
+echo "lab: $pass passed, $fail failed"
+[ $fail -eq 0 ]

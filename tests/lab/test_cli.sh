@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The programs' command lines: help, version, configuration errors, decode. A bad
+# configuration must make shipwormd exit non-zero before it touches the network, so this
+# runs in a namespace of its own and checks that nothing was bound or created there.
+set -u
+. "$(dirname "$0")/lab.sh"
+LAB_ID=${LAB_ID:-swc$$}
+lab_init
+lab_newns box
+
+check "shipwormd --help" sh -c "'$SHIPWORMD' --help | grep -q 'Usage: shipwormd'"
+check "shipwormd --version" sh -c "'$SHIPWORMD' --version | grep -q '^shipwormd [0-9]'"
+check "shipworm --help" sh -c "'$SHIPWORM' --help | grep -q 'shipworm decode ADDRESS'"
+check "shipworm --version" sh -c "'$SHIPWORM' --version | grep -q '^shipworm [0-9]'"
+check "shipwormd rejects an unknown option" sh -c "! '$SHIPWORMD' --bogus 2>/dev/null"
+
+bad() { # NAME TEXT WANT: shipwormd -f must fail, print WANT, and leave no socket behind.
+	printf '%s' "$2" >"$LAB_TMP/$1.conf"
+	local out rc
+	out=$(lab_exec box "$SHIPWORMD" -f -c "$LAB_TMP/$1.conf" -s "$LAB_TMP/$1.sock" 2>&1)
+	rc=$?
+	check "bad config ($1) exits non-zero" test $rc -ne 0
+	check "bad config ($1) says \"$3\"" grep -qF -- "$3" <<<"$out"
+	check "bad config ($1) touched nothing" sh -c "! test -e '$LAB_TMP/$1.sock' && test -z \"\$(ip netns exec $(lab_ns box) ss -Hua)\""
+}
+bad unknown $'ServerBindAddress 198.51.100.10\nFrob 1\n' "$LAB_TMP/unknown.conf:2: unknown directive \"Frob\""
+bad address $'ServerBindAddress 198.51.100.256\n' "$LAB_TMP/address.conf:1: ServerBindAddress"
+bad contradiction $'RelayType cone\nServerBindAddress 198.51.100.10\n' "$LAB_TMP/contradiction.conf:1: RelayType and ServerBindAddress"
+check "a missing configuration file is reported" sh -c "'$SHIPWORMD' -f -c /nonexistent/x.conf 2>&1 | grep -q '/nonexistent/x.conf: No such file'"
+printf 'ServerBindAddress 198.51.100.10\n' >"$LAB_TMP/ok.conf"
+check "shipwormd --check accepts a miredo-server.conf" sh -c "'$SHIPWORMD' --check -c '$LAB_TMP/ok.conf' | grep -q 'mode server'"
+check "shipwormd accepts Debian's own miredo-server.conf syntax" sh -c "! test -e /etc/miredo/miredo-server.conf || '$SHIPWORMD' --check -c /etc/miredo/miredo-server.conf 2>&1 | grep -q 'needs ServerBindAddress\|mode server'"
+
+check "decode prints server, flags, port and IPv4" sh -c "'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | tr -s ' ' | grep -q 'mapped port: 40000' &&
+	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'server: *65.54.227.120' &&
+	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'mapped IPv4: *192.0.2.45' &&
+	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'cone (C): *1'"
+check "decode rejects a non-Teredo address clearly" sh -c "! '$SHIPWORM' decode 2001:db8::1 2>$LAB_TMP/d.err && grep -q 'not a Teredo address' $LAB_TMP/d.err"
+check "decode rejects a non-address clearly" sh -c "! '$SHIPWORM' decode banana 2>$LAB_TMP/d.err && grep -q 'not an IPv6 address' $LAB_TMP/d.err"
+check "status without a daemon says so" sh -c "! '$SHIPWORM' -s $LAB_TMP/none.sock status 2>$LAB_TMP/s.err && grep -q 'cannot reach shipwormd' $LAB_TMP/s.err"
+lab_summary

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Interop with shipworm as the Teredo server (issue: foundation and server), and the
+# same scenarios with Miredo's server as the lab's own sanity check.
+#
+#   test_server.sh shipworm|miredo
+#
+# Four Debian `miredo` clients: c1 and c2 behind full-cone NATs, c3 and c4 behind Linux's
+# default masquerade; a Miredo relay and a native IPv6 host.
+set -u
+. "$(dirname "$0")/lab.sh"
+impl=${1:-shipworm}
+LAB_ID=${LAB_ID:-sws$$}
+
+lab_init
+lab_public srv 198.51.100.10 198.51.100.11
+lab_v6 srv 2001:db8:1::10
+lab_public rel 198.51.100.30
+lab_v6 rel 2001:db8:1::30
+lab_public v6host
+lab_v6 v6host 2001:db8:1::100
+lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
+lab_nat 1 fullcone 198.51.100.21
+lab_nat 2 fullcone 198.51.100.22
+lab_nat 3 masquerade 198.51.100.23
+lab_nat 4 masquerade 198.51.100.24
+
+echo "# server: $impl"
+if [ "$impl" = shipworm ]; then
+	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10
+else
+	lab_miredo_server srv 198.51.100.10
+fi
+lab_miredo_relay rel
+for n in 1 2 3 4; do lab_miredo_client "c$n" 198.51.100.10; done
+
+declare -A addr
+for n in 1 2 3 4; do
+	lab_wait 20 lab_has_teredo_addr "c$n"
+	addr[$n]=$(lab_teredo_addr "c$n")
+	check "Miredo client c$n qualifies (${addr[$n]:-no address})" test -n "${addr[$n]}"
+done
+
+# Each address decodes to this server and to its NAT's public address and port.
+for n in 1 2 3 4; do
+	[ -n "${addr[$n]}" ] || continue
+	dec=$("$SHIPWORM" decode "${addr[$n]}")
+	check_eq "c$n address names server 198.51.100.10" "$(awk '/^server:/ { print $2 }' <<<"$dec")" 198.51.100.10
+	check_eq "c$n address carries NAT public IPv4" "$(awk '/^mapped IPv4:/ { print $3 }' <<<"$dec")" "198.51.100.2$n"
+	check_eq "c$n address carries NAT mapped port" "$(awk '/^mapped port:/ { print $3 }' <<<"$dec")" "$(lab_nat_mapping "$n" 3544)"
+	check_eq "c$n address has C = 0 (RFC 5991)" "$(awk '/cone \(C\)/ { print $3 }' <<<"$dec")" 0
+done
+
+# Full-cone NATs: client to client through the bubbles the server forwards.
+if [ -n "${addr[1]}" ] && [ -n "${addr[2]}" ]; then
+	check "c1 pings c2 behind full-cone NATs" lab_ping6 c1 "${addr[2]}"
+	check "c2 pings c1 behind full-cone NATs" lab_ping6 c2 "${addr[1]}"
+fi
+# Every client reaches the native host through the Miredo relay.
+for n in 1 2 3 4; do
+	[ -n "${addr[$n]}" ] && check "c$n pings the native IPv6 host via the relay" lab_ping6 "c$n" 2001:db8:1::100
+done
+
+if [ "$impl" = shipworm ]; then
+	sock=$LAB_TMP/shipworm-server-srv.sock
+	st=$("$SHIPWORM" -s "$sock" status --json)
+	echo "# $st"
+	get() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<<"$st"; }
+	check "status counts the RSs answered (>= 4)" test "$(get rs_answered)" -ge 4
+	check "status counts forwarded UDP (bubbles)" test "$(get forwarded_udp)" -ge 2
+	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
+	check "status counts no malformed packets" test "$(get malformed)" -eq 0
+	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
+	check "shipwormd is still running" lab_exec srv pgrep -x shipwormd
+	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv
+	check "its control socket is removed" test ! -e "$sock"
+fi
+lab_summary

@@ -1,0 +1,132 @@
+/* Configuration: Miredo's syntax and directives, errors with file and line. */
+#include "helpers.h"
+
+#include <syslog.h>
+
+#include "cmd/config.h"
+
+static struct sw_config cfg;
+static char err[512];
+
+static int parse(const char *text)
+{
+	err[0] = 0;
+	return config_parse(text, strlen(text), "test.conf", &cfg, err, sizeof err);
+}
+
+static void miredo_server_conf_runs_server(void **state)
+{
+	assert_int_equal(parse("# miredo-server.conf\nServerBindAddress 198.51.100.10\n"), 0);
+	assert_int_equal(cfg.mode, MODE_SERVER);
+	assert_int_equal(cfg.server_bind, A4("198.51.100.10"));
+	assert_int_equal(cfg.server_bind2, A4("198.51.100.11")); /* primary + 1 */
+	assert_int_equal(cfg.prefix, 0x20010000u);
+	assert_int_equal(cfg.mtu, 1280);
+	assert_int_equal(cfg.max_icmp_payload, 88);
+}
+
+static void miredo_server_conf_all_directives(void **state)
+{
+	assert_int_equal(parse("serverbindaddress\t198.51.100.10\n"
+			       "ServerBindAddress2 198.51.100.20\n"
+			       "Prefix 3ffe:831f::\n"
+			       "InterfaceMTU 1400\n"
+			       "SyslogFacility local3\n"), 0);
+	assert_int_equal(cfg.server_bind2, A4("198.51.100.20"));
+	assert_int_equal(cfg.prefix, 0x3ffe831fu);
+	assert_int_equal(cfg.mtu, 1400);
+	assert_int_equal(cfg.syslog_facility, LOG_LOCAL3);
+}
+
+static void miredo_conf_client_and_relay(void **state)
+{
+	assert_int_equal(parse("InterfaceName\tteredo\nServerAddress teredo.example\n"), 0);
+	assert_int_equal(cfg.mode, MODE_CLIENT);
+	assert_string_equal(cfg.server_address, "teredo.example");
+	assert_int_equal(parse("RelayType autoclient\nServerAddress 198.51.100.10\nServerAddress2 198.51.100.20\n"
+			       "BindPort 3545\nBindAddress 10.1.0.2\n"), 0);
+	assert_int_equal(cfg.mode, MODE_CLIENT);
+	assert_int_equal(cfg.bind_port, 3545);
+	assert_int_equal(parse("RelayType cone\nPrefix 2001:0000::/32\n"), 0);
+	assert_int_equal(cfg.mode, MODE_RELAY);
+	assert_int_equal(cfg.bind_port, 3544); /* relays listen on 3544 by default */
+	assert_int_equal(parse("RelayType restricted\n"), 0);
+	assert_int_equal(cfg.mode, MODE_RELAY);
+	assert_int_equal(parse("Mode host-relay\n"), 0);
+	assert_int_equal(cfg.mode, MODE_HOST_RELAY);
+}
+
+static void explicit_mode(void **state)
+{
+	assert_int_equal(parse("Mode server\nServerBindAddress 198.51.100.10\n"), 0);
+	assert_int_equal(cfg.mode, MODE_SERVER);
+	assert_int_equal(parse("MODE Client\nRelayType client\nServerAddress 1.2.3.4\n"), 0);
+	assert_int_equal(cfg.mode, MODE_CLIENT);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	assert_int_equal(parse(text), -1);
+	if (!strstr(err, want))
+		fail_msg("error \"%s\" lacks \"%s\"", err, want);
+}
+
+static void errors_name_file_and_line(void **state)
+{
+	expect_error("ServerBindAddress 198.51.100.10\n\nFrobnicate yes\n", "test.conf:3: unknown directive \"Frobnicate\"");
+	expect_error("ServerBindAddress 198.51.100.300\n", "test.conf:1: ServerBindAddress: \"198.51.100.300\" is not an IPv4 address");
+	expect_error("ServerBindAddress 198.51.100.10\nInterfaceMTU 100\n", "test.conf:2: InterfaceMTU");
+	expect_error("ServerBindAddress 198.51.100.10\nInterfaceMTU 99999999999999999999\n", "test.conf:2: InterfaceMTU");
+	expect_error("ServerBindAddress\n", "test.conf:1: ServerBindAddress needs a value");
+	expect_error("ServerBindAddress 1.2.3.4 5.6.7.8\n", "test.conf:1: ServerBindAddress takes one value");
+	expect_error("ServerBindAddress 1.2.3.4\nServerBindAddress 1.2.3.5\n", "test.conf:2: ServerBindAddress is already set on line 1");
+	expect_error("Prefix 2001:db8::/48\nRelayType relay\n", "test.conf:1: Prefix");
+	expect_error("Prefix 2001:db8:0:1::\nRelayType relay\n", "test.conf:1: Prefix");
+	expect_error("RelayType banana\n", "test.conf:1: RelayType");
+	expect_error("Mode router\n", "test.conf:1: Mode");
+	expect_error("BindPort 0\nRelayType relay\n", "test.conf:1: BindPort");
+	expect_error("SyslogFacility mail\n", "test.conf:1: SyslogFacility");
+	expect_error("InterfaceName averyveryverylongname\n", "test.conf:1: InterfaceName");
+}
+
+static void contradictions_are_errors(void **state)
+{
+	expect_error("RelayType client\nServerBindAddress 198.51.100.10\n", "test.conf:1: RelayType and ServerBindAddress (line 2)");
+	expect_error("Mode server\nRelayType cone\nServerBindAddress 1.2.3.4\n", "test.conf:2: RelayType contradicts Mode server");
+	expect_error("Mode client\nRelayType relay\n", "test.conf:2: RelayType contradicts Mode client");
+	expect_error("Mode server\nServerBindAddress 1.2.3.4\nServerAddress 1.2.3.5\n", "test.conf:3: ServerAddress is a client directive");
+	expect_error("Mode server\n", "a server needs ServerBindAddress");
+	expect_error("ServerBindAddress 1.2.3.4\nServerBindAddress2 1.2.3.4\n", "test.conf:2: ServerBindAddress2 must differ");
+	expect_error("ServerBindAddress 1.2.3.4\nInterfaceName teredo\n", "test.conf:2: a server has no tunnel interface");
+	expect_error("Mode client\nServerBindAddress 1.2.3.4\n", "test.conf:2: ServerBindAddress is a server directive");
+	expect_error("RelayType client\n", "a client needs ServerAddress");
+	expect_error("RelayType relay\nServerAddress 1.2.3.4\n", "test.conf:2: a relay has no Teredo server");
+	expect_error("ServerAddress 1.2.3.4\nPrefix 2001:0::\n", "test.conf:2: a client learns its prefix");
+}
+
+static void bytes_that_do_not_belong(void **state)
+{
+	static const char nul[] = "ServerBindAddress 1.2.3.4\n\0junk\n";
+	assert_int_equal(config_parse(nul, sizeof nul - 1, "test.conf", &cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, "test.conf:2: NUL byte"));
+	char longline[3000];
+	memset(longline, 'a', sizeof longline - 1);
+	longline[sizeof longline - 1] = 0;
+	expect_error(longline, "test.conf:1: line longer than");
+	/* Comments, blank lines, CR-free whitespace and a missing final newline are fine. */
+	assert_int_equal(parse("  # comment\n\n\t \nServerBindAddress 1.2.3.4  "), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(miredo_server_conf_runs_server),
+		cmocka_unit_test(miredo_server_conf_all_directives),
+		cmocka_unit_test(miredo_conf_client_and_relay),
+		cmocka_unit_test(explicit_mode),
+		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(contradictions_are_errors),
+		cmocka_unit_test(bytes_that_do_not_belong),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
