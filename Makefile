@@ -7,6 +7,7 @@
 #   make demo       the live demo in a namespace lab
 #   make install    binaries, man pages, systemd unit (PREFIX, DESTDIR)
 
+SHELL   := /bin/bash
 CC      ?= cc
 CLANG   ?= clang
 PREFIX  ?= /usr/local
@@ -64,8 +65,13 @@ build/unit/%: tests/unit/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) tests/unit/*.h | 
 
 unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	@fail=0; for t in $(UNIT_TESTS); do \
-		ASAN_OPTIONS=detect_leaks=1 build/unit/$$t || fail=1; \
-	done; exit $$fail
+		ASAN_OPTIONS=detect_leaks=1 build/unit/$$t 2>&1 | tee build/unit/$$t.log; \
+		[ $${PIPESTATUS[0]} -eq 0 ] || fail=1; \
+	done; \
+	awk '/^\[  PASSED  \]/ { p += $$4 } /^\[  FAILED  \] [0-9]+ test/ { f += $$4 } \
+		END { printf "unit %d %d\n", p, f >> "build/check.tally"; printf "unit: %d passed, %d failed\n", p, f }' \
+		build/unit/*.log; \
+	exit $$fail
 
 # libFuzzer targets (clang), with ASan and UBSan.
 build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) | build/fuzz
@@ -80,6 +86,7 @@ fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log \
 			|| { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units' build/fuzz/$$t.log; \
+		echo "fuzz 1 0" >> build/check.tally; \
 	done
 
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
@@ -95,13 +102,17 @@ deps-test:
 	scripts/deps.sh test
 
 lab: build/san/shipwormd build/san/shipworm
-	tests/lab/run.sh
+	@mkdir -p build
+	tests/lab/run.sh 2>&1 | tee build/lab.log; r=$${PIPESTATUS[0]}; \
+	sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed$$/lab \1 \2/p' build/lab.log >> build/check.tally; \
+	exit $$r
 
 check: deps-test
+	@mkdir -p build && rm -f build/check.tally
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) lab
-	@echo "make check: all passed"
+	@awk '{ p += $$2; f += $$3 } END { printf "check: %d passed, %d failed\n", p, f }' build/check.tally
 
 bench: deps-test all
 	tests/bench/run.sh
