@@ -10,6 +10,7 @@
 #include "sys/control.h"
 #include "sys/daemon.h"
 #include "sys/log.h"
+#include "sys/client_io.h"
 #include "sys/server_io.h"
 
 #define DEFAULT_CONFIG "/etc/shipwormd.conf"
@@ -119,7 +120,7 @@ int main(int argc, char **argv)
 		printf("%s: OK (mode %s)\n", config, config_mode_name(cfg.mode));
 		return 0;
 	}
-	if (cfg.mode != MODE_SERVER) {
+	if (cfg.mode != MODE_SERVER && cfg.mode != MODE_CLIENT) {
 		fprintf(stderr, "shipwormd: %s: mode %s is not available in this version yet\n",
 			config, config_mode_name(cfg.mode));
 		return 1;
@@ -134,5 +135,5 @@ int main(int argc, char **argv)
 		log_err("cannot write PID file %s: %s", opts.pidfile, strerror(errno));
 		return 1;
 	}
-	return server_io_run(&cfg, &opts);
+	return cfg.mode == MODE_SERVER ? server_io_run(&cfg, &opts) : client_io_run(&cfg, &opts);
 }

@@ -5,6 +5,7 @@
 #ifndef SW_CORE_ACTION_H
 #define SW_CORE_ACTION_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,9 @@
 enum sw_action_kind {
 	SW_ACT_UDP,  /* send hdr + body as one UDP datagram from socket `sock` to dst */
 	SW_ACT_IPV6, /* send hdr + body (a whole IPv6 packet) to native IPv6 */
+	SW_ACT_TUN,  /* write hdr + body (a whole IPv6 packet) to the tunnel interface */
+	SW_ACT_SET_ADDR,   /* configure `addr` (and `mtu`) on the tunnel, replacing any other */
+	SW_ACT_CLEAR_ADDR, /* remove the tunnel's address and routes: Teredo is unusable */
 };
 
 struct sw_action {
@@ -24,6 +28,8 @@ struct sw_action {
 	size_t hdr_len;
 	const uint8_t *body;
 	size_t body_len;
+	struct in6_addr addr; /* SW_ACT_SET_ADDR */
+	uint32_t mtu;         /* SW_ACT_SET_ADDR */
 	uint8_t hdr[SW_ACTION_HDR_MAX];
 };
 

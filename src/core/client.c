@@ -1,0 +1,548 @@
+/* Teredo client, RFC 4380 §5.2 as updated by RFC 5991 §3.2. Section numbers and
+ * checklist items (C-nn) mark where each rule comes from. */
+#include "core/client.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "wire/encap.h"
+#include "wire/icmpv6.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+#include "wire/teredo_addr.h"
+#include "wire/wire_err.h"
+
+static const char *const drop_names[CL_DROP__COUNT] = {
+	[CL_DROP_MALFORMED] = "malformed",
+	[CL_DROP_NOT_QUALIFIED] = "not_qualified",
+	[CL_DROP_BAD_RA] = "invalid_router_advertisement",
+	[CL_DROP_NOT_FOR_US] = "not_for_our_address",
+	[CL_DROP_LINK_LOCAL] = "link_local_source",
+	[CL_DROP_UNKNOWN_SOURCE] = "unknown_source",
+	[CL_DROP_TUN_INVALID] = "host_packet_invalid",
+	[CL_DROP_TUN_SCOPE] = "host_packet_not_global",
+	[CL_DROP_NOT_GLOBAL] = "destination_ipv4_not_global",
+	[CL_DROP_QUEUE_FULL] = "queue_full",
+	[CL_DROP_UNREACHABLE] = "peer_unreachable",
+};
+
+const char *client_drop_name(enum client_drop d)
+{
+	return (unsigned)d < CL_DROP__COUNT ? drop_names[d] : "?";
+}
+
+const char *client_state_name(enum client_state s)
+{
+	switch (s) {
+	case CLIENT_PROBING: return "probing";
+	case CLIENT_PROBING_SECONDARY: return "probing-secondary";
+	case CLIENT_QUALIFIED: return "qualified";
+	case CLIENT_OFFLINE: return "offline";
+	}
+	return "?";
+}
+
+const char *client_nat_name(enum client_nat n)
+{
+	switch (n) {
+	case NAT_CONE_OR_RESTRICTED: return "cone-or-restricted";
+	case NAT_SYMMETRIC: return "symmetric";
+	default: return "unknown";
+	}
+}
+
+/* The link-local source of our RSs: Teredo form with C = 0 (RFC 5991 §3.2, C-12), the
+ * same fe80::ffff:ffff:ffff Miredo uses. A set C bit would ask the server to answer
+ * from its other address (S-17). */
+static const struct in6_addr rs_source = { .s6_addr = { 0xfe, 0x80, [10] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+
+int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng, void *rng_ctx)
+{
+	memset(c, 0, sizeof *c);
+	c->cfg = *cfg;
+	c->rng = rng;
+	c->rng_ctx = rng_ctx;
+	c->mtu = 1280;
+	uint8_t key[16];
+	rng(rng_ctx, key, sizeof key);
+	return peer_table_init(&c->peers, cfg->peer_capacity, cfg->queue_pool, cfg->queue_per_peer, key);
+}
+
+void client_free(struct client *c)
+{
+	peer_table_free(&c->peers);
+}
+
+static struct sw_action *emit(struct client *c)
+{
+	if (c->nout >= c->cap)
+		return NULL;
+	struct sw_action *a = &c->out[c->nout++];
+	a->kind = SW_ACT_UDP;
+	a->sock = 0;
+	a->hdr_len = 0;
+	a->body = NULL;
+	a->body_len = 0;
+	return a;
+}
+
+static void begin(struct client *c, struct sw_action *acts, int cap)
+{
+	c->out = acts;
+	c->cap = cap;
+	c->nout = 0;
+}
+
+static int drop(struct client *c, enum client_drop why)
+{
+	c->stats.dropped[why]++;
+	return c->nout;
+}
+
+static void send_udp(struct client *c, struct sw_endpoint dst, const uint8_t *body, size_t len)
+{
+	struct sw_action *a = emit(c);
+	if (!a)
+		return;
+	a->dst = dst;
+	a->body = body;
+	a->body_len = len;
+	c->stats.to_udp++;
+}
+
+static struct sw_endpoint server_ep(uint32_t ip)
+{
+	return (struct sw_endpoint){ .ip = ip, .port = htons(TEREDO_PORT) };
+}
+
+/* RFC 4380 §5.2.1 step 1 (C-12): an RS with a fresh nonce. */
+static void send_rs(struct client *c, uint32_t server, uint64_t now)
+{
+	struct sw_action *a = emit(c);
+	if (!a)
+		return;
+	c->rng(c->rng_ctx, c->rs_nonce, sizeof c->rs_nonce);
+	teredo_put_auth_nonce(a->hdr, c->rs_nonce, 0);
+	uint8_t *ip6 = a->hdr + TEREDO_AUTH_MIN_LEN;
+	struct in6_addr dst = { .s6_addr = { 0xff, 0x02, [15] = 2 } };
+	ip6_put_header(ip6, 8, IPPROTO_ICMPV6_, ND_HOP_LIMIT, &rs_source, &dst);
+	memset(ip6 + 40, 0, 8);
+	ip6[40] = ICMP6_RS;
+	put_be16(ip6 + 42, icmp6_checksum(&rs_source, &dst, ip6 + 40, 8));
+	a->hdr_len = TEREDO_AUTH_MIN_LEN + 48;
+	a->dst = server_ep(server);
+	c->rs_deadline = now + CLIENT_RS_TIMEOUT_MS;
+	c->stats.rs_sent++;
+}
+
+static uint64_t random_refresh(struct client *c)
+{
+	/* RFC 4380 §5.2 (C-27): uniform in 75-100 % of the refresh interval. */
+	uint16_t r;
+	c->rng(c->rng_ctx, &r, sizeof r);
+	return c->cfg.refresh_ms * 3 / 4 + (uint64_t)r * (c->cfg.refresh_ms / 4) / 65535;
+}
+
+static void start_qualification(struct client *c, uint64_t now)
+{
+	c->state = CLIENT_PROBING;
+	c->maintenance = false;
+	c->rs_tries = 1;
+	send_rs(c, c->cfg.server, now);
+}
+
+int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap)
+{
+	begin(c, acts, cap);
+	start_qualification(c, now);
+	return c->nout;
+}
+
+static void forget_all_peers(struct client *c)
+{
+	for (uint32_t i = 0; i < c->peers.capacity; i++)
+		if (c->peers.peers[i].in_use)
+			peer_remove(&c->peers, &c->peers.peers[i]);
+	c->npending = 0;
+}
+
+/* The server is gone or the mapping changed: no address until qualified again. */
+static void go_offline(struct client *c, uint64_t now)
+{
+	if (c->have_addr) {
+		struct sw_action *a = emit(c);
+		if (a)
+			a->kind = SW_ACT_CLEAR_ADDR;
+		c->have_addr = false;
+		c->stats.server_losses++;
+	}
+	forget_all_peers(c);
+	c->state = CLIENT_OFFLINE;
+	c->maintenance = false;
+	c->rs_deadline = now + CLIENT_OFFLINE_RETRY_MS;
+}
+
+/* RFC 4380 §5.2.1 step 7 (C-18) with RFC 5991 §3.1 random bits (P-02, P-05). Random
+ * bits are drawn only for a new mapping (C-26 design note), so a refresh that finds the
+ * same mapping keeps the same address. */
+static void set_address(struct client *c, uint32_t prefix)
+{
+	uint16_t r;
+	c->rng(c->rng_ctx, &r, sizeof r);
+	struct teredo_addr t = { .prefix = prefix, .server = c->cfg.server,
+				 .flags = teredo_flags_random(r), .mapped = c->mapped };
+	teredo_addr_encode(&t, &c->addr);
+	c->have_addr = true;
+	c->stats.address_changes++;
+	struct sw_action *a = emit(c);
+	if (a) {
+		a->kind = SW_ACT_SET_ADDR;
+		a->addr = c->addr;
+		a->mtu = c->mtu;
+	}
+}
+
+static void qualified(struct client *c, uint64_t now, uint32_t prefix)
+{
+	c->state = CLIENT_QUALIFIED;
+	c->maintenance = false;
+	c->qualified_at = now;
+	c->next_refresh = now + random_refresh(c);
+	c->stats.qualifications++;
+	set_address(c, prefix);
+}
+
+/* RFC 4380 §5.2.1 step 3 (C-14) and §5.2.5 (C-26). */
+static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, const struct teredo_pkt *p)
+{
+	bool from_primary = src.ip == c->cfg.server, from_secondary = src.ip == c->cfg.server2;
+	struct ra_info ri;
+	if (src.port != htons(TEREDO_PORT) || !(from_primary || from_secondary) || !p->has_origin ||
+	    !p->has_auth || memcmp(p->nonce, c->rs_nonce, 8) ||
+	    ra_parse(p->ip6, p->ip6_len, &ri) != WIRE_OK || memcmp(&ri.dst, &rs_source, 16) ||
+	    ri.prefix_len != 64 || memcmp(ri.prefix.s6_addr + 4, &c->cfg.server, 4) ||
+	    get_be32(ri.prefix.s6_addr) != c->cfg.prefix || !ipv4_is_global_unicast(p->origin.ip))
+		return drop(c, CL_DROP_BAD_RA);
+	/* A nonce answers once. */
+	memset(c->rs_nonce, 0, sizeof c->rs_nonce);
+	c->stats.ra_accepted++;
+	if (ri.mtu >= 1280 && ri.mtu <= 65535)
+		c->mtu = ri.mtu;
+
+	switch (c->state) {
+	case CLIENT_PROBING:
+		if (!from_primary)
+			return drop(c, CL_DROP_BAD_RA);
+		c->mapped = p->origin;
+		/* Step 5 (C-16): ask the secondary address too; a different mapping means a
+		 * symmetric NAT (C-17). Miredo skips this check. */
+		c->state = CLIENT_PROBING_SECONDARY;
+		c->rs_tries = 1;
+		send_rs(c, c->cfg.server2, now);
+		break;
+	case CLIENT_PROBING_SECONDARY:
+		if (!from_secondary)
+			return drop(c, CL_DROP_BAD_RA);
+		c->mapped2 = p->origin;
+		/* RFC 6081 §3.1 (X-10): behind a symmetric NAT keep the address anyway, so that
+		 * traffic through relays keeps working. */
+		c->nat = endpoint_eq(c->mapped, c->mapped2) ? NAT_CONE_OR_RESTRICTED : NAT_SYMMETRIC;
+		qualified(c, now, get_be32(ri.prefix.s6_addr));
+		break;
+	case CLIENT_QUALIFIED:
+		/* C-26: maintenance. A changed mapping means a new address. */
+		c->maintenance = false;
+		c->next_refresh = now + random_refresh(c);
+		if (!endpoint_eq(c->mapped, p->origin)) {
+			c->mapped = p->origin;
+			forget_all_peers(c);
+			set_address(c, get_be32(ri.prefix.s6_addr));
+		}
+		break;
+	case CLIENT_OFFLINE:
+		break;
+	}
+	return c->nout;
+}
+
+/* RFC 4380 §5.2.6 (C-52, C-53, C-54): may a bubble go to p now? */
+static bool may_bubble(struct peer *p, uint64_t now)
+{
+	if (now - p->bubble_window >= 300000) {
+		p->bubble_window = now;
+		p->bubbles = 0;
+	}
+	return now - p->last_tx >= CLIENT_RETRY_MS && p->bubbles < 4;
+}
+
+static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to)
+{
+	struct sw_action *a = emit(c);
+	if (!a)
+		return;
+	a->hdr_len = bubble_build(a->hdr, &c->addr, to);
+	a->dst = dst;
+	c->stats.bubbles_sent++;
+}
+
+/* C-45: a direct bubble to the embedded mapping and an indirect one via the peer's own
+ * server (C-51), within the rate limits. */
+static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
+{
+	if (!may_bubble(p, now))
+		return;
+	struct teredo_addr t;
+	teredo_addr_decode(&p->addr, &t);
+	if (ipv4_is_global_unicast(t.mapped.ip))
+		send_bubble(c, t.mapped, &p->addr);
+	if (ipv4_is_global_unicast(t.server))
+		send_bubble(c, server_ep(t.server), &p->addr);
+	p->last_tx = now;
+	p->bubbles++;
+}
+
+/* RFC 4380 §5.2.9 (C-65): an echo request with a random nonce, through our server. */
+static void echo_test(struct client *c, struct peer *p, uint64_t now)
+{
+	struct sw_action *a = emit(c);
+	if (!a)
+		return;
+	a->hdr_len = icmp6_build_echo(a->hdr, sizeof a->hdr, ICMP6_ECHO_REQ, 64, &c->addr, &p->addr,
+				      0x7465, p->retries, p->nonce, PEER_NONCE_LEN);
+	a->dst = server_ep(c->cfg.server);
+	p->last_tx = now;
+	c->stats.echo_tests++;
+}
+
+static void add_pending(struct client *c, struct peer *p, uint64_t now)
+{
+	uint32_t idx = peer_index(&c->peers, p);
+	p->next_retry = now + CLIENT_RETRY_MS;
+	for (uint32_t i = 0; i < c->npending; i++)
+		if (c->pending[i] == idx)
+			return;
+	if (c->npending < CLIENT_PENDING_MAX)
+		c->pending[c->npending++] = idx;
+}
+
+/* Send everything queued for a peer that just became reachable (C-34, C-35). */
+static void flush_queue(struct client *c, struct peer *p, uint64_t now)
+{
+	const struct peer_pkt *k;
+	p->next_retry = 0;
+	p->echo_pending = false;
+	p->retries = 0;
+	while (c->nout < c->cap && (k = peer_dequeue(&c->peers, p)) != NULL) {
+		send_udp(c, p->mapping, k->data, k->len);
+		p->last_tx = now;
+	}
+}
+
+static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
+{
+	p->trusted = true;
+	p->mapping = from;
+	p->last_rx = now;
+	p->bubbles = 0;
+	flush_queue(c, p, now);
+}
+
+int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
+	       size_t len, struct sw_action *acts, int cap)
+{
+	struct teredo_pkt p;
+	begin(c, acts, cap);
+	c->stats.from_udp++;
+	if (teredo_parse(buf, len, &p) != WIRE_OK)
+		return drop(c, CL_DROP_MALFORMED);
+	bool from_server = (src.ip == c->cfg.server || src.ip == c->cfg.server2) &&
+			   src.port == htons(TEREDO_PORT);
+	if (from_server)
+		c->last_server_rx = now; /* C-29 */
+	struct in6_addr s6, d6;
+	ip6_src(p.ip6, &s6);
+	ip6_dst(p.ip6, &d6);
+	int icmp = icmp6_type(p.ip6, p.ip6_len);
+	if (icmp == ICMP6_RA && in6_is_linklocal(&d6))
+		return handle_ra(c, now, src, &p);
+	if (c->state != CLIENT_QUALIFIED || !c->have_addr)
+		return drop(c, CL_DROP_NOT_QUALIFIED); /* C-10 */
+	bool bubble = ip6_is_bubble(p.ip6, p.ip6_len);
+
+	/* C-32 (as deployed, E-11): a packet the server relays with an origin indication
+	 * gets a direct bubble to that origin, which opens our NAT towards the peer or
+	 * relay that is trying to reach us. */
+	if (from_server && p.has_origin) {
+		if (!ipv4_is_global_unicast(p.origin.ip))
+			return drop(c, CL_DROP_NOT_GLOBAL);
+		send_bubble(c, p.origin, &s6);
+		if (bubble)
+			return c->nout;
+	}
+	if (!bubble && memcmp(&d6, &c->addr, 16))
+		return drop(c, CL_DROP_NOT_FOR_US); /* C-31 */
+	if (in6_is_linklocal(&s6))
+		return bubble ? c->nout : drop(c, CL_DROP_LINK_LOCAL); /* C-71 */
+
+	struct peer *peer = peer_find(&c->peers, &s6);
+	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
+		/* Case 1 (C-33). */
+		peer->last_rx = now;
+		if (peer->q_count)
+			flush_queue(c, peer, now);
+	} else if (peer && peer->echo_pending && icmp == ICMP6_ECHO_REP &&
+		   p.ip6_len == 40 + 8 + PEER_NONCE_LEN && !memcmp(p.ip6 + 48, peer->nonce, PEER_NONCE_LEN)) {
+		/* Case 2 (C-34): our connectivity test came back through this relay. */
+		trust(c, peer, src, now);
+		return c->nout;
+	} else {
+		struct teredo_addr t;
+		bool teredo = teredo_addr_has_prefix(&s6, c->cfg.prefix);
+		if (teredo)
+			teredo_addr_decode(&s6, &t);
+		if (!teredo || !endpoint_eq(t.mapped, src))
+			return drop(c, CL_DROP_UNKNOWN_SOURCE); /* case 6 (C-38) */
+		/* Case 3 (C-35): the source sends from the mapping in its address. */
+		peer = peer_get(&c->peers, &s6, now);
+		if (peer)
+			trust(c, peer, src, now);
+	}
+	if (bubble)
+		return c->nout;
+	struct sw_action *a = emit(c);
+	if (a) {
+		a->kind = SW_ACT_TUN;
+		a->body = p.ip6;
+		a->body_len = p.ip6_len;
+		c->stats.to_tun++;
+	}
+	return c->nout;
+}
+
+int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
+	       struct sw_action *acts, int cap)
+{
+	begin(c, acts, cap);
+	c->stats.from_tun++;
+	if (c->state != CLIENT_QUALIFIED || !c->have_addr)
+		return drop(c, CL_DROP_NOT_QUALIFIED);
+	if (len < IPV6_HDR_LEN || (pkt[0] >> 4) != 6 || IPV6_HDR_LEN + (size_t)ip6_plen(pkt) != len)
+		return drop(c, CL_DROP_TUN_INVALID);
+	struct in6_addr s6, d6;
+	ip6_src(pkt, &s6);
+	ip6_dst(pkt, &d6);
+	if (!in6_is_global_scope(&d6) || in6_is_multicast(&d6))
+		return drop(c, CL_DROP_TUN_SCOPE);
+	if (memcmp(&s6, &c->addr, 16))
+		return drop(c, CL_DROP_TUN_INVALID);
+
+	struct peer *p = peer_find(&c->peers, &d6);
+	if (p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
+		/* C-41: trusted and fresh. */
+		send_udp(c, p->mapping, pkt, len);
+		p->last_tx = now;
+		return c->nout;
+	}
+	bool teredo = teredo_addr_has_prefix(&d6, c->cfg.prefix);
+	if (teredo) {
+		struct teredo_addr t;
+		teredo_addr_decode(&d6, &t);
+		/* C-46: never towards a non-global mapping or server. */
+		if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server))
+			return drop(c, CL_DROP_NOT_GLOBAL);
+	}
+	if (!p)
+		p = peer_get(&c->peers, &d6, now);
+	if (!p || !peer_enqueue(&c->peers, p, pkt, len))
+		return drop(c, CL_DROP_QUEUE_FULL);
+	if (p->next_retry)
+		return c->nout; /* an exchange is already under way */
+	p->retries = 1;
+	if (teredo) {
+		bubble_peer(c, p, now); /* C-45 */
+	} else {
+		/* C-42, C-65: find the relay nearest to the native peer. */
+		c->rng(c->rng_ctx, p->nonce, PEER_NONCE_LEN);
+		p->echo_pending = true;
+		echo_test(c, p, now);
+	}
+	add_pending(c, p, now);
+	return c->nout;
+}
+
+static void retry_peers(struct client *c, uint64_t now)
+{
+	for (uint32_t i = 0; i < c->npending;) {
+		struct peer *p = &c->peers.peers[c->pending[i]];
+		if (!p->in_use || !p->next_retry) {
+			c->pending[i] = c->pending[--c->npending];
+			continue;
+		}
+		if (p->next_retry > now) {
+			i++;
+			continue;
+		}
+		if (p->retries > CLIENT_RETRIES) {
+			/* C-42, C-45: give up; the queued packets are lost. */
+			c->stats.dropped[CL_DROP_UNREACHABLE] += p->q_count;
+			peer_drop_queue(&c->peers, p);
+			p->next_retry = 0;
+			p->echo_pending = false;
+			c->pending[i] = c->pending[--c->npending];
+			continue;
+		}
+		p->retries++;
+		p->next_retry = now + CLIENT_RETRY_MS;
+		if (p->echo_pending)
+			echo_test(c, p, now);
+		else
+			bubble_peer(c, p, now);
+		i++;
+	}
+}
+
+int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
+{
+	begin(c, acts, cap);
+	switch (c->state) {
+	case CLIENT_PROBING:
+	case CLIENT_PROBING_SECONDARY:
+		if (now < c->rs_deadline)
+			break;
+		if (c->rs_tries < CLIENT_RS_TRIES) {
+			c->rs_tries++;
+			send_rs(c, c->state == CLIENT_PROBING ? c->cfg.server : c->cfg.server2, now);
+		} else if (c->state == CLIENT_PROBING_SECONDARY) {
+			/* The secondary address never answered: the NAT kind stays unknown, but
+			 * the primary mapping works (Miredo never asks the secondary at all). */
+			c->nat = NAT_UNKNOWN;
+			qualified(c, now, c->cfg.prefix);
+		} else {
+			go_offline(c, now); /* C-13 */
+		}
+		break;
+	case CLIENT_OFFLINE:
+		if (now >= c->rs_deadline)
+			start_qualification(c, now);
+		break;
+	case CLIENT_QUALIFIED:
+		if (c->maintenance && now >= c->rs_deadline) {
+			if (c->rs_tries < CLIENT_RS_TRIES) {
+				c->rs_tries++;
+				send_rs(c, c->cfg.server, now);
+			} else {
+				go_offline(c, now); /* the server is gone: re-qualify */
+			}
+		} else if (!c->maintenance && now >= c->next_refresh) {
+			/* C-25: refresh the NAT mapping and check it. */
+			c->maintenance = true;
+			c->rs_tries = 1;
+			send_rs(c, c->cfg.server, now);
+		}
+		if (c->state == CLIENT_QUALIFIED)
+			retry_peers(c, now);
+		break;
+	}
+	peer_sweep(&c->peers, now, 2 * CLIENT_PEER_VALID_MS, 64);
+	return c->nout;
+}

@@ -1,0 +1,109 @@
+/* The Teredo client (RFC 4380 §5.2 with RFC 5991 §3): qualification, maintenance,
+ * reception and transmission rules, bubbles and the direct IPv6 connectivity test, as a
+ * pure state machine. Every entry point takes `now` (milliseconds, monotonic) and fills
+ * actions into caller storage; randomness comes from the rng the shell provides
+ * (getrandom in production, a fixed sequence in tests). */
+#ifndef SW_CORE_CLIENT_H
+#define SW_CORE_CLIENT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/action.h"
+#include "core/peer.h"
+#include "wire/endpoint.h"
+
+/* RFC 4380 §5.2.1 (C-13): T = 4 s, N = 3. */
+#define CLIENT_RS_TIMEOUT_MS 4000
+#define CLIENT_RS_TRIES 3
+/* RFC 4380 §5.2.4, §5.2.6, §5.2.9 (C-45, C-42): 2 s, at most 3 repetitions. */
+#define CLIENT_RETRY_MS 2000
+#define CLIENT_RETRIES 3
+#define CLIENT_PEER_VALID_MS 30000     /* C-40 */
+#define CLIENT_OFFLINE_RETRY_MS 10000  /* after a failed qualification */
+#define CLIENT_PENDING_MAX 256         /* peers with a bubble or echo test in flight */
+
+typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
+
+enum client_state {
+	CLIENT_PROBING,           /* RS to the primary address */
+	CLIENT_PROBING_SECONDARY, /* RS to the secondary address: the symmetric-NAT check */
+	CLIENT_QUALIFIED,
+	CLIENT_OFFLINE,           /* the server did not answer; retrying */
+};
+const char *client_state_name(enum client_state s);
+
+enum client_nat { NAT_UNKNOWN, NAT_CONE_OR_RESTRICTED, NAT_SYMMETRIC };
+const char *client_nat_name(enum client_nat n);
+
+enum client_drop {
+	CL_DROP_MALFORMED,        /* C-30 */
+	CL_DROP_NOT_QUALIFIED,    /* C-10 */
+	CL_DROP_BAD_RA,           /* C-14 */
+	CL_DROP_NOT_FOR_US,       /* C-31 */
+	CL_DROP_LINK_LOCAL,       /* C-71 */
+	CL_DROP_UNKNOWN_SOURCE,   /* C-38: not trusted, no nonce proof, no matching mapping */
+	CL_DROP_TUN_INVALID,      /* from the host: not IPv6, bad length, wrong source */
+	CL_DROP_TUN_SCOPE,        /* from the host: link-local or multicast destination */
+	CL_DROP_NOT_GLOBAL,       /* C-46, P-08 */
+	CL_DROP_QUEUE_FULL,       /* C-47 */
+	CL_DROP_UNREACHABLE,      /* bubbles or echo tests gave up */
+	CL_DROP__COUNT
+};
+const char *client_drop_name(enum client_drop d);
+
+struct client_config {
+	uint32_t server;    /* primary, network byte order */
+	uint32_t server2;   /* secondary */
+	uint32_t prefix;    /* expected Teredo prefix, host byte order */
+	uint32_t refresh_ms;
+	uint32_t peer_capacity, queue_pool;
+	uint16_t queue_per_peer;
+};
+
+struct client_stats {
+	uint64_t rs_sent, ra_accepted, qualifications, address_changes, server_losses;
+	uint64_t bubbles_sent, echo_tests, to_tun, to_udp, from_tun, from_udp;
+	uint64_t dropped[CL_DROP__COUNT];
+};
+
+struct client {
+	struct client_config cfg;
+	sw_rng_fn rng;
+	void *rng_ctx;
+	enum client_state state;
+	enum client_nat nat;
+	bool maintenance;      /* an RS of maintenance (not qualification) is outstanding */
+	uint8_t rs_tries;
+	uint8_t rs_nonce[8];
+	uint64_t rs_deadline;  /* ms: next RS retry or qualification restart */
+	uint64_t next_refresh; /* ms */
+	uint64_t last_server_rx, qualified_at;
+	struct sw_endpoint mapped, mapped2;
+	bool have_addr;
+	struct in6_addr addr;
+	uint32_t mtu;
+	struct peer_table peers;
+	uint32_t pending[CLIENT_PENDING_MAX];
+	uint32_t npending;
+	struct client_stats stats;
+	/* output of the current call */
+	struct sw_action *out;
+	int nout, cap;
+};
+
+int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng, void *rng_ctx);
+void client_free(struct client *c);
+
+/* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
+ * whole queue flush in one call). */
+int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap);
+int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap);
+int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
+	       size_t len, struct sw_action *acts, int cap);
+int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
+	       struct sw_action *acts, int cap);
+
+#endif

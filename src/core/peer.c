@@ -1,0 +1,187 @@
+#include "core/peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/siphash.h"
+
+int peer_table_init(struct peer_table *t, uint32_t capacity, uint32_t pool_size,
+		    uint16_t per_peer_max, const uint8_t key[16])
+{
+	memset(t, 0, sizeof *t);
+	t->capacity = capacity;
+	t->nbuckets = 1;
+	while (t->nbuckets < capacity * 2)
+		t->nbuckets <<= 1;
+	t->peers = calloc(capacity, sizeof *t->peers);
+	t->buckets = malloc(sizeof *t->buckets * t->nbuckets);
+	t->pool = calloc(pool_size ? pool_size : 1, sizeof *t->pool);
+	if (!t->peers || !t->buckets || !t->pool) {
+		peer_table_free(t);
+		return -1;
+	}
+	for (uint32_t i = 0; i < t->nbuckets; i++)
+		t->buckets[i] = PEER_NONE;
+	for (uint32_t i = 0; i < capacity; i++)
+		t->peers[i].next = i + 1 < capacity ? i + 1 : PEER_NONE;
+	t->free_head = 0;
+	for (uint32_t i = 0; i < pool_size; i++)
+		t->pool[i].next = i + 1 < pool_size ? i + 1 : PEER_NONE;
+	t->pool_size = pool_size;
+	t->pool_free = pool_size ? 0 : PEER_NONE;
+	t->per_peer_max = per_peer_max;
+	memcpy(t->key, key, 16);
+	return 0;
+}
+
+void peer_table_free(struct peer_table *t)
+{
+	free(t->peers);
+	free(t->buckets);
+	free(t->pool);
+	t->peers = NULL;
+	t->buckets = NULL;
+	t->pool = NULL;
+}
+
+static uint32_t bucket_of(const struct peer_table *t, const struct in6_addr *a)
+{
+	return (uint32_t)siphash24(t->key, a, 16) & (t->nbuckets - 1);
+}
+
+struct peer *peer_find(struct peer_table *t, const struct in6_addr *a)
+{
+	for (uint32_t i = t->buckets[bucket_of(t, a)]; i != PEER_NONE; i = t->peers[i].next)
+		if (!memcmp(&t->peers[i].addr, a, 16))
+			return &t->peers[i];
+	return NULL;
+}
+
+void peer_remove(struct peer_table *t, struct peer *p)
+{
+	uint32_t idx = peer_index(t, p);
+	uint32_t *link = &t->buckets[bucket_of(t, &p->addr)];
+	while (*link != PEER_NONE && *link != idx)
+		link = &t->peers[*link].next;
+	if (*link == idx)
+		*link = p->next;
+	peer_drop_queue(t, p);
+	memset(p, 0, sizeof *p);
+	p->next = t->free_head;
+	t->free_head = idx;
+	t->count--;
+}
+
+static uint64_t last_activity(const struct peer *p)
+{
+	return p->last_rx > p->last_tx ? p->last_rx : p->last_tx;
+}
+
+/* Eviction: of the next 8 entries under the clock hand, the least recently active one
+ * goes (C-06 "e.g. evict least-recently-used", in O(1)). */
+static void evict_one(struct peer_table *t)
+{
+	struct peer *victim = NULL;
+	for (int n = 0; n < 8; n++) {
+		struct peer *p = &t->peers[t->clock];
+		t->clock = (t->clock + 1) % t->capacity;
+		if (p->in_use && (!victim || last_activity(p) < last_activity(victim)))
+			victim = p;
+	}
+	if (!victim) /* sparse region: take the first in use */
+		for (uint32_t i = 0; i < t->capacity && !victim; i++)
+			if (t->peers[i].in_use)
+				victim = &t->peers[i];
+	if (victim) {
+		peer_remove(t, victim);
+		t->stats.evicted++;
+	}
+}
+
+struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t now)
+{
+	struct peer *p = peer_find(t, a);
+	if (p)
+		return p;
+	if (t->free_head == PEER_NONE)
+		evict_one(t);
+	if (t->free_head == PEER_NONE)
+		return NULL;
+	uint32_t idx = t->free_head;
+	p = &t->peers[idx];
+	t->free_head = p->next;
+	memset(p, 0, sizeof *p);
+	p->addr = *a;
+	p->in_use = true;
+	p->q_head = p->q_tail = PEER_NONE;
+	/* RFC 4380 §5.2.3, §5.2.6 (C-35, C-50): new entries are back-dated 30 s so that
+	 * the first bubble may leave at once. */
+	p->last_rx = p->last_tx = now >= 30000 ? now - 30000 : 0;
+	p->bubble_window = now;
+	uint32_t b = bucket_of(t, a);
+	p->next = t->buckets[b];
+	t->buckets[b] = idx;
+	t->count++;
+	t->stats.created++;
+	return p;
+}
+
+bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	if (len > sizeof t->pool[0].data || p->q_count >= t->per_peer_max || t->pool_free == PEER_NONE) {
+		t->stats.queue_drops++;
+		return false;
+	}
+	uint32_t i = t->pool_free;
+	struct peer_pkt *k = &t->pool[i];
+	t->pool_free = k->next;
+	t->pool_used++;
+	k->next = PEER_NONE;
+	k->len = (uint16_t)len;
+	memcpy(k->data, pkt, len);
+	if (p->q_tail == PEER_NONE)
+		p->q_head = i;
+	else
+		t->pool[p->q_tail].next = i;
+	p->q_tail = i;
+	p->q_count++;
+	t->stats.queued++;
+	return true;
+}
+
+const struct peer_pkt *peer_dequeue(struct peer_table *t, struct peer *p)
+{
+	uint32_t i = p->q_head;
+	if (i == PEER_NONE)
+		return NULL;
+	struct peer_pkt *k = &t->pool[i];
+	p->q_head = k->next;
+	if (p->q_head == PEER_NONE)
+		p->q_tail = PEER_NONE;
+	p->q_count--;
+	/* The slot returns to the free list now; its bytes stay intact until reused,
+	 * which happens no earlier than the next enqueue. */
+	k->next = t->pool_free;
+	t->pool_free = i;
+	t->pool_used--;
+	return k;
+}
+
+void peer_drop_queue(struct peer_table *t, struct peer *p)
+{
+	while (p->q_count && peer_dequeue(t, p))
+		;
+	p->q_head = p->q_tail = PEER_NONE;
+}
+
+void peer_sweep(struct peer_table *t, uint64_t now, uint64_t idle_ms, uint32_t budget)
+{
+	for (uint32_t n = 0; n < budget && n < t->capacity; n++) {
+		struct peer *p = &t->peers[t->sweep];
+		t->sweep = (t->sweep + 1) % t->capacity;
+		if (p->in_use && last_activity(p) + idle_ms < now) {
+			peer_remove(t, p);
+			t->stats.expired++;
+		}
+	}
+}

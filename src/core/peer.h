@@ -1,0 +1,85 @@
+/* The peer list of clients and relays (RFC 4380 §5.2, C-05, C-06; §5.4, R-02): a bounded
+ * hash table keyed with a secret (SEC-05), with expiry and cheap eviction, and a bounded
+ * pool of packets queued for peers that are not reachable yet (C-47, R-09, SEC-06).
+ * All memory is allocated once by peer_table_init; nothing is allocated per packet. */
+#ifndef SW_CORE_PEER_H
+#define SW_CORE_PEER_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/endpoint.h"
+
+#define PEER_NONE UINT32_MAX
+#define PEER_NONCE_LEN 8
+
+struct peer {
+	struct in6_addr addr;        /* the remote IPv6 address (the key) */
+	struct sw_endpoint mapping;  /* where packets for it go (C-05) */
+	bool trusted;
+	bool in_use;
+	bool echo_pending;           /* a direct IPv6 connectivity test runs (C-65) */
+	uint8_t nonce[PEER_NONCE_LEN];
+	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
+	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */
+	uint64_t last_rx, last_tx;   /* ms */
+	uint64_t bubble_window;      /* ms, start of the 300 s window */
+	uint64_t next_retry;         /* ms, 0 = none */
+	/* queue of packets waiting for the peer (indices into the pool) */
+	uint32_t q_head, q_tail;
+	uint16_t q_count;
+	uint32_t next;               /* hash chain */
+};
+
+struct peer_pkt {
+	uint32_t next;
+	uint16_t len;
+	uint8_t data[1280 + 40];
+};
+
+struct peer_stats {
+	uint64_t created, evicted, expired, queued, queue_drops;
+};
+
+struct peer_table {
+	struct peer *peers;
+	uint32_t *buckets;
+	uint32_t capacity, nbuckets, count, free_head, clock, sweep;
+	struct peer_pkt *pool;
+	uint32_t pool_size, pool_free, pool_used;
+	uint16_t per_peer_max;
+	uint8_t key[16];
+	struct peer_stats stats;
+};
+
+/* capacity peers, pool_size queued packets in all, per_peer_max per peer; key from a
+ * CSPRNG. Returns 0, or -1 when memory is short. */
+int peer_table_init(struct peer_table *t, uint32_t capacity, uint32_t pool_size,
+		    uint16_t per_peer_max, const uint8_t key[16]);
+void peer_table_free(struct peer_table *t);
+
+struct peer *peer_find(struct peer_table *t, const struct in6_addr *a);
+/* Find or create. A full table evicts the least recently active of a few entries. */
+struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t now);
+void peer_remove(struct peer_table *t, struct peer *p);
+
+/* Queue a copy of pkt for p. Returns false (and counts a drop) when the packet is too
+ * large, the peer's queue is full, or the pool is exhausted. */
+bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len);
+/* Take the oldest queued packet of p; returns NULL when none. The packet stays valid
+ * until the next call into the table. */
+const struct peer_pkt *peer_dequeue(struct peer_table *t, struct peer *p);
+void peer_drop_queue(struct peer_table *t, struct peer *p);
+
+/* Visit up to `budget` entries from a rotating cursor and expire those idle for longer
+ * than idle_ms (no reception and no transmission). */
+void peer_sweep(struct peer_table *t, uint64_t now, uint64_t idle_ms, uint32_t budget);
+
+static inline uint32_t peer_index(const struct peer_table *t, const struct peer *p)
+{
+	return (uint32_t)(p - t->peers);
+}
+
+#endif

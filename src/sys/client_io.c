@@ -1,0 +1,350 @@
+#include "sys/client_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/client.h"
+#include "sys/control.h"
+#include "sys/log.h"
+#include "sys/netlink.h"
+#include "sys/status_fmt.h"
+#include "sys/tun.h"
+#include "sys/udp.h"
+#include "wire/teredo_addr.h"
+
+/* Miredo's metric: native IPv6 routes (1024) keep priority (RFC 4380 §5.5, C-70). */
+#define DEFAULT_ROUTE_METRIC 1029
+#define TICK_MS 200
+#define ACTS 64
+
+struct client_io {
+	struct client core;
+	const struct sw_config *cfg;
+	int udp, tun, ifindex;
+	struct nl *nl;
+	bool addr_set;
+	struct in6_addr addr;
+	uint64_t send_errors;
+	struct udp_rx rx;
+	struct udp_tx tx;
+	struct sw_action acts[ACTS];
+	uint8_t tunbuf[65536];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void rng_getrandom(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t r = getrandom(p, len, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("getrandom: %s", strerror(errno));
+			abort(); /* RFC 5991 §4 (P-05): no weak randomness, ever */
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+}
+
+static void clear_address(struct client_io *io)
+{
+	if (!io->addr_set)
+		return;
+	static const struct in6_addr any;
+	nl_route6(io->nl, false, io->ifindex, &any, 0, DEFAULT_ROUTE_METRIC);
+	nl_addr6(io->nl, false, io->ifindex, &io->addr, 32);
+	io->addr_set = false;
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &io->addr, a, sizeof a);
+	log_info("Teredo address %s removed", a);
+}
+
+static void set_address(struct client_io *io, const struct in6_addr *addr, uint32_t mtu)
+{
+	clear_address(io);
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, addr, a, sizeof a);
+	int r;
+	static const struct in6_addr any;
+	/* The address with a /32, as Miredo sets it: all of 2001::/32 is on-link. */
+	if ((r = nl_link_up(io->nl, io->ifindex, mtu)) < 0 ||
+	    (r = nl_addr6(io->nl, true, io->ifindex, addr, 32)) < 0 ||
+	    (r = nl_route6(io->nl, true, io->ifindex, &any, 0, DEFAULT_ROUTE_METRIC)) < 0) {
+		log_err("cannot configure %s on %s: %s", a, io->cfg->ifname, strerror(-r));
+		return;
+	}
+	io->addr = *addr;
+	io->addr_set = true;
+	log_info("Teredo address %s, MTU %u, on %s", a, mtu, io->cfg->ifname);
+}
+
+static void execute(struct client_io *io, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sw_action *a = &io->acts[i];
+		switch (a->kind) {
+		case SW_ACT_UDP:
+			udp_tx_add(&io->tx, a);
+			if (io->tx.n == UDP_BATCH)
+				io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+			break;
+		case SW_ACT_TUN: {
+			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
+			if (writev(io->tun, v, 2) < 0)
+				io->send_errors++;
+			break;
+		}
+		case SW_ACT_SET_ADDR:
+			set_address(io, &a->addr, a->mtu);
+			break;
+		case SW_ACT_CLEAR_ADDR:
+			log_warn("Teredo server unreachable: no Teredo connectivity until it answers again");
+			clear_address(io);
+			break;
+		case SW_ACT_IPV6:
+			break;
+		}
+	}
+	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+}
+
+static void status_common(struct client_io *io, struct status_out *o)
+{
+	const struct client *c = &io->core;
+	char a[INET6_ADDRSTRLEN + 8];
+	st_str(o, "mode", "client");
+	st_str(o, "state", c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
+			   : client_state_name(c->state));
+	st_str(o, "server", inet_ntop(AF_INET, &c->cfg.server, a, sizeof a));
+	st_str(o, "server2", inet_ntop(AF_INET, &c->cfg.server2, a, sizeof a));
+	st_str(o, "interface", io->cfg->ifname);
+	if (c->have_addr) {
+		st_str(o, "address", inet_ntop(AF_INET6, &c->addr, a, sizeof a));
+		st_str(o, "mapped", endpoint_str(c->mapped, a, sizeof a));
+		st_u64(o, "mtu", c->mtu);
+	}
+	st_str(o, "nat", client_nat_name(c->nat));
+	if (c->nat == NAT_SYMMETRIC)
+		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
+	uint64_t now = now_ms();
+	if (c->last_server_rx)
+		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
+	st_u64(o, "peers", c->peers.count);
+	st_u64(o, "peers_max", c->peers.capacity);
+	st_u64(o, "queued_packets", c->peers.pool_used);
+}
+
+static size_t answer(void *ctx, const char *req, char *out, size_t cap)
+{
+	struct client_io *io = ctx;
+	const struct client *c = &io->core;
+	struct status_out o;
+	bool json = strstr(req, " json") != NULL;
+	char a[INET6_ADDRSTRLEN + 8];
+	if (!strncmp(req, "status", 6)) {
+		st_begin(&o, out, cap, json);
+		status_common(io, &o);
+		st_obj_begin(&o, "counters");
+		const struct client_stats *s = &c->stats;
+		st_u64(&o, "rs_sent", s->rs_sent);
+		st_u64(&o, "ra_accepted", s->ra_accepted);
+		st_u64(&o, "qualifications", s->qualifications);
+		st_u64(&o, "address_changes", s->address_changes);
+		st_u64(&o, "server_losses", s->server_losses);
+		st_u64(&o, "bubbles_sent", s->bubbles_sent);
+		st_u64(&o, "echo_tests", s->echo_tests);
+		st_u64(&o, "from_udp", s->from_udp);
+		st_u64(&o, "to_tun", s->to_tun);
+		st_u64(&o, "from_tun", s->from_tun);
+		st_u64(&o, "to_udp", s->to_udp);
+		st_u64(&o, "send_errors", io->send_errors);
+		st_u64(&o, "peers_evicted", c->peers.stats.evicted);
+		st_u64(&o, "peers_expired", c->peers.stats.expired);
+		st_obj_end(&o);
+		st_obj_begin(&o, "dropped");
+		for (int i = 0; i < CL_DROP__COUNT; i++)
+			st_u64(&o, client_drop_name((enum client_drop)i), s->dropped[i]);
+		st_obj_end(&o);
+		return st_end(&o);
+	}
+	if (!strncmp(req, "peers", 5)) {
+		uint64_t now = now_ms();
+		st_begin(&o, out, cap, json);
+		st_u64(&o, "count", c->peers.count);
+		st_arr_begin(&o, "peers");
+		for (uint32_t i = 0; i < c->peers.capacity && o.len + 512 < cap; i++) {
+			const struct peer *p = &c->peers.peers[i];
+			if (!p->in_use)
+				continue;
+			st_obj_begin(&o, NULL);
+			st_str(&o, "address", inet_ntop(AF_INET6, &p->addr, a, sizeof a));
+			st_str(&o, "kind", teredo_addr_has_prefix(&p->addr, c->cfg.prefix) ? "teredo" : "native");
+			if (p->trusted)
+				st_str(&o, "mapping", endpoint_str(p->mapping, a, sizeof a));
+			st_bool(&o, "trusted", p->trusted);
+			st_u64(&o, "queued", p->q_count);
+			st_u64(&o, "ms_since_rx", now - p->last_rx);
+			st_u64(&o, "ms_since_tx", now - p->last_tx);
+			st_obj_end(&o);
+		}
+		st_arr_end(&o);
+		return st_end(&o);
+	}
+	return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
+}
+
+static int resolve(const char *name, uint32_t *ip)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res;
+	int r = getaddrinfo(name, NULL, &hints, &res);
+	if (r)
+		return r;
+	*ip = ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
+{
+	static struct client_io io;
+	io.cfg = cfg;
+	struct client_config cc = {
+		.prefix = cfg->prefix, .refresh_ms = 30000,
+		.peer_capacity = 8192, .queue_pool = 4096, .queue_per_peer = 16,
+	};
+	int r = resolve(cfg->server_address, &cc.server);
+	if (r) {
+		log_err("ServerAddress %s: %s", cfg->server_address, gai_strerror(r));
+		return 1;
+	}
+	if (cfg->server_address2[0]) {
+		r = resolve(cfg->server_address2, &cc.server2);
+		if (r) {
+			log_err("ServerAddress2 %s: %s", cfg->server_address2, gai_strerror(r));
+			return 1;
+		}
+	} else {
+		cc.server2 = htonl(ntohl(cc.server) + 1);
+	}
+	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
+	if (io.udp < 0) {
+		log_err("cannot open the UDP socket (BindAddress/BindPort): %s", strerror(errno));
+		return 1;
+	}
+	io.tun = tun_open(cfg->ifname, &io.ifindex);
+	if (io.tun < 0) {
+		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
+		return 1;
+	}
+	io.nl = nl_open();
+	if (!io.nl) {
+		log_err("netlink: %s", strerror(errno));
+		return 1;
+	}
+	nl_link_up(io.nl, io.ifindex, cfg->mtu);
+	int ctl = control_listen(opts->control);
+	if (ctl < 0) {
+		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
+		return 1;
+	}
+	int sfd = daemon_signalfd();
+	if (udp_rx_init(&io.rx) < 0 || sfd < 0 ||
+	    client_init(&io.core, &cc, rng_getrandom, NULL) < 0) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (opts->user)
+		log_warn("-u %s: the client keeps running as root in this version (it changes its address on re-qualification)", opts->user);
+
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int fds[] = { io.udp, io.tun, ctl, sfd };
+	for (int i = 0; i < 4; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	char a[INET_ADDRSTRLEN];
+	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);
+	daemon_ready();
+	execute(&io, client_start(&io.core, now_ms(), io.acts, ACTS));
+	uint64_t next_tick = now_ms() + TICK_MS;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 0:
+				for (int round = 0; round < 8; round++) {
+					int k = udp_rx_batch(io.udp, &io.rx);
+					now = now_ms();
+					for (int j = 0; j < k; j++)
+						execute(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
+									io.rx.msgs[j].msg_len, io.acts, ACTS));
+					if (k < UDP_BATCH)
+						break;
+				}
+				break;
+			case 1:
+				for (int k = 0; k < 64; k++) {
+					ssize_t len = read(io.tun, io.tunbuf, sizeof io.tunbuf);
+					if (len <= 0)
+						break;
+					execute(&io, client_tun(&io.core, now_ms(), io.tunbuf, (size_t)len, io.acts, ACTS));
+				}
+				break;
+			case 2:
+				control_serve(ctl, answer, &io);
+				break;
+			case 3: {
+				struct signalfd_siginfo si;
+				if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) {
+					log_info("stopping on signal %u", si.ssi_signo);
+					goto out;
+				}
+				break;
+			}
+			}
+		}
+		now = now_ms();
+		if (now >= next_tick) {
+			execute(&io, client_tick(&io.core, now, io.acts, ACTS));
+			next_tick = now + TICK_MS;
+		}
+	}
+out:
+	/* RFC-independent hygiene: the address and routes leave with the daemon. */
+	clear_address(&io);
+	close(io.tun);
+	nl_close(io.nl);
+	unlink(opts->control);
+	client_free(&io.core);
+	udp_rx_free(&io.rx);
+	return 0;
+}

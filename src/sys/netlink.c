@@ -1,0 +1,121 @@
+#include "sys/netlink.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct nl {
+	struct mnl_socket *sock;
+	unsigned portid;
+	unsigned seq;
+};
+
+struct nl *nl_open(void)
+{
+	struct nl *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->sock = mnl_socket_open(NETLINK_ROUTE);
+	if (!n->sock || mnl_socket_bind(n->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+		if (n->sock)
+			mnl_socket_close(n->sock);
+		free(n);
+		errno = e;
+		return NULL;
+	}
+	n->portid = mnl_socket_get_portid(n->sock);
+	n->seq = (unsigned)time(NULL);
+	return n;
+}
+
+void nl_close(struct nl *n)
+{
+	if (n) {
+		mnl_socket_close(n->sock);
+		free(n);
+	}
+}
+
+/* Send one request with NLM_F_ACK and wait for its acknowledgement. */
+static int transact(struct nl *n, struct nlmsghdr *h)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = ++n->seq;
+	if (mnl_socket_sendto(n->sock, h, h->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(n->sock, buf, sizeof buf);
+		if (r < 0)
+			return -errno;
+		int cb = mnl_cb_run(buf, (size_t)r, h->nlmsg_seq, n->portid, NULL, NULL);
+		if (cb < 0)
+			return -errno;
+		if (cb == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int nl_link_up(struct nl *n, int ifindex, uint32_t mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = RTM_NEWLINK;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	if (mtu)
+		mnl_attr_put_u32(h, IFLA_MTU, mtu);
+	return transact(n, h);
+}
+
+int nl_addr6(struct nl *n, bool add, int ifindex, const struct in6_addr *a, uint8_t plen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+	if (add)
+		h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(h, sizeof *ifa);
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_index = (unsigned)ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	/* No duplicate address detection: the address is ours by construction. */
+	ifa->ifa_flags = IFA_F_NODAD;
+	mnl_attr_put(h, IFA_LOCAL, 16, a);
+	mnl_attr_put(h, IFA_ADDRESS, 16, a);
+	return transact(n, h);
+}
+
+int nl_route6(struct nl *n, bool add, int ifindex, const struct in6_addr *dst, uint8_t plen,
+	      uint32_t metric)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	if (add)
+		h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(h, sizeof *rt);
+	rt->rtm_family = AF_INET6;
+	rt->rtm_dst_len = plen;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = RTPROT_STATIC;
+	rt->rtm_scope = RT_SCOPE_UNIVERSE;
+	rt->rtm_type = RTN_UNICAST;
+	if (plen)
+		mnl_attr_put(h, RTA_DST, 16, dst);
+	mnl_attr_put_u32(h, RTA_OIF, (uint32_t)ifindex);
+	if (metric)
+		mnl_attr_put_u32(h, RTA_PRIORITY, metric);
+	return transact(n, h);
+}
