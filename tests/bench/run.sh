@@ -31,7 +31,7 @@ bench_server() { # IMPL PROCESS-NAME
 	local impl=$1 pname=$2 pid c0 c1 out
 	if [ "$impl" = shipworm ]; then lab_shipworm_server srv 198.51.100.10; else lab_miredo_server srv 198.51.100.10; fi
 	sleep 1
-	pid=$(lab_exec srv pgrep -n -x "$pname")
+	pid=$(lab_pids srv "$pname" | tail -n 1)
 	c0=$(cpu_seconds "$pid")
 	out=$(lab_exec gen "$top/build/bench/rsflood" 198.51.100.10 "$BENCH_SECONDS" "$BENCH_COUNT")
 	c1=$(cpu_seconds "$pid")
@@ -43,8 +43,8 @@ bench_server() { # IMPL PROCESS-NAME
 	rate[$impl]=$(awk -v n="$answered" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')
 	printf '%-9s %s; server CPU %s s; %s RS answered per CPU-second; RSS %s KiB\n' \
 		"$impl" "$out" "$cpu" "${rate[$impl]}" "${rss[$impl]}"
-	lab_exec srv pkill -x "$pname"
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns srv) pgrep -x $pname"
+	kill $(lab_pids srv "$pname")
+	lab_wait 5 sh -c "test -z \"\$(ip netns pids $(lab_ns srv))\""
 }
 
 echo "== Router Solicitations answered per CPU-second (server), ${BENCH_SECONDS} s of load"

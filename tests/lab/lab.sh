@@ -186,11 +186,16 @@ lab_shipworm_server() { # NODE PRIMARY
 	lab_shipwormd "$1" "shipworm-server-$1" "ServerBindAddress $2"
 }
 
-# lab_nat_mapping N DPORT: the public port NAT n maps its client's flow to DPORT onto.
+# lab_nat_mapping N DST DPORT: the public port NAT n maps its client's flow to DST:DPORT onto.
 lab_nat_mapping() {
 	lab_exec "nat$1" cat /proc/net/nf_conntrack 2>/dev/null |
-		awk -v d="dport=$2" '$3 == "udp" && $0 ~ "src=10\\." && index($0, d " ") {
-			n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^dport=/ && ++n == 2) { sub("dport=", "", $i); print $i; exit } }'
+		awk -v d="dst=$2" -v p="dport=$3" '$3 == "udp" {
+			nd = 0; np = 0; okd = 0; okp = 0
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^dst=/ && ++nd == 1) okd = ($i == d)
+				if ($i ~ /^dport=/ && ++np == 1) okp = ($i == p)
+				else if ($i ~ /^dport=/ && np == 2 && okd && okp) { sub("dport=", "", $i); print $i; exit }
+			} }'
 }
 
 # --- assertions: TAP-like lines, and "N passed, N failed" at the end ---------------
@@ -223,12 +228,35 @@ lab_ping6() { # NODE DEST [COUNT]
 }
 lab_has_teredo_addr() { [ -n "$(lab_teredo_addr "$@")" ]; }
 
+# lab_pids NODE COMM: the processes named COMM in NODE's network namespace (pgrep alone
+# would see every namespace's processes: the PID namespace is shared).
+lab_pids() {
+	local pid
+	for pid in $(ip netns pids "$(lab_ns "$1")" 2>/dev/null); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
+	done
+}
+
 # lab_stop_clean NODE NAME: SIGTERM the shipwormd of NODE, wait for it to exit, and fail
 # if its log holds a sanitizer report (ASan/UBSan builds in `make check`).
 lab_stop_clean() {
 	local pids
-	pids=$(lab_exec "$1" pgrep -x shipwormd) || return 1
+	pids=$(lab_pids "$1" shipwormd)
+	[ -n "$pids" ] || { echo "no shipwormd in $1"; return 1; }
 	kill -TERM $pids
-	lab_wait 10 sh -c "! kill -0 $pids 2>/dev/null" || return 1
+	lab_wait 10 sh -c "! kill -0 $pids 2>/dev/null" || { echo "still running: $pids"; return 1; }
 	! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
+}
+
+lab_shipworm_client() { # NODE SERVER [EXTRA CONFIG LINES]
+	lab_shipwormd "$1" "shipworm-$1" "$(printf 'RelayType client\nServerAddress %s\nInterfaceName teredo\n%s' "$2" "${3:-}")"
+}
+lab_sw() { # NODE ARGS...: the shipworm tool against NODE's client daemon
+	local n=$1; shift
+	"$SHIPWORM" -s "$LAB_TMP/shipworm-$n.sock" "$@"
+}
+# lab_iperf NODE DEST: a bounded TCP transfer (iperf3 server on DEST); prints Mbit/s.
+lab_iperf() {
+	lab_exec "$1" timeout 30 iperf3 -6 -c "$2" -n "${3:-8M}" -J 2>/dev/null |
+		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }'
 }

@@ -46,7 +46,7 @@ for n in 1 2 3 4; do
 	dec=$("$SHIPWORM" decode "${addr[$n]}")
 	check_eq "c$n address names server 198.51.100.10" "$(awk '/^server:/ { print $2 }' <<<"$dec")" 198.51.100.10
 	check_eq "c$n address carries NAT public IPv4" "$(awk '/^mapped IPv4:/ { print $3 }' <<<"$dec")" "198.51.100.2$n"
-	check_eq "c$n address carries NAT mapped port" "$(awk '/^mapped port:/ { print $3 }' <<<"$dec")" "$(lab_nat_mapping "$n" 3544)"
+	check_eq "c$n address carries NAT mapped port" "$(awk '/^mapped port:/ { print $3 }' <<<"$dec")" "$(lab_nat_mapping "$n" 198.51.100.10 3544)"
 	check_eq "c$n address has C = 0 (RFC 5991)" "$(awk '/cone \(C\)/ { print $3 }' <<<"$dec")" 0
 done
 
@@ -70,7 +70,7 @@ if [ "$impl" = shipworm ]; then
 	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
 	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
-	check "shipwormd is still running" lab_exec srv pgrep -x shipwormd
+	check "shipwormd is still running" test -n "$(lab_pids srv shipwormd)"
 	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv
 	check "its control socket is removed" test ! -e "$sock"
 fi

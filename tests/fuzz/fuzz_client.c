@@ -1,0 +1,107 @@
+/* libFuzzer: the client's whole packet-handling entry points with state carried across
+ * inputs. The first byte picks the input (UDP datagram, host packet, timer), the next
+ * six the UDP source and the next two how far the clock moves. A fake server answers
+ * the first RS so that most inputs reach a qualified client. */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/client.h"
+#include "wire/encap.h"
+#include "wire/icmpv6.h"
+#include "wire/ipv6.h"
+#include "wire/teredo_addr.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct client cl;
+static int ready;
+static uint64_t now = 1000000;
+static uint32_t rng_state = 1;
+
+static void rng(void *ctx, void *out, size_t len)
+{
+	uint8_t *p = out;
+	for (size_t i = 0; i < len; i++) {
+		rng_state = rng_state * 1103515245u + 12345u;
+		p[i] = (uint8_t)(rng_state >> 16);
+	}
+}
+
+static void check(const struct sw_action *a, int n, const uint8_t *in, size_t len)
+{
+	if (n < 0 || n > 32)
+		__builtin_trap();
+	for (int i = 0; i < n; i++) {
+		if (a[i].hdr_len > sizeof a[i].hdr)
+			__builtin_trap();
+		/* A body points into the input or into the client's own queue pool. */
+		const uint8_t *b = a[i].body;
+		const uint8_t *pool = (const uint8_t *)cl.peers.pool;
+		size_t pool_len = cl.peers.pool_size * sizeof cl.peers.pool[0];
+		if (a[i].body_len && !((b >= in && b + a[i].body_len <= in + len) ||
+				       (b >= pool && b + a[i].body_len <= pool + pool_len)))
+			__builtin_trap();
+	}
+}
+
+static void qualify(void)
+{
+	struct sw_action acts[32];
+	struct client_config c = {
+		.server = htonl(0xc633640a), .server2 = htonl(0xc633640b), .prefix = TEREDO_PREFIX_DEFAULT,
+		.refresh_ms = 30000, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
+	};
+	client_init(&cl, &c, rng, NULL);
+	for (int round = 0; round < 2; round++) {
+		int n = round ? 0 : client_start(&cl, now, acts, 32);
+		if (round)
+			n = 1; /* the RS to the secondary is in acts[0] from the previous answer */
+		struct teredo_pkt p;
+		if (n < 1 || teredo_parse(acts[0].hdr, acts[0].hdr_len, &p))
+			return;
+		uint8_t ra[256];
+		teredo_put_auth_nonce(ra, p.nonce, 0);
+		teredo_put_origin(ra + 13, (struct sw_endpoint){ htonl(0xcb007107), htons(40000) });
+		struct ra_params rp = { .mtu = 1280 };
+		inet_pton(AF_INET6, "fe80::ffff:ffff:ffff", &rp.dst);
+		teredo_server_link_local(c.server, &rp.src);
+		inet_pton(AF_INET6, "2001:0:c633:640a::", &rp.prefix);
+		size_t len = 21 + ra_build(ra + 21, &rp);
+		struct sw_endpoint from = { round ? c.server2 : c.server, htons(3544) };
+		client_udp(&cl, now, from, ra, len, acts, 32);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sw_action acts[32];
+	if (!ready) {
+		qualify();
+		ready = 1;
+	}
+	if (size < 9)
+		return 0;
+	struct sw_endpoint src;
+	memcpy(&src.ip, data + 1, 4);
+	memcpy(&src.port, data + 5, 2);
+	now += (uint64_t)(data[7] << 8 | data[8]) * 4;
+	const uint8_t *pkt = data + 9;
+	size_t len = size - 9;
+	int n;
+	switch (data[0] % 3) {
+	case 0:
+		n = client_udp(&cl, now, src, pkt, len, acts, 32);
+		break;
+	case 1:
+		n = client_tun(&cl, now, pkt, len, acts, 32);
+		break;
+	default:
+		n = client_tick(&cl, now, acts, 32);
+		len = 0;
+		break;
+	}
+	check(acts, n, pkt, len);
+	return 0;
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The shipworm client (issue: the Teredo client) against Miredo's or shipworm's server,
+# with Miredo's relay, behind every NAT the lab makes.
+#
+#   test_client.sh miredo|shipworm      (which server)
+#
+#   c1 shipworm  full-cone       c2 Miredo    full-cone
+#   c3 shipworm  masquerade      c4 shipworm  symmetric (masquerade random)
+#   c5 shipworm  full-cone       c6 shipworm  masquerade (for c3 <-> c6)
+set -u
+. "$(dirname "$0")/lab.sh"
+srvimpl=${1:-miredo}
+LAB_ID=${LAB_ID:-swt$$}
+
+lab_init
+lab_public srv 198.51.100.10 198.51.100.11
+lab_v6 srv 2001:db8:1::10
+lab_public rel 198.51.100.30
+lab_v6 rel 2001:db8:1::30
+lab_public v6host
+lab_v6 v6host 2001:db8:1::100
+lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
+lab_bg v6host iperf3 iperf3 -s
+lab_nat 1 fullcone 198.51.100.21
+lab_nat 2 fullcone 198.51.100.22
+lab_nat 3 masquerade 198.51.100.23
+lab_nat 4 symmetric 198.51.100.24
+lab_nat 5 fullcone 198.51.100.25
+lab_nat 6 masquerade 198.51.100.26
+
+echo "# server: $srvimpl; relay: miredo"
+start_server() {
+	if [ "$srvimpl" = shipworm ]; then lab_shipworm_server srv 198.51.100.10; else lab_miredo_server srv 198.51.100.10; fi
+}
+start_server
+lab_miredo_relay rel
+for n in 1 3 4 5 6; do lab_shipworm_client "c$n" 198.51.100.10; done
+lab_miredo_client c2 198.51.100.10
+
+declare -A addr
+for n in 1 2 3 4 5 6; do
+	lab_wait 25 lab_has_teredo_addr "c$n"
+	addr[$n]=$(lab_teredo_addr "c$n")
+	check "c$n qualifies (${addr[$n]:-none})" test -n "${addr[$n]}"
+done
+for n in 1 3 4; do
+	[ -n "${addr[$n]}" ] || continue
+	dec=$("$SHIPWORM" decode "${addr[$n]}")
+	check_eq "c$n address carries its NAT's public IPv4" "$(awk '/^mapped IPv4:/ { print $3 }' <<<"$dec")" "198.51.100.2$n"
+	check_eq "c$n address carries its NAT's mapped port" "$(awk '/^mapped port:/ { print $3 }' <<<"$dec")" "$(lab_nat_mapping "$n" 198.51.100.10 3544)"
+done
+check "c1 interface: MTU 1280, /32 address, default route metric 1029" sh -c "
+	ip netns exec $(lab_ns c1) ip -6 -o addr show dev teredo scope global | grep -q '/32' &&
+	ip netns exec $(lab_ns c1) ip link show teredo | grep -q 'mtu 1280' &&
+	ip netns exec $(lab_ns c1) ip -6 route show default | grep -q 'dev teredo.*metric 1029'"
+
+# Native IPv6 through the relay, behind each NAT kind, and a TCP transfer.
+for n in 1 3 4; do
+	check "c$n pings the native host" lab_ping6 "c$n" 2001:db8:1::100
+	mbit=$(lab_iperf "c$n" 2001:db8:1::100)
+	check "c$n carries TCP to the native host (iperf3: ${mbit:-0} Mbit/s)" test -n "$mbit"
+done
+check "c4 status says symmetric NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c4.sock' status | grep -q '^state: symmetric-nat' &&
+	'$SHIPWORM' -s '$LAB_TMP/shipworm-c4.sock' status | grep -q '^nat: symmetric'"
+check "c1 status says qualified, cone-or-restricted NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^state: qualified' &&
+	'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^nat: cone-or-restricted'"
+
+# Teredo to Teredo behind full-cone NATs: shipworm <-> Miredo and shipworm <-> shipworm.
+check "c1 (shipworm) pings c2 (Miredo)" lab_ping6 c1 "${addr[2]}"
+check "c2 (Miredo) pings c1 (shipworm)" lab_ping6 c2 "${addr[1]}"
+check "c1 pings c5 (shipworm to shipworm)" lab_ping6 c1 "${addr[5]}"
+check "c5 pings c1 (shipworm to shipworm)" lab_ping6 c5 "${addr[1]}"
+check "c1 peers lists c2 as trusted" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' peers --json | grep -q '\"address\":\"${addr[2]}\".*\"trusted\":true'"
+
+# Two default-masquerade NATs: recorded, not required (see the issue).
+if lab_ping6 c3 "${addr[6]}" 3 >/dev/null 2>&1; then r=works; else r=fails; fi
+echo "# c3 <-> c6 behind two default-masquerade NATs: $r (Miredo's clients fail here too)"
+
+# The server restarts during a ping: the client lives on and recovers.
+lab_exec c1 ping -6 -n -c 30 -i 0.3 -W 1 2001:db8:1::100 >"$LAB_TMP/restart-ping.log" 2>&1 &
+ping_pid=$!
+sleep 2
+kill $(lab_pids srv "$([ "$srvimpl" = shipworm ] && echo shipwormd || echo miredo-server)")
+sleep 3
+start_server
+wait $ping_pid
+rcvd=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$LAB_TMP/restart-ping.log")
+check "pings keep flowing while the server restarts (${rcvd:-0}/30)" test "${rcvd:-0}" -ge 20
+check "c1 still runs and is qualified" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^state: qualified'"
+
+# The interface and routes leave with the daemon, also mid-qualification.
+check "SIGTERM stops c1 cleanly" lab_stop_clean c1 shipworm-c1
+check "c1's tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
+check "c1's default route is gone" sh -c "test -z \"\$(ip netns exec $(lab_ns c1) ip -6 route show default)\""
+lab_shipworm_client c1 198.51.100.99
+sleep 1
+check "a client still probing a silent server runs its tunnel" lab_exec c1 ip link show teredo
+check "SIGTERM mid-qualification stops it cleanly" lab_stop_clean c1 shipworm-c1
+check "and its tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
+for n in 3 4 5 6; do
+	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
+done
+lab_summary

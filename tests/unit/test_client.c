@@ -1,0 +1,456 @@
+/* The client state machine, driven with a fake clock and a fake server: RFC 4380 §5.2
+ * with RFC 5991 §3 (C-10..C-71). */
+#include "helpers.h"
+
+#include "core/client.h"
+#include "wire/wire_err.h"
+
+#define SERVER "198.51.100.10"
+#define SERVER2 "198.51.100.11"
+#define ACTS 64
+
+static struct client cl;
+static struct sw_action acts[ACTS];
+static int nacts;
+static uint64_t now;
+static uint8_t buf[2048];
+static uint8_t rng_counter;
+
+/* Deterministic "randomness": a counter, so that tests can predict nonces. */
+static void fake_rng(void *ctx, void *out, size_t len)
+{
+	uint8_t *p = out;
+	for (size_t i = 0; i < len; i++)
+		p[i] = ++rng_counter;
+}
+
+static int setup(void **state)
+{
+	struct client_config c = {
+		.server = A4(SERVER), .server2 = A4(SERVER2), .prefix = TEREDO_PREFIX_DEFAULT,
+		.refresh_ms = 30000, .peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
+	};
+	rng_counter = 0;
+	now = 1000000;
+	assert_int_equal(client_init(&cl, &c, fake_rng, NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	client_free(&cl);
+	return 0;
+}
+
+static const struct sw_action *find(enum sw_action_kind k)
+{
+	for (int i = 0; i < nacts; i++)
+		if (acts[i].kind == k)
+			return &acts[i];
+	return NULL;
+}
+
+static int count_to(struct sw_endpoint ep)
+{
+	int n = 0;
+	for (int i = 0; i < nacts; i++)
+		n += acts[i].kind == SW_ACT_UDP && endpoint_eq(acts[i].dst, ep);
+	return n;
+}
+
+/* The RS in acts[i]: check it (C-12) and return its nonce. */
+static void expect_rs(int i, const char *server, uint8_t nonce[8])
+{
+	struct teredo_pkt p;
+	assert_true(i < nacts);
+	assert_int_equal(acts[i].kind, SW_ACT_UDP);
+	assert_true(endpoint_eq(acts[i].dst, EP(server, 3544)));
+	assert_int_equal(teredo_parse(acts[i].hdr, acts[i].hdr_len, &p), WIRE_OK);
+	assert_true(p.has_auth);
+	assert_int_equal(icmp6_check_rs(p.ip6, p.ip6_len), WIRE_OK);
+	struct in6_addr src, ll = A6("fe80::ffff:ffff:ffff");
+	ip6_src(p.ip6, &src);
+	assert_memory_equal(&src, &ll, 16); /* C = 0 (RFC 5991 §3.2, C-11) */
+	memcpy(nonce, p.nonce, 8);
+}
+
+/* What the server sends back: auth(nonce) + origin(mapping) + RA. */
+static size_t make_ra(uint8_t *out, const uint8_t nonce[8], struct sw_endpoint mapping, const char *prefix_server)
+{
+	teredo_put_auth_nonce(out, nonce, 0);
+	teredo_put_origin(out + 13, mapping);
+	struct ra_params ra = { .dst = A6("fe80::ffff:ffff:ffff"), .mtu = 1280 };
+	teredo_server_link_local(A4(SERVER), &ra.src);
+	char pfx[64];
+	struct in6_addr p = { 0 };
+	put_be32(p.s6_addr, TEREDO_PREFIX_DEFAULT);
+	uint32_t ip = A4(prefix_server);
+	memcpy(p.s6_addr + 4, &ip, 4);
+	(void)pfx;
+	ra.prefix = p;
+	return 21 + ra_build(out + 21, &ra);
+}
+
+static void udp_in(struct sw_endpoint from, size_t len)
+{
+	nacts = client_udp(&cl, now, from, buf, len, acts, ACTS);
+}
+
+/* Drive a full qualification: primary and secondary give `m1` and `m2`. */
+static void qualify(struct sw_endpoint m1, struct sw_endpoint m2)
+{
+	uint8_t nonce[8];
+	nacts = client_start(&cl, now, acts, ACTS);
+	assert_int_equal(nacts, 1);
+	expect_rs(0, SERVER, nonce);
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m1, SERVER));
+	assert_int_equal(cl.state, CLIENT_PROBING_SECONDARY);
+	assert_int_equal(nacts, 1);
+	expect_rs(0, SERVER2, nonce);
+	udp_in(EP(SERVER2, 3544), make_ra(buf, nonce, m2, SERVER));
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+}
+
+static struct in6_addr our_addr(void)
+{
+	return cl.addr;
+}
+
+/* C-12..C-18: answer, secondary check, address with random bits and C = 0. */
+static void rfc4380_s5_2_1_c18_qualification(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	assert_int_equal(cl.nat, NAT_CONE_OR_RESTRICTED);
+	const struct sw_action *a = find(SW_ACT_SET_ADDR);
+	assert_non_null(a);
+	struct teredo_addr t;
+	teredo_addr_decode(&a->addr, &t);
+	assert_int_equal(t.server, A4(SERVER));
+	assert_true(endpoint_eq(t.mapped, m));
+	assert_int_equal(t.flags & ~TEREDO_FLAG_RANDOM_MASK, 0); /* C = z = U = G = 0 */
+	assert_int_equal(a->mtu, 1280);
+}
+
+/* C-17, X-10: a different mapping from the secondary: symmetric NAT, address kept. */
+static void rfc6081_s3_1_x10_symmetric_nat_keeps_address(void **state)
+{
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 40001));
+	assert_int_equal(cl.nat, NAT_SYMMETRIC);
+	assert_non_null(find(SW_ACT_SET_ADDR));
+}
+
+/* C-13: T = 4 s, N = 3, then off-line; retried later. */
+static void rfc4380_s5_2_1_c13_timeout_and_retry(void **state)
+{
+	uint8_t nonce[8];
+	nacts = client_start(&cl, now, acts, ACTS);
+	for (int i = 0; i < 2; i++) {
+		now += 3999;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_int_equal(nacts, 0);
+		now += 1;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_int_equal(nacts, 1);
+		expect_rs(0, SERVER, nonce);
+	}
+	now += 4000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(cl.state, CLIENT_OFFLINE);
+	assert_int_equal(cl.stats.rs_sent, 3);
+	now += CLIENT_OFFLINE_RETRY_MS;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	expect_rs(0, SERVER, nonce);
+}
+
+/* C-14: a wrong nonce, a wrong source, a wrong prefix: all dropped. */
+static void rfc4380_s5_2_1_c14_ra_validation(void **state)
+{
+	uint8_t nonce[8], bad[8] = { 0 };
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	nacts = client_start(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, bad, m, SERVER));
+	udp_in(EP("203.0.113.66", 3544), make_ra(buf, nonce, m, SERVER));
+	udp_in(EP(SERVER, 3545), make_ra(buf, nonce, m, SERVER));
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, "203.0.113.66"));
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("10.0.0.1", 5), SERVER)); /* P-06 */
+	assert_int_equal(cl.stats.dropped[CL_DROP_BAD_RA], 5);
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_int_equal(cl.state, CLIENT_PROBING_SECONDARY);
+	/* The same RA again: its nonce has been used. */
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_int_equal(cl.stats.dropped[CL_DROP_BAD_RA], 6);
+}
+
+/* The secondary address never answers: qualified with the NAT kind unknown. */
+static void secondary_silent_still_qualifies(void **state)
+{
+	uint8_t nonce[8];
+	nacts = client_start(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40000), SERVER));
+	for (int i = 0; i < 3; i++) {
+		now += 4000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	assert_int_equal(cl.nat, NAT_UNKNOWN);
+}
+
+/* C-10: nothing passes before qualification. */
+static void rfc4380_s5_2_c10_nothing_before_qualification(void **state)
+{
+	struct in6_addr s = A6("2001:db8::1"), d = A6("2001:0:c633:640a::1");
+	nacts = client_start(&cl, now, acts, ACTS);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &d, &s, 8), acts, ACTS);
+	assert_int_equal(nacts, 0);
+	udp_in(EP("198.51.100.30", 3544), make_echo(buf, sizeof buf, &s, &d, 8));
+	assert_int_equal(cl.stats.dropped[CL_DROP_NOT_QUALIFIED], 2);
+}
+
+/* C-25, C-26: refresh within 75-100 % of 30 s; same mapping keeps the address; a new
+ * mapping gives a new address. */
+static void rfc4380_s5_2_5_c26_refresh_and_mapping_change(void **state)
+{
+	uint8_t nonce[8];
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr first = our_addr();
+	now += 22499;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(EP(SERVER, 3544)), 0);
+	now += 7501;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_null(find(SW_ACT_SET_ADDR));
+	assert_memory_equal(&cl.addr, &first, 16);
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	struct sw_endpoint m2 = EP("203.0.113.7", 40002);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m2, SERVER));
+	const struct sw_action *a = find(SW_ACT_SET_ADDR);
+	assert_non_null(a);
+	struct teredo_addr t;
+	teredo_addr_decode(&a->addr, &t);
+	assert_true(endpoint_eq(t.mapped, m2));
+	assert_int_equal(cl.stats.address_changes, 2);
+}
+
+/* A server that stops answering: address removed, then found again. */
+static void server_loss_and_recovery(void **state)
+{
+	uint8_t nonce[8];
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	for (int i = 0; i < 3; i++) {
+		now += 4000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_int_equal(cl.state, CLIENT_OFFLINE);
+	assert_non_null(find(SW_ACT_CLEAR_ADDR));
+	now += CLIENT_OFFLINE_RETRY_MS;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	expect_rs(0, SERVER2, nonce);
+	udp_in(EP(SERVER2, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	assert_non_null(find(SW_ACT_SET_ADDR));
+}
+
+/* C-45, C-51: to a Teredo peer: queue, direct bubble to its mapping, indirect bubble
+ * through its server; C-35: its direct bubble makes it trusted and flushes the queue. */
+static void rfc4380_s5_2_4_c45_bubbles_then_flush(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0x0102);
+	size_t len = make_echo(buf, sizeof buf, &me, &peer, 8);
+	nacts = client_tun(&cl, now, buf, len, acts, ACTS);
+	assert_int_equal(nacts, 2);
+	assert_int_equal(count_to(pm), 1);
+	assert_int_equal(count_to(EP("203.0.113.99", 3544)), 1);
+	assert_true(ip6_is_bubble(acts[0].hdr, acts[0].hdr_len));
+	/* More data waits in the queue (C-47), no extra bubbles. */
+	nacts = client_tun(&cl, now, buf, len, acts, ACTS);
+	assert_int_equal(nacts, 0);
+	/* The peer's direct bubble from its mapping: case 3 (C-35). */
+	udp_in(pm, make_bubble(buf, &peer, &me));
+	assert_int_equal(nacts, 2);
+	assert_int_equal(count_to(pm), 2);
+	assert_null(find(SW_ACT_TUN)); /* bubbles are not delivered */
+	/* From now on, straight to the mapping (C-41). */
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(nacts, 1);
+	assert_true(endpoint_eq(acts[0].dst, pm));
+	assert_int_equal(acts[0].body_len, 56);
+}
+
+/* C-52, C-53, C-45: retries every 2 s, at most 3 repetitions, then give up. */
+static void rfc4380_s5_2_6_c53_bubble_limits(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	int sent = count_to(pm);
+	for (int i = 0; i < 10; i++) {
+		now += 1000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		sent += count_to(pm);
+	}
+	/* 1 + 3 repetitions, 2 s apart, and never more than 4 per 300 s (C-53). */
+	assert_int_equal(sent, 4);
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNREACHABLE], 1);
+	/* New data for the same peer within 300 s: queued, but no fifth bubble. */
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(pm), 0);
+}
+
+/* C-42, C-65, C-34: native destination: echo test through the server with a nonce; the
+ * reply through a relay makes that relay the peer's mapping. */
+static void rfc4380_s5_2_9_c65_connectivity_test(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), host = A6("2001:db8:1::100");
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &host, 20), acts, ACTS);
+	assert_int_equal(nacts, 1);
+	assert_true(endpoint_eq(acts[0].dst, EP(SERVER, 3544)));
+	assert_int_equal(icmp6_type(acts[0].hdr, acts[0].hdr_len), ICMP6_ECHO_REQ);
+	uint8_t nonce[8];
+	memcpy(nonce, acts[0].hdr + 48, 8);
+	/* A reply with the wrong nonce from a would-be relay: dropped (SEC-02). */
+	uint8_t wrong[8] = { 0 };
+	size_t len = icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &host, &me, 0, 0, wrong, 8);
+	udp_in(EP("198.51.100.66", 3544), len);
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+	/* The right nonce: the relay is learned and the queue goes to it. */
+	len = icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &host, &me, 0, 0, nonce, 8);
+	udp_in(relay, len);
+	assert_int_equal(count_to(relay), 1);
+	assert_null(find(SW_ACT_TUN));
+	/* Data from the host through that relay is delivered (case 1, C-33). */
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 8));
+	assert_non_null(find(SW_ACT_TUN));
+	/* The same source through another relay is not (C-66). */
+	udp_in(EP("198.51.100.31", 3544), make_echo(buf, sizeof buf, &host, &me, 8));
+	assert_null(find(SW_ACT_TUN));
+}
+
+/* C-32: a packet relayed by our server with an origin indication gets a direct bubble to
+ * the origin. */
+static void rfc4380_s5_2_3_c32_bubble_to_origin(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), ll = A6("fe80::1234");
+	teredo_put_origin(buf, relay);
+	size_t len = 8 + make_bubble(buf + 8, &ll, &me);
+	udp_in(EP(SERVER, 3544), len);
+	assert_int_equal(nacts, 1);
+	assert_true(endpoint_eq(acts[0].dst, relay));
+	assert_true(ip6_is_bubble(acts[0].hdr, acts[0].hdr_len));
+}
+
+/* C-38, C-71: spoofed or unknown sources and link-local sources are dropped. */
+static void rfc4380_s5_2_3_c38_unknown_sources(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), spoof = teredo_of("203.0.113.99", EP("203.0.113.8", 50000), 0);
+	udp_in(EP("203.0.113.9", 1234), make_echo(buf, sizeof buf, &spoof, &me, 8));
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+	struct in6_addr ll = A6("fe80::1");
+	udp_in(EP("203.0.113.9", 1234), make_echo(buf, sizeof buf, &ll, &me, 8));
+	assert_int_equal(cl.stats.dropped[CL_DROP_LINK_LOCAL], 1);
+	struct in6_addr other = A6("2001:0:c633:640a::99");
+	udp_in(EP("203.0.113.9", 1234), make_echo(buf, sizeof buf, &spoof, &other, 8));
+	assert_int_equal(cl.stats.dropped[CL_DROP_NOT_FOR_US], 1);
+	memset(buf, 0, 10);
+	udp_in(EP("203.0.113.9", 1234), 10);
+	assert_int_equal(cl.stats.dropped[CL_DROP_MALFORMED], 1);
+}
+
+/* C-46: never towards a private mapping; host packets with a wrong source or scope. */
+static void rfc4380_s5_2_4_c46_host_packet_checks(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), priv = teredo_of("203.0.113.99", EP("192.168.1.5", 5), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &priv, 8), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_NOT_GLOBAL], 1);
+	struct in6_addr other = A6("2001:db8::5"), mc = A6("ff02::16");
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &other, &other, 8), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_TUN_INVALID], 1);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &mc, 8), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_TUN_SCOPE], 1);
+	nacts = client_tun(&cl, now, buf, 30, acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_TUN_INVALID], 2);
+}
+
+/* C-47, SEC-06: per-peer and global queue limits. */
+static void sec06_c47_queue_limits(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), h1 = A6("2001:db8:1::1"), h2 = A6("2001:db8:1::2"), h3 = A6("2001:db8:1::3");
+	for (int i = 0; i < 6; i++)
+		nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &h1, 8), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_QUEUE_FULL], 2); /* 4 per peer */
+	for (int i = 0; i < 4; i++)
+		nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &h2, 8), acts, ACTS);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &h3, 8), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_QUEUE_FULL], 3); /* pool of 8 */
+	assert_int_equal(cl.peers.pool_used, 8);
+}
+
+/* C-06, C-40, SEC-05: bounded peer table with expiry and eviction. */
+static void sec05_c06_peer_expiry_and_eviction(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr();
+	for (int i = 0; i < 40; i++) {
+		struct in6_addr p = teredo_of("203.0.113.99", EP("203.0.113.8", (uint16_t)(1000 + i)), 0);
+		udp_in(EP("203.0.113.8", (uint16_t)(1000 + i)), make_bubble(buf, &p, &me));
+	}
+	assert_int_equal(cl.peers.count, 16);
+	assert_true(cl.peers.stats.evicted >= 24);
+	now += 61000;
+	for (int i = 0; i < 4; i++)
+		nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(cl.peers.count, 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(rfc4380_s5_2_1_c18_qualification),
+		T(rfc6081_s3_1_x10_symmetric_nat_keeps_address),
+		T(rfc4380_s5_2_1_c13_timeout_and_retry),
+		T(rfc4380_s5_2_1_c14_ra_validation),
+		T(secondary_silent_still_qualifies),
+		T(rfc4380_s5_2_c10_nothing_before_qualification),
+		T(rfc4380_s5_2_5_c26_refresh_and_mapping_change),
+		T(server_loss_and_recovery),
+		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
+		T(rfc4380_s5_2_6_c53_bubble_limits),
+		T(rfc4380_s5_2_9_c65_connectivity_test),
+		T(rfc4380_s5_2_3_c32_bubble_to_origin),
+		T(rfc4380_s5_2_3_c38_unknown_sources),
+		T(rfc4380_s5_2_4_c46_host_packet_checks),
+		T(sec06_c47_queue_limits),
+		T(sec05_c06_peer_expiry_and_eviction),
+	};
+	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
+}
