@@ -52,4 +52,76 @@ bench_server shipworm shipwormd
 bench_server miredo miredo-server
 awk -v a="${rate[shipworm]}" -v b="${rate[miredo]}" \
 	'BEGIN { printf "ratio shipworm/miredo: %.2fx RS per CPU-second\n", (b > 0 ? a / b : 0) }'
-echo "reproduce: make bench   (BENCH_SECONDS=$BENCH_SECONDS)"
+
+
+# ---------------------------------------------------------------------------------
+echo
+echo "== Client: TCP through the client (Miredo server and relay), iperf3 ${BENCH_SECONDS} s each way"
+lab_public rel 198.51.100.30
+lab_v6 rel 2001:db8:1::30
+lab_v6 srv 2001:db8:1::10
+lab_public v6host
+lab_v6 v6host 2001:db8:1::100
+lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
+lab_bg v6host iperf3 iperf3 -s
+lab_nat 1 fullcone 198.51.100.21
+lab_miredo_server srv 198.51.100.10
+lab_miredo_relay rel
+
+# CPU seconds of every process named COMM in NODE (Miredo's client is two processes).
+cpu_of() { # NODE COMM
+	local t=0 pid
+	for pid in $(lab_pids "$1" "$2"); do t=$(awk -v t="$t" -v s="$(cpu_seconds "$pid")" 'BEGIN { print t + s }'); done
+	echo "$t"
+}
+declare -A tput cpugb qual
+bench_client() { # IMPL COMM
+	local impl=$1 comm=$2
+	if [ "$impl" = shipworm ]; then lab_shipworm_client c1 198.51.100.10; else lab_miredo_client c1 198.51.100.10; fi
+	lab_wait 20 lab_has_teredo_addr c1 || { echo "$impl: no address"; return; }
+	lab_ping6 c1 2001:db8:1::100 2 >/dev/null
+	local dir total_bits=0 total_bytes=0 c0 c1v
+	c0=$(cpu_of c1 "$comm")
+	for dir in "" "-R"; do
+		local j
+		j=$(lab_exec c1 timeout 60 iperf3 -6 -c 2001:db8:1::100 -t "$BENCH_SECONDS" $dir -J 2>/dev/null)
+		local bps bytes
+		bps=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+		bytes=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+		printf '  %-8s %-9s %7.1f Mbit/s\n' "$impl" "${dir:-upload}" "$(awk -v b="${bps:-0}" 'BEGIN { print b / 1e6 }')"
+		total_bits=$(awk -v a="$total_bits" -v b="${bps:-0}" 'BEGIN { print a + b }')
+		total_bytes=$(awk -v a="$total_bytes" -v b="${bytes:-0}" 'BEGIN { print a + b }')
+	done
+	c1v=$(cpu_of c1 "$comm")
+	tput[$impl]=$(awk -v b="$total_bits" 'BEGIN { printf "%.1f", b / 2e6 }')
+	cpugb[$impl]=$(awk -v a="$c0" -v b="$c1v" -v n="$total_bytes" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) / (n / 1e9) : 0) }')
+	printf '%-9s mean %s Mbit/s; %s CPU-seconds per GB (client daemon)\n' "$impl" "${tput[$impl]}" "${cpugb[$impl]}"
+	kill $(lab_pids c1 "$comm") 2>/dev/null
+	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns c1))\""
+}
+bench_client shipworm shipwormd
+bench_client miredo miredo
+awk -v a="${tput[shipworm]:-0}" -v b="${tput[miredo]:-0}" -v c="${cpugb[shipworm]:-0}" -v d="${cpugb[miredo]:-0}" 'BEGIN {
+	printf "ratio shipworm/miredo: %.2fx throughput, %.2fx GB per CPU-second\n", (b > 0 ? a / b : 0), (c > 0 ? d / c : 0) }'
+
+echo
+echo "== Client qualification time (start to address), median of ${BENCH_STARTS:-5} starts"
+qual_time() { # IMPL COMM: milliseconds from start to a global address
+	local t0 t1
+	t0=$(date +%s%N)
+	if [ "$1" = shipworm ]; then lab_shipworm_client c1 198.51.100.10; else lab_miredo_client c1 198.51.100.10; fi
+	lab_wait 20 lab_has_teredo_addr c1
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+	kill $(lab_pids c1 "$2") 2>/dev/null
+	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns c1))\""
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo"
+}
+for impl in shipworm miredo; do
+	comm=$([ $impl = shipworm ] && echo shipwormd || echo miredo)
+	ts=()
+	for _ in $(seq "${BENCH_STARTS:-5}"); do ts+=("$(qual_time $impl $comm)"); done
+	qual[$impl]=$(printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+	echo "$impl: ${ts[*]} ms; median ${qual[$impl]} ms (includes the lab's 0.2 s polling)"
+done
+echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS)"
