@@ -314,6 +314,38 @@ static void echo_test(struct client *c, struct peer *p, uint64_t now)
 	c->stats.echo_tests++;
 }
 
+/* An ICMPv6 error to the local sender of pkt (RFC 4443 §3.1), rate-limited by a token
+ * bucket (RFC 4443 §2.4 (f)). Our own address is the error's source: the host's stack
+ * takes it as coming from the first hop. */
+static void icmp_error(struct client *c, uint64_t now, uint8_t code, const uint8_t *pkt, size_t len)
+{
+	uint64_t refill = (now - c->icmp_tokens_at) * CLIENT_ICMP_RATE / 1000;
+	if (refill) {
+		c->icmp_tokens = (uint32_t)(c->icmp_tokens + refill > CLIENT_ICMP_RATE ? CLIENT_ICMP_RATE
+										: c->icmp_tokens + refill);
+		c->icmp_tokens_at = now;
+	}
+	if (!c->icmp_tokens) {
+		c->stats.icmp_errors_limited++;
+		return;
+	}
+	struct in6_addr dst;
+	ip6_src(pkt, &dst);
+	if (in6_is_multicast(&dst))
+		return; /* RFC 4443 §2.4 (e) */
+	struct sw_action *a = emit(c);
+	if (!a)
+		return;
+	c->icmp_tokens--;
+	size_t inv = len < ICMP6_ERROR_MAX_INVOKING ? len : ICMP6_ERROR_MAX_INVOKING;
+	a->kind = SW_ACT_TUN;
+	a->hdr_len = icmp6_error_header(a->hdr, ICMP6_DST_UNREACH, code,
+					c->have_addr ? &c->addr : &dst, &dst, pkt, inv);
+	a->body = pkt;
+	a->body_len = inv;
+	c->stats.icmp_errors++;
+}
+
 static void add_pending(struct client *c, struct peer *p, uint64_t now)
 {
 	uint32_t idx = peer_index(&c->peers, p);
@@ -424,8 +456,6 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 {
 	begin(c, acts, cap);
 	c->stats.from_tun++;
-	if (c->state != CLIENT_QUALIFIED || !c->have_addr)
-		return drop(c, CL_DROP_NOT_QUALIFIED);
 	if (len < IPV6_HDR_LEN || (pkt[0] >> 4) != 6 || IPV6_HDR_LEN + (size_t)ip6_plen(pkt) != len)
 		return drop(c, CL_DROP_TUN_INVALID);
 	struct in6_addr s6, d6;
@@ -433,6 +463,12 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	ip6_dst(pkt, &d6);
 	if (!in6_is_global_scope(&d6) || in6_is_multicast(&d6))
 		return drop(c, CL_DROP_TUN_SCOPE);
+	if (c->state != CLIENT_QUALIFIED || !c->have_addr) {
+		/* Tell the host at once rather than let it time out (no route to destination). */
+		if (in6_is_global_scope(&s6))
+			icmp_error(c, now, ICMP6_UNREACH_NO_ROUTE, pkt, len);
+		return drop(c, CL_DROP_NOT_QUALIFIED);
+	}
 	if (memcmp(&s6, &c->addr, 16))
 		return drop(c, CL_DROP_TUN_INVALID);
 
@@ -448,8 +484,10 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 		struct teredo_addr t;
 		teredo_addr_decode(&d6, &t);
 		/* C-46: never towards a non-global mapping or server. */
-		if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server))
+		if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server)) {
+			icmp_error(c, now, ICMP6_UNREACH_ADDR, pkt, len);
 			return drop(c, CL_DROP_NOT_GLOBAL);
+		}
 	}
 	if (!p)
 		p = peer_get(&c->peers, &d6, now);
@@ -483,9 +521,12 @@ static void retry_peers(struct client *c, uint64_t now)
 			continue;
 		}
 		if (p->retries > CLIENT_RETRIES) {
-			/* C-42, C-45: give up; the queued packets are lost. */
+			/* C-42, C-45: give up; each queued packet's sender hears "address
+			 * unreachable" (rate-limited). */
 			c->stats.dropped[CL_DROP_UNREACHABLE] += p->q_count;
-			peer_drop_queue(&c->peers, p);
+			const struct peer_pkt *k;
+			while ((k = peer_dequeue(&c->peers, p)) != NULL)
+				icmp_error(c, now, ICMP6_UNREACH_ADDR, k->data, k->len);
 			p->next_retry = 0;
 			p->echo_pending = false;
 			c->pending[i] = c->pending[--c->npending];

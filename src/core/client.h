@@ -24,6 +24,7 @@
 #define CLIENT_PEER_VALID_MS 30000     /* C-40 */
 #define CLIENT_OFFLINE_RETRY_MS 10000  /* after a failed qualification */
 #define CLIENT_PENDING_MAX 256         /* peers with a bubble or echo test in flight */
+#define CLIENT_ICMP_RATE 10            /* ICMPv6 errors to the host per second (burst 10) */
 
 typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
 
@@ -66,6 +67,7 @@ struct client_config {
 struct client_stats {
 	uint64_t rs_sent, ra_accepted, qualifications, address_changes, server_losses;
 	uint64_t bubbles_sent, echo_tests, to_tun, to_udp, from_tun, from_udp;
+	uint64_t icmp_errors, icmp_errors_limited;
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -88,6 +90,8 @@ struct client {
 	struct peer_table peers;
 	uint32_t pending[CLIENT_PENDING_MAX];
 	uint32_t npending;
+	uint64_t icmp_tokens_at; /* ms; token bucket for ICMPv6 errors (RFC 4443 §2.4 (f)) */
+	uint32_t icmp_tokens;
 	struct client_stats stats;
 	/* output of the current call */
 	struct sw_action *out;

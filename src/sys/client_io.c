@@ -178,6 +178,8 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		st_u64(&o, "to_tun", s->to_tun);
 		st_u64(&o, "from_tun", s->from_tun);
 		st_u64(&o, "to_udp", s->to_udp);
+		st_u64(&o, "icmp_errors", s->icmp_errors);
+		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
 		st_u64(&o, "peers_evicted", c->peers.stats.evicted);
 		st_u64(&o, "peers_expired", c->peers.stats.expired);

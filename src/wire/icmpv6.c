@@ -133,3 +133,15 @@ size_t bubble_build(uint8_t *out, const struct in6_addr *src, const struct in6_a
 	ip6_put_header(out, 0, IPV6_NH_NONE, 255, src, dst);
 	return IPV6_HDR_LEN;
 }
+
+size_t icmp6_error_header(uint8_t *out, uint8_t type, uint8_t code, const struct in6_addr *src,
+			  const struct in6_addr *dst, const uint8_t *invoking, size_t inv_len)
+{
+	uint8_t *m = out + IPV6_HDR_LEN;
+	ip6_put_header(out, (uint16_t)(8 + inv_len), IPPROTO_ICMPV6_, 255, src, dst);
+	memset(m, 0, 8);
+	m[0] = type;
+	m[1] = code;
+	put_be16(m + 2, icmp6_checksum2(src, dst, m, 8, invoking, inv_len));
+	return ICMP6_ERROR_HDR_LEN;
+}

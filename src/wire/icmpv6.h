@@ -55,6 +55,19 @@ size_t icmp6_build_echo(uint8_t *out, size_t cap, uint8_t type, uint8_t hlim,
 			const struct in6_addr *src, const struct in6_addr *dst,
 			uint16_t id, uint16_t seq, const uint8_t *data, size_t data_len);
 
+#define ICMP6_DST_UNREACH 1
+#define ICMP6_UNREACH_NO_ROUTE 0
+#define ICMP6_UNREACH_ADDR 3
+#define ICMP6_ERROR_HDR_LEN 48
+/* The largest part of an invoking packet an error carries: the error must fit the IPv6
+ * minimum MTU (RFC 4443 §2.4 (c)). */
+#define ICMP6_ERROR_MAX_INVOKING (1280 - ICMP6_ERROR_HDR_LEN)
+
+/* Write the IPv6 and ICMPv6 headers (48 bytes) of an error about `invoking` (whose first
+ * `inv_len` bytes follow as the error's payload). Returns 48. */
+size_t icmp6_error_header(uint8_t *out, uint8_t type, uint8_t code, const struct in6_addr *src,
+			  const struct in6_addr *dst, const uint8_t *invoking, size_t inv_len);
+
 /* Build a bubble (RFC 4380 §2.8, P-13): 40 bytes. */
 size_t bubble_build(uint8_t *out, const struct in6_addr *src, const struct in6_addr *dst);
 

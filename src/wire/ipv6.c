@@ -26,21 +26,30 @@ static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
 	return acc;
 }
 
-uint16_t icmp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,
-			const uint8_t *msg, size_t len)
+uint16_t icmp6_checksum2(const struct in6_addr *src, const struct in6_addr *dst,
+			 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	uint32_t acc = 0;
+	uint64_t acc = 0;
 	uint8_t tail[8];
-	put_be32(tail, (uint32_t)len);
+	put_be32(tail, (uint32_t)(alen + blen));
 	tail[4] = tail[5] = tail[6] = 0;
 	tail[7] = 58;
-	acc = sum16(acc, src->s6_addr, 16);
-	acc = sum16(acc, dst->s6_addr, 16);
-	acc = sum16(acc, tail, 8);
-	acc = sum16(acc, msg, len);
+	acc = sum16((uint32_t)acc, src->s6_addr, 16);
+	acc = sum16((uint32_t)acc, dst->s6_addr, 16);
+	acc = sum16((uint32_t)acc, tail, 8);
+	acc = sum16((uint32_t)acc, a, alen);
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	acc = sum16((uint32_t)acc, b, blen);
 	while (acc >> 16)
 		acc = (acc & 0xffff) + (acc >> 16);
 	return (uint16_t)~acc;
+}
+
+uint16_t icmp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,
+			const uint8_t *msg, size_t len)
+{
+	return icmp6_checksum2(src, dst, msg, len, NULL, 0);
 }
 
 bool in6_is_global_scope(const struct in6_addr *a)

@@ -42,6 +42,10 @@ static inline bool in6_is_linklocal(const struct in6_addr *a)
 static inline bool in6_is_multicast(const struct in6_addr *a) { return a->s6_addr[0] == 0xff; }
 /* Global scope as RFC 4380 §5.3.1 (S-11) needs it: not link-local, not multicast below
  * global scope, not unspecified or loopback. */
+/* The same over a message in two pieces (header built here, payload borrowed); the
+ * first piece must have an even length. */
+uint16_t icmp6_checksum2(const struct in6_addr *src, const struct in6_addr *dst,
+			 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 bool in6_is_global_scope(const struct in6_addr *a);
 /* ff02::2, all-routers link-local (RFC 4861 §4.1, P-19). */
 bool in6_is_all_routers(const struct in6_addr *a);

@@ -207,7 +207,10 @@ static void rfc4380_s5_2_c10_nothing_before_qualification(void **state)
 	struct in6_addr s = A6("2001:db8::1"), d = A6("2001:0:c633:640a::1");
 	nacts = client_start(&cl, now, acts, ACTS);
 	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &d, &s, 8), acts, ACTS);
-	assert_int_equal(nacts, 0);
+	/* Nothing goes to the network; the host hears "no route" at once. */
+	assert_null(find(SW_ACT_UDP));
+	assert_non_null(find(SW_ACT_TUN));
+	assert_int_equal(find(SW_ACT_TUN)->hdr[41], ICMP6_UNREACH_NO_ROUTE);
 	udp_in(EP("198.51.100.30", 3544), make_echo(buf, sizeof buf, &s, &d, 8));
 	assert_int_equal(cl.stats.dropped[CL_DROP_NOT_QUALIFIED], 2);
 }
@@ -310,6 +313,7 @@ static void rfc4380_s5_2_6_c53_bubble_limits(void **state)
 	/* 1 + 3 repetitions, 2 s apart, and never more than 4 per 300 s (C-53). */
 	assert_int_equal(sent, 4);
 	assert_int_equal(cl.stats.dropped[CL_DROP_UNREACHABLE], 1);
+	assert_int_equal(cl.stats.icmp_errors, 1);
 	/* New data for the same peer within 300 s: queued, but no fifth bubble. */
 	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
 	assert_int_equal(count_to(pm), 0);
@@ -431,6 +435,39 @@ static void sec05_c06_peer_expiry_and_eviction(void **state)
 	assert_int_equal(cl.peers.count, 0);
 }
 
+/* RFC 4443 §3.1, §2.4 (f): the host hears "address unreachable" for what was given up,
+ * at most 10 errors at once. */
+static void rfc4443_s2_4_icmp_errors_rate_limited(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr();
+	int errors = 0;
+	for (int i = 0; i < 20; i++) {
+		struct in6_addr priv = teredo_of("203.0.113.99", EP("10.0.0.1", (uint16_t)(1 + i)), 0);
+		size_t len = make_echo(buf, sizeof buf, &me, &priv, 8);
+		nacts = client_tun(&cl, now, buf, len, acts, ACTS);
+		const struct sw_action *a = find(SW_ACT_TUN);
+		if (a) {
+			errors++;
+			assert_int_equal(a->hdr[40], ICMP6_DST_UNREACH);
+			assert_int_equal(a->hdr[41], ICMP6_UNREACH_ADDR);
+			assert_int_equal(a->body_len, len);
+			struct in6_addr s, d;
+			ip6_src(a->hdr, &s);
+			ip6_dst(a->hdr, &d);
+			assert_int_equal(icmp6_checksum2(&s, &d, a->hdr + 40, 8, a->body, a->body_len), 0);
+		}
+	}
+	assert_int_equal(errors, 10);
+	assert_int_equal(cl.stats.icmp_errors_limited, 10);
+	now += 1000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &me, 8), acts, ACTS);
+	struct in6_addr priv = teredo_of("203.0.113.99", EP("10.0.0.1", 1), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &priv, 8), acts, ACTS);
+	assert_non_null(find(SW_ACT_TUN));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -451,6 +488,7 @@ int main(void)
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
 		T(sec06_c47_queue_limits),
 		T(sec05_c06_peer_expiry_and_eviction),
+		T(rfc4443_s2_4_icmp_errors_rate_limited),
 	};
 	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }
