@@ -23,7 +23,7 @@ cpu_split() { awk -v hz="$(getconf CLK_TCK)" '{ printf "user %.2f s sys %.2f s",
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 lab_init
-lab_public srv 198.51.100.10 198.51.100.11
+lab_internet
 lab_public gen 198.51.100.50
 
 declare -A rate rss
@@ -57,12 +57,6 @@ awk -v a="${rate[shipworm]}" -v b="${rate[miredo]}" \
 # ---------------------------------------------------------------------------------
 echo
 echo "== Client: TCP through the client (Miredo server and relay), iperf3 ${BENCH_SECONDS} s each way"
-lab_public rel 198.51.100.30
-lab_v6 rel 2001:db8:1::30
-lab_v6 srv 2001:db8:1::10
-lab_public v6host
-lab_v6 v6host 2001:db8:1::100
-lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
 lab_bg v6host iperf3 iperf3 -s
 lab_nat 1 fullcone 198.51.100.21
 lab_miredo_server srv 198.51.100.10

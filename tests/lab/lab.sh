@@ -260,3 +260,16 @@ lab_iperf() {
 	lab_exec "$1" timeout 30 iperf3 -6 -c "$2" -n "${3:-8M}" -J 2>/dev/null |
 		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }'
 }
+
+# lab_internet: the common core of every scenario: a server node `srv` on 198.51.100.10
+# and .11 (and 2001:db8:1::10), a relay node `rel` on .30 (2001:db8:1::30), and a native
+# IPv6 host `v6host` at 2001:db8:1::100 that routes 2001::/32 to the relay.
+lab_internet() {
+	lab_public srv 198.51.100.10 198.51.100.11
+	lab_v6 srv 2001:db8:1::10
+	lab_public rel 198.51.100.30
+	lab_v6 rel 2001:db8:1::30
+	lab_public v6host
+	lab_v6 v6host 2001:db8:1::100
+	lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
+}

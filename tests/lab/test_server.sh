@@ -12,13 +12,7 @@ impl=${1:-shipworm}
 LAB_ID=${LAB_ID:-sws$$}
 
 lab_init
-lab_public srv 198.51.100.10 198.51.100.11
-lab_v6 srv 2001:db8:1::10
-lab_public rel 198.51.100.30
-lab_v6 rel 2001:db8:1::30
-lab_public v6host
-lab_v6 v6host 2001:db8:1::100
-lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
+lab_internet
 lab_nat 1 fullcone 198.51.100.21
 lab_nat 2 fullcone 198.51.100.22
 lab_nat 3 masquerade 198.51.100.23
