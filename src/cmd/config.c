@@ -14,7 +14,7 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -31,6 +31,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_BINDPORT] = "BindPort",
 	[D_SYSLOGFACILITY] = "SyslogFacility",
 	[D_SERVERMAXICMP] = "ServerMaxICMPv6Payload",
+	[D_CLIENTHOOK] = "ClientHook",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -180,6 +181,11 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "ServerMaxICMPv6Payload: \"%s\" is not a number from 0 to 65535", v);
 		c->max_icmp_payload = (uint16_t)n;
 		return 0;
+	case D_CLIENTHOOK:
+		if (v[0] != '/' || strlen(v) >= CONFIG_STR_MAX)
+			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
+		strcpy(c->client_hook, v);
+		return 0;
 	case D__COUNT:
 		break;
 	}
@@ -225,6 +231,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 
 	switch (c->mode) {
 	case MODE_SERVER:
+		if (at[D_CLIENTHOOK])
+			return fail(err, errlen, file, at[D_CLIENTHOOK], "ClientHook is a client directive");
 		if (client_dirs)
 			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
 				    "ServerAddress is a client directive; a server uses ServerBindAddress");
@@ -251,6 +259,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		break;
 	case MODE_RELAY:
 	case MODE_HOST_RELAY:
+		if (at[D_CLIENTHOOK])
+			return fail(err, errlen, file, at[D_CLIENTHOOK], "ClientHook is a client directive");
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,
 				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]

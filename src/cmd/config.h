@@ -26,6 +26,7 @@ struct sw_config {
 	uint16_t bind_port;     /* host byte order; 0 = unset */
 	int syslog_facility;
 	uint16_t max_icmp_payload; /* server: S-24 */
+	char client_hook[CONFIG_STR_MAX]; /* client: script run after each change, or "" */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */
 };
 

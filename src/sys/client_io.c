@@ -67,6 +67,44 @@ static void rng_getrandom(void *ctx, void *buf, size_t len)
 	}
 }
 
+/* The optional ClientHook, with Miredo's client-hook variables, for users who want to
+ * do more on each change; the interface itself never depends on it. It runs detached
+ * (SIGCHLD is ignored, so it is reaped by the kernel) and never blocks the daemon. */
+static void run_hook(struct client_io *io, const char *state, const struct in6_addr *old)
+{
+	const char *hook = io->cfg->client_hook;
+	if (!hook[0])
+		return;
+	char addr[INET6_ADDRSTRLEN] = "", olda[INET6_ADDRSTRLEN] = "", mtu[16];
+	if (io->addr_set)
+		inet_ntop(AF_INET6, &io->addr, addr, sizeof addr);
+	static const struct in6_addr none;
+	if (old && memcmp(old, &none, 16))
+		inet_ntop(AF_INET6, old, olda, sizeof olda);
+	snprintf(mtu, sizeof mtu, "%u", io->core.mtu);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("ClientHook %s: %s", hook, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		char *const argv[] = { (char *)hook, NULL };
+		char e_state[32], e_iface[32], e_addr[64], e_old[64], e_mtu[32];
+		snprintf(e_state, sizeof e_state, "STATE=%s", state);
+		snprintf(e_iface, sizeof e_iface, "IFACE=%s", io->cfg->ifname);
+		snprintf(e_addr, sizeof e_addr, "ADDRESS=%s", addr);
+		snprintf(e_old, sizeof e_old, "OLD_ADDRESS=%s", olda);
+		snprintf(e_mtu, sizeof e_mtu, "MTU=%s", mtu);
+		char *const envp[] = { e_state, e_iface, e_addr, e_old, e_mtu, "LLADDRESS=fe80::ffff:ffff:ffff",
+				       "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		execve(hook, argv, envp);
+		_exit(127);
+	}
+}
+
 static void clear_address(struct client_io *io)
 {
 	if (!io->addr_set)
@@ -78,11 +116,18 @@ static void clear_address(struct client_io *io)
 	char a[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET6, &io->addr, a, sizeof a);
 	log_info("Teredo address %s removed", a);
+	run_hook(io, "down", &io->addr);
 }
 
 static void set_address(struct client_io *io, const struct in6_addr *addr, uint32_t mtu)
 {
-	clear_address(io);
+	struct in6_addr old = io->addr_set ? io->addr : (struct in6_addr){ 0 };
+	if (io->addr_set) { /* replaced: no "down" in between, as Miredo */
+		static const struct in6_addr any;
+		nl_route6(io->nl, false, io->ifindex, &any, 0, DEFAULT_ROUTE_METRIC);
+		nl_addr6(io->nl, false, io->ifindex, &io->addr, 32);
+		io->addr_set = false;
+	}
 	char a[INET6_ADDRSTRLEN];
 	inet_ntop(AF_INET6, addr, a, sizeof a);
 	int r;
@@ -97,6 +142,7 @@ static void set_address(struct client_io *io, const struct in6_addr *addr, uint3
 	io->addr = *addr;
 	io->addr_set = true;
 	log_info("Teredo address %s, MTU %u, on %s", a, mtu, io->cfg->ifname);
+	run_hook(io, "up", &old);
 }
 
 static void execute(struct client_io *io, int n)
@@ -271,6 +317,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	int sfd = daemon_signalfd();
+	signal(SIGCHLD, SIG_IGN); /* ClientHook children reap themselves */
 	if (udp_rx_init(&io.rx) < 0 || sfd < 0 ||
 	    client_init(&io.core, &cc, rng_getrandom, NULL) < 0) {
 		log_err("out of memory");

@@ -28,7 +28,11 @@ start_server() {
 }
 start_server
 lab_miredo_relay rel
-for n in 1 3 4 5 6; do lab_shipworm_client "c$n" 198.51.100.10; done
+# c5 also runs a ClientHook (optional; the interface never depends on it).
+printf '#!/bin/sh\nenv > "%s/hook-$STATE.env"\n' "$LAB_TMP" >"$LAB_TMP/hook.sh"
+chmod +x "$LAB_TMP/hook.sh"
+for n in 1 3 4 6; do lab_shipworm_client "c$n" 198.51.100.10; done
+lab_shipworm_client c5 198.51.100.10 "ClientHook $LAB_TMP/hook.sh"
 lab_miredo_client c2 198.51.100.10
 
 declare -A addr
@@ -66,6 +70,10 @@ check "c1 pings c5 (shipworm to shipworm)" lab_ping6 c1 "${addr[5]}"
 check "c5 pings c1 (shipworm to shipworm)" lab_ping6 c5 "${addr[1]}"
 check "c1 peers lists c2 as trusted" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' peers --json | grep -q '\"address\":\"${addr[2]}\".*\"trusted\":true'"
 
+check "ClientHook ran with Miredo's variables (STATE=up, IFACE, ADDRESS)" sh -c "
+	grep -qx 'STATE=up' '$LAB_TMP/hook-up.env' && grep -qx 'IFACE=teredo' '$LAB_TMP/hook-up.env' &&
+	grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/hook-up.env' && grep -qx 'MTU=1280' '$LAB_TMP/hook-up.env'"
+
 # Two default-masquerade NATs: recorded, not required (see the issue).
 if lab_ping6 c3 "${addr[6]}" 3 >/dev/null 2>&1; then r=works; else r=fails; fi
 echo "# c3 <-> c6 behind two default-masquerade NATs: $r (Miredo's clients fail here too)"
@@ -94,4 +102,5 @@ check "and its tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip 
 for n in 3 4 5 6; do
 	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
+check "ClientHook ran with STATE=down on exit" lab_wait 5 grep -qx 'STATE=down' "$LAB_TMP/hook-down.env"
 lab_summary

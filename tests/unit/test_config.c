@@ -102,6 +102,10 @@ static void contradictions_are_errors(void **state)
 	expect_error("RelayType client\n", "a client needs ServerAddress");
 	expect_error("RelayType relay\nServerAddress 1.2.3.4\n", "test.conf:2: a relay has no Teredo server");
 	expect_error("ServerAddress 1.2.3.4\nPrefix 2001:0::\n", "test.conf:2: a client learns its prefix");
+	expect_error("ServerAddress 1.2.3.4\nClientHook hook.sh\n", "test.conf:2: ClientHook: \"hook.sh\" is not an absolute path");
+	expect_error("ServerBindAddress 1.2.3.4\nClientHook /bin/true\n", "test.conf:2: ClientHook is a client directive");
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nClientHook /etc/miredo/client-hook\n"), 0);
+	assert_string_equal(cfg.client_hook, "/etc/miredo/client-hook");
 }
 
 static void bytes_that_do_not_belong(void **state)
