@@ -28,6 +28,9 @@
 #define DEFAULT_ROUTE_METRIC 1029
 #define TICK_MS 200
 #define ACTS 64
+/* Host packets handled per TUN wake-up: their UDP datagrams leave in one sendmmsg. */
+#define TUN_BATCH 32
+#define TUN_ACTS 8
 
 struct client_io {
 	struct client core;
@@ -40,7 +43,8 @@ struct client_io {
 	struct udp_rx rx;
 	struct udp_tx tx;
 	struct sw_action acts[ACTS];
-	uint8_t tunbuf[65536];
+	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
+	uint8_t tunbuf[TUN_BATCH][65536];
 };
 
 static uint64_t now_ms(void)
@@ -145,10 +149,11 @@ static void set_address(struct client_io *io, const struct in6_addr *addr, uint3
 	run_hook(io, "up", &old);
 }
 
-static void execute(struct client_io *io, int n)
+/* Carry out n actions; UDP datagrams are only queued (flush with udp_tx_flush). */
+static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct sw_action *a = &io->acts[i];
+		struct sw_action *a = &acts[i];
 		switch (a->kind) {
 		case SW_ACT_UDP:
 			udp_tx_add(&io->tx, a);
@@ -172,6 +177,11 @@ static void execute(struct client_io *io, int n)
 			break;
 		}
 	}
+}
+
+static void execute(struct client_io *io, int n)
+{
+	execute_batch(io, io->acts, n);
 	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
 }
 
@@ -361,12 +371,15 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				}
 				break;
 			case 1:
-				for (int k = 0; k < 64; k++) {
-					ssize_t len = read(io.tun, io.tunbuf, sizeof io.tunbuf);
+				now = now_ms();
+				for (int k = 0; k < TUN_BATCH; k++) {
+					ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
 					if (len <= 0)
 						break;
-					execute(&io, client_tun(&io.core, now_ms(), io.tunbuf, (size_t)len, io.acts, ACTS));
+					execute_batch(&io, io.tun_acts[k],
+						      client_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
 				}
+				io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);
