@@ -336,11 +336,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	if (opts->user)
 		log_warn("-u %s: the client keeps running as root in this version (it changes its address on re-qualification)", opts->user);
 
-	int ep = epoll_create1(EPOLL_CLOEXEC);
 	int fds[] = { io.udp, io.tun, ctl, sfd };
-	for (int i = 0; i < 4; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+	int ep = daemon_epoll(fds, 4);
+	if (ep < 0) {
+		log_err("epoll: %s", strerror(errno));
+		return 1;
 	}
 	char a[INET_ADDRSTRLEN];
 	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);

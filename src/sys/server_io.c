@@ -150,11 +150,11 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int ep = epoll_create1(EPOLL_CLOEXEC);
 	int fds[] = { io.udp[0], io.udp[1], ctl, sfd };
-	for (int i = 0; i < 4; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
+	int ep = daemon_epoll(fds, 4);
+	if (ep < 0) {
+		log_err("epoll: %s", strerror(errno));
+		return 1;
 	}
 	log_info("Teredo server on %s and %s, UDP port %d", a1, a2, TEREDO_PORT);
 	daemon_ready();

@@ -1,0 +1,118 @@
+/* The peer table and its queues: RFC 4380 §5.2 (C-05, C-06, C-47), §5.4.1 (R-09),
+ * SEC-05, SEC-06. */
+#include "helpers.h"
+
+#include "core/peer.h"
+#include "core/siphash.h"
+
+static struct peer_table t;
+static const uint8_t key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+static int setup(void **state)
+{
+	return peer_table_init(&t, 4, 3, 2, key);
+}
+
+static int teardown(void **state)
+{
+	peer_table_free(&t);
+	return 0;
+}
+
+static struct in6_addr nth(int i)
+{
+	struct in6_addr a = A6("2001:db8::");
+	a.s6_addr[15] = (uint8_t)i;
+	return a;
+}
+
+/* SipHash-2-4 reference vector (the paper's appendix: key 00..0f, message 00..0e). */
+static void siphash_reference_vector(void **state)
+{
+	uint8_t k[16], m[15];
+	for (int i = 0; i < 16; i++)
+		k[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		m[i] = (uint8_t)i;
+	assert_int_equal(siphash24(k, m, 15), 0xa129ca6149be45e5ULL);
+}
+
+/* C-50, C-35: new entries are back-dated 30 s and found again by address. */
+static void c50_new_entries_backdated(void **state)
+{
+	struct in6_addr a = nth(1);
+	struct peer *p = peer_get(&t, &a, 100000);
+	assert_non_null(p);
+	assert_int_equal(p->last_rx, 70000);
+	assert_int_equal(p->last_tx, 70000);
+	assert_false(p->trusted);
+	assert_ptr_equal(peer_find(&t, &a), p);
+	assert_ptr_equal(peer_get(&t, &a, 200000), p);
+	assert_int_equal(t.count, 1);
+}
+
+/* C-06, SEC-05: a full table evicts the least recently active entry it looks at. */
+static void c06_eviction_when_full(void **state)
+{
+	for (int i = 0; i < 4; i++) {
+		struct in6_addr a = nth(i);
+		struct peer *p = peer_get(&t, &a, 100000);
+		p->last_rx = 100000 + (uint64_t)i * 1000;
+	}
+	struct in6_addr n = nth(9), oldest = nth(0);
+	assert_non_null(peer_get(&t, &n, 200000));
+	assert_int_equal(t.count, 4);
+	assert_int_equal(t.stats.evicted, 1);
+	assert_null(peer_find(&t, &oldest));
+}
+
+/* C-47, SEC-06: per-peer and pool limits, FIFO order, queue freed with the entry. */
+static void c47_queue_limits_and_order(void **state)
+{
+	struct in6_addr a = nth(1), b = nth(2);
+	struct peer *p = peer_get(&t, &a, 100000), *q = peer_get(&t, &b, 100000);
+	uint8_t pkt[64] = { 1 };
+	assert_true(peer_enqueue(&t, p, pkt, 10));
+	pkt[0] = 2;
+	assert_true(peer_enqueue(&t, p, pkt, 20));
+	assert_false(peer_enqueue(&t, p, pkt, 30)); /* 2 per peer */
+	assert_true(peer_enqueue(&t, q, pkt, 30));
+	assert_false(peer_enqueue(&t, q, pkt, 30)); /* pool of 3 */
+	assert_int_equal(t.stats.queue_drops, 2);
+	const struct peer_pkt *k = peer_dequeue(&t, p);
+	assert_int_equal(k->len, 10);
+	assert_int_equal(k->data[0], 1);
+	k = peer_dequeue(&t, p);
+	assert_int_equal(k->len, 20);
+	assert_null(peer_dequeue(&t, p));
+	peer_remove(&t, q); /* frees its queued packet */
+	assert_int_equal(t.pool_used, 0);
+	uint8_t big[2000] = { 0 };
+	assert_false(peer_enqueue(&t, p, big, sizeof big));
+}
+
+/* C-40: entries idle beyond the limit are swept. */
+static void c40_expiry_sweep(void **state)
+{
+	struct in6_addr a = nth(1), b = nth(2);
+	struct peer *p = peer_get(&t, &a, 100000);
+	peer_get(&t, &b, 100000)->last_rx = 160000;
+	p->last_rx = 100000;
+	peer_sweep(&t, 170000, 60000, 4);
+	assert_null(peer_find(&t, &a));
+	assert_non_null(peer_find(&t, &b));
+	assert_int_equal(t.stats.expired, 1);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(siphash_reference_vector),
+		T(c50_new_entries_backdated),
+		T(c06_eviction_when_full),
+		T(c47_queue_limits_and_order),
+		T(c40_expiry_sweep),
+	};
+	return cmocka_run_group_tests_name("peer", tests, NULL, NULL);
+}
