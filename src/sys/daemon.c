@@ -108,3 +108,12 @@ int daemon_epoll(const int *fds, int n)
 	}
 	return ep;
 }
+
+bool daemon_stop_requested(int sfd)
+{
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo == SIGHUP)
+		return false;
+	log_info("stopping on signal %u", si.ssi_signo);
+	return true;
+}

@@ -20,6 +20,8 @@ int daemon_write_pidfile(const char *path);
 int daemon_drop_privileges(const char *user);
 /* A signalfd for SIGINT, SIGTERM, SIGHUP (blocked for normal delivery). */
 int daemon_signalfd(void);
+/* Read one signal from the signalfd; true (and logged) when it asks the daemon to stop. */
+bool daemon_stop_requested(int sfd);
 /* An epoll instance watching fds[0..n) for input; events carry the index in data.u32. */
 int daemon_epoll(const int *fds, int n);
 

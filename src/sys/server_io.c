@@ -175,15 +175,12 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			case 2:
 				control_serve(ctl, status_answer, &io);
 				break;
-			case 3: {
-				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGHUP) {
-					log_info("stopping on signal %u", si.ssi_signo);
+			case 3:
+				if (daemon_stop_requested(sfd)) {
 					unlink(opts->control);
 					return 0;
 				}
 				break;
-			}
 			}
 		}
 	}
