@@ -14,7 +14,7 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D_LOCALDISCOVERY, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -32,6 +32,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_SYSLOGFACILITY] = "SyslogFacility",
 	[D_SERVERMAXICMP] = "ServerMaxICMPv6Payload",
 	[D_CLIENTHOOK] = "ClientHook",
+	[D_LOCALDISCOVERY] = "LocalDiscovery",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -186,6 +187,14 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
 		strcpy(c->client_hook, v);
 		return 0;
+	case D_LOCALDISCOVERY:
+		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
+			c->local_discovery = true;
+		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+			c->local_discovery = false;
+		else
+			return fail(err, errlen, file, line, "LocalDiscovery: \"%s\" is not yes or no", v);
+		return 0;
 	case D__COUNT:
 		break;
 	}
@@ -200,6 +209,7 @@ static void defaults(struct sw_config *c)
 	strcpy(c->ifname, "teredo");
 	c->syslog_facility = LOG_DAEMON;
 	c->max_icmp_payload = 88; /* S-24: what Miredo and Microsoft servers allow */
+	c->local_discovery = true;
 }
 
 /* Resolve the mode and check that the directives fit it. */
@@ -231,8 +241,9 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 
 	switch (c->mode) {
 	case MODE_SERVER:
-		if (at[D_CLIENTHOOK])
-			return fail(err, errlen, file, at[D_CLIENTHOOK], "ClientHook is a client directive");
+		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY])
+			return fail(err, errlen, file, at[D_CLIENTHOOK] ? at[D_CLIENTHOOK] : at[D_LOCALDISCOVERY],
+				    "%s is a client directive", at[D_CLIENTHOOK] ? "ClientHook" : "LocalDiscovery");
 		if (client_dirs)
 			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
 				    "ServerAddress is a client directive; a server uses ServerBindAddress");
@@ -259,8 +270,9 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		break;
 	case MODE_RELAY:
 	case MODE_HOST_RELAY:
-		if (at[D_CLIENTHOOK])
-			return fail(err, errlen, file, at[D_CLIENTHOOK], "ClientHook is a client directive");
+		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY])
+			return fail(err, errlen, file, at[D_CLIENTHOOK] ? at[D_CLIENTHOOK] : at[D_LOCALDISCOVERY],
+				    "%s is a client directive", at[D_CLIENTHOOK] ? "ClientHook" : "LocalDiscovery");
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,
 				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]

@@ -27,6 +27,7 @@ struct sw_config {
 	int syslog_facility;
 	uint16_t max_icmp_payload; /* server: S-24 */
 	char client_hook[CONFIG_STR_MAX]; /* client: script run after each change, or "" */
+	bool local_discovery;   /* client: RFC 4380 §5.2.8, default on */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */
 };
 

@@ -24,6 +24,7 @@ static const char *const drop_names[CL_DROP__COUNT] = {
 	[CL_DROP_NOT_GLOBAL] = "destination_ipv4_not_global",
 	[CL_DROP_QUEUE_FULL] = "queue_full",
 	[CL_DROP_UNREACHABLE] = "peer_unreachable",
+	[CL_DROP_DISCOVERY] = "invalid_discovery_bubble",
 };
 
 const char *client_drop_name(enum client_drop d)
@@ -208,6 +209,7 @@ static void qualified(struct client *c, uint64_t now, uint32_t prefix)
 	c->maintenance = false;
 	c->qualified_at = now;
 	c->next_refresh = now + random_refresh(c);
+	c->next_discovery = now; /* announce ourselves on the link at once */
 	c->stats.qualifications++;
 	set_address(c, prefix);
 }
@@ -265,6 +267,8 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 	return c->nout;
 }
 
+static void send_discovery_soon(struct client *c, uint64_t now);
+
 /* RFC 4380 §5.2.6 (C-52, C-53, C-54): may a bubble go to p now? */
 static bool may_bubble(struct peer *p, uint64_t now)
 {
@@ -293,6 +297,14 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 		return;
 	struct teredo_addr t;
 	teredo_addr_decode(&p->addr, &t);
+	/* C-43: a peer seen by local discovery also gets a bubble on the link; its
+	 * private address came from the link itself, not from a packet (C-46). */
+	if (p->local && now - p->last_local < CLIENT_LOCAL_VALID_MS) {
+		send_bubble(c, p->local_ep, &p->addr);
+		/* C-43: and a discovery bubble, so that the peer learns our local address
+		 * and accepts our unicast bubble (case 5, C-37). */
+		send_discovery_soon(c, now);
+	}
 	if (ipv4_is_global_unicast(t.mapped.ip))
 		send_bubble(c, t.mapped, &p->addr);
 	if (ipv4_is_global_unicast(t.server))
@@ -432,12 +444,17 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		bool teredo = teredo_addr_has_prefix(&s6, c->cfg.prefix);
 		if (teredo)
 			teredo_addr_decode(&s6, &t);
-		if (!teredo || !endpoint_eq(t.mapped, src))
-			return drop(c, CL_DROP_UNKNOWN_SOURCE); /* case 6 (C-38) */
-		/* Case 3 (C-35): the source sends from the mapping in its address. */
-		peer = peer_get(&c->peers, &s6, now);
-		if (peer)
+		if (teredo && endpoint_eq(t.mapped, src)) {
+			/* Case 3 (C-35): the source sends from the mapping in its address. */
+			peer = peer_get(&c->peers, &s6, now);
+			if (peer)
+				trust(c, peer, src, now);
+		} else if (teredo && peer && peer->local && endpoint_eq(peer->local_ep, src)) {
+			/* Case 5 (C-37): a local peer answering from its address on our link. */
 			trust(c, peer, src, now);
+		} else {
+			return drop(c, CL_DROP_UNKNOWN_SOURCE); /* case 6 (C-38) */
+		}
 	}
 	if (bubble)
 		return c->nout;
@@ -505,6 +522,83 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 		echo_test(c, p, now);
 	}
 	add_pending(c, p, now);
+	return c->nout;
+}
+
+static uint64_t discovery_interval(struct client *c)
+{
+	uint16_t r;
+	c->rng(c->rng_ctx, &r, sizeof r);
+	return CLIENT_DISCOVERY_MIN_MS + (uint64_t)r * (CLIENT_DISCOVERY_MAX_MS - CLIENT_DISCOVERY_MIN_MS) / 65535;
+}
+
+/* RFC 4380 §5.2.8 (C-67): a bubble from our Teredo address to ff02::1 with hop limit 1,
+ * to 224.0.0.253:3544 (the shell sends it with IPv4 TTL 1). */
+static void send_discovery(struct client *c, uint64_t now)
+{
+	c->last_discovery = now;
+	static const struct in6_addr all_nodes = { .s6_addr = { 0xff, 0x02, [15] = 1 } };
+	struct sw_action *a = emit(c);
+	c->next_discovery = now + discovery_interval(c);
+	if (!a)
+		return;
+	ip6_put_header(a->hdr, 0, IPV6_NH_NONE, 1, &c->addr, &all_nodes);
+	a->hdr_len = IPV6_HDR_LEN;
+	a->dst = (struct sw_endpoint){ .ip = htonl(TEREDO_DISCOVERY_GROUP), .port = htons(TEREDO_PORT) };
+	c->stats.discovery_sent++;
+}
+
+/* An extra discovery bubble outside the 200-300 s rhythm, at most one per 2 s. */
+static void send_discovery_soon(struct client *c, uint64_t now)
+{
+	if (c->cfg.local_discovery && now - c->last_discovery >= CLIENT_RETRY_MS)
+		send_discovery(c, now);
+}
+
+int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, bool on_link,
+		     const uint8_t *buf, size_t len, struct sw_action *acts, int cap)
+{
+	static const struct in6_addr all_nodes = { .s6_addr = { 0xff, 0x02, [15] = 1 } };
+	struct teredo_pkt p;
+	struct in6_addr s6, d6;
+	begin(c, acts, cap);
+	if (!c->cfg.local_discovery || c->state != CLIENT_QUALIFIED || !c->have_addr)
+		return drop(c, CL_DROP_NOT_QUALIFIED);
+	if (teredo_parse(buf, len, &p) != WIRE_OK)
+		return drop(c, CL_DROP_MALFORMED);
+	ip6_src(p.ip6, &s6);
+	ip6_dst(p.ip6, &d6);
+	/* C-68: a bubble to ff02::1 from a well-formed Teredo address, sent from our own
+	 * link; never from ourselves. */
+	if (!ip6_is_bubble(p.ip6, p.ip6_len) || p.has_origin || p.has_auth ||
+	    memcmp(&d6, &all_nodes, 16) || !teredo_addr_has_prefix(&s6, c->cfg.prefix) || !on_link ||
+	    !memcmp(&s6, &c->addr, 16))
+		return drop(c, CL_DROP_DISCOVERY);
+	struct teredo_addr t;
+	teredo_addr_decode(&s6, &t);
+	if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server))
+		return drop(c, CL_DROP_DISCOVERY);
+	c->stats.discovery_received++;
+	/* C-69: record where the peer is on our link; the entry stays untrusted until it
+	 * answers from there (case 5, C-37). */
+	struct peer *peer = peer_get(&c->peers, &s6, now);
+	if (!peer)
+		return c->nout;
+	bool known = peer->local && endpoint_eq(peer->local_ep, src);
+	peer->local = true;
+	peer->local_ep = src;
+	peer->last_local = now;
+	peer->last_rx = now;
+	/* C-36: answer with a unicast bubble, once per new local address (a flood of
+	 * discovery bubbles costs at most one answer each, within the bubble limits). */
+	if (!known && may_bubble(peer, now)) {
+		send_bubble(c, src, &s6);
+		peer->last_tx = now;
+		peer->bubbles++;
+		/* A newcomer missed our last discovery bubble: announce ourselves now, so
+		 * that both sides know each other's local address at once. */
+		send_discovery_soon(c, now);
+	}
 	return c->nout;
 }
 
@@ -580,8 +674,11 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			c->rs_tries = 1;
 			send_rs(c, c->cfg.server, now);
 		}
-		if (c->state == CLIENT_QUALIFIED)
+		if (c->state == CLIENT_QUALIFIED) {
 			retry_peers(c, now);
+			if (c->cfg.local_discovery && now >= c->next_discovery)
+				send_discovery(c, now);
+		}
 		break;
 	}
 	peer_sweep(&c->peers, now, 2 * CLIENT_PEER_VALID_MS, 64);

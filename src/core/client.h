@@ -24,6 +24,12 @@
 #define CLIENT_PEER_VALID_MS 30000     /* C-40 */
 #define CLIENT_OFFLINE_RETRY_MS 10000  /* after a failed qualification */
 #define CLIENT_PENDING_MAX 256         /* peers with a bubble or echo test in flight */
+/* RFC 4380 §5.2.8 (C-43, C-67): discovery bubbles every 200-300 s; a peer seen within
+ * 600 s counts as local. */
+#define CLIENT_DISCOVERY_MIN_MS 200000
+#define CLIENT_DISCOVERY_MAX_MS 300000
+#define CLIENT_LOCAL_VALID_MS 600000
+#define TEREDO_DISCOVERY_GROUP 0xe00000fdu /* 224.0.0.253, host byte order */
 #define CLIENT_ICMP_RATE 10            /* ICMPv6 errors to the host per second (burst 10) */
 
 typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
@@ -51,6 +57,7 @@ enum client_drop {
 	CL_DROP_NOT_GLOBAL,       /* C-46, P-08 */
 	CL_DROP_QUEUE_FULL,       /* C-47 */
 	CL_DROP_UNREACHABLE,      /* bubbles or echo tests gave up */
+	CL_DROP_DISCOVERY,        /* C-68: an invalid local discovery bubble */
 	CL_DROP__COUNT
 };
 const char *client_drop_name(enum client_drop d);
@@ -62,12 +69,14 @@ struct client_config {
 	uint32_t refresh_ms;
 	uint32_t peer_capacity, queue_pool;
 	uint16_t queue_per_peer;
+	bool local_discovery;  /* RFC 4380 §5.2.8, on by default (LocalDiscovery) */
 };
 
 struct client_stats {
 	uint64_t rs_sent, ra_accepted, qualifications, address_changes, server_losses;
 	uint64_t bubbles_sent, echo_tests, to_tun, to_udp, from_tun, from_udp;
 	uint64_t icmp_errors, icmp_errors_limited;
+	uint64_t discovery_sent, discovery_received;
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -83,6 +92,8 @@ struct client {
 	uint64_t rs_deadline;  /* ms: next RS retry or qualification restart */
 	uint64_t next_refresh; /* ms */
 	uint64_t last_server_rx, qualified_at;
+	uint64_t next_discovery; /* ms */
+	uint64_t last_discovery; /* ms, when the last discovery bubble left */
 	struct sw_endpoint mapped, mapped2;
 	bool have_addr;
 	struct in6_addr addr;
@@ -109,5 +120,9 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	       size_t len, struct sw_action *acts, int cap);
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	       struct sw_action *acts, int cap);
+/* A datagram that arrived on the local discovery group 224.0.0.253 (RFC 4380 §5.2.8);
+ * on_link tells whether its IPv4 source is on one of the host's own subnets (C-68). */
+int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, bool on_link,
+		     const uint8_t *buf, size_t len, struct sw_action *acts, int cap);
 
 #endif

@@ -27,6 +27,10 @@ struct peer {
 	uint64_t last_rx, last_tx;   /* ms */
 	uint64_t bubble_window;      /* ms, start of the 300 s window */
 	uint64_t next_retry;         /* ms, 0 = none */
+	/* RFC 4380 §5.2.8 (C-05, C-69): where local discovery saw it on our own link */
+	bool local;
+	struct sw_endpoint local_ep;
+	uint64_t last_local;         /* ms */
 	/* queue of packets waiting for the peer (indices into the pool) */
 	uint32_t q_head, q_tail;
 	uint16_t q_count;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ struct client_io {
 	struct client core;
 	const struct sw_config *cfg;
 	int udp, tun, ifindex;
+	int disc; /* local discovery socket on 224.0.0.253:3544, -1 when off */
 	struct nl *nl;
 	bool addr_set;
 	struct in6_addr addr;
@@ -206,6 +209,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	uint64_t now = now_ms();
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
+	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_u64(o, "peers", c->peers.count);
 	st_u64(o, "peers_max", c->peers.capacity);
 	st_u64(o, "queued_packets", c->peers.pool_used);
@@ -234,6 +238,8 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		st_u64(&o, "to_tun", s->to_tun);
 		st_u64(&o, "from_tun", s->from_tun);
 		st_u64(&o, "to_udp", s->to_udp);
+		st_u64(&o, "discovery_sent", s->discovery_sent);
+		st_u64(&o, "discovery_received", s->discovery_received);
 		st_u64(&o, "icmp_errors", s->icmp_errors);
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
@@ -260,6 +266,8 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 			st_str(&o, "kind", teredo_addr_has_prefix(&p->addr, c->cfg.prefix) ? "teredo" : "native");
 			if (p->trusted)
 				st_str(&o, "mapping", endpoint_str(p->mapping, a, sizeof a));
+			if (p->local)
+				st_str(&o, "local", endpoint_str(p->local_ep, a, sizeof a));
 			st_bool(&o, "trusted", p->trusted);
 			st_u64(&o, "queued", p->q_count);
 			st_u64(&o, "ms_since_rx", now - p->last_rx);
@@ -270,6 +278,46 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		return st_end(&o);
 	}
 	return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
+}
+
+/* RFC 4380 §5.2.8 (C-68): is ip (network byte order) on one of our IPv4 subnets? */
+static bool on_our_link(uint32_t ip)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		uint32_t a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		uint32_t m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+		found = (a & m) == (ip & m) && a != ip;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* The discovery socket (C-67): bound to the group, so that only datagrams sent to
+ * 224.0.0.253 arrive on it (C-68 drops discovery bubbles sent to a unicast address). */
+static int discovery_open(uint32_t ifaddr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(TEREDO_PORT),
+				  .sin_addr.s_addr = htonl(TEREDO_DISCOVERY_GROUP) };
+	struct ip_mreq mr = { .imr_multiaddr.s_addr = htonl(TEREDO_DISCOVERY_GROUP), .imr_interface.s_addr = ifaddr };
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 static int resolve(const char *name, uint32_t *ip)
@@ -310,6 +358,22 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot open the UDP socket (BindAddress/BindPort): %s", strerror(errno));
 		return 1;
 	}
+	/* Discovery bubbles leave the service port (P-23) for the link only (C-67: TTL 1),
+	 * and our own must not come back to us. */
+	int ttl = 1, loop = 0;
+	setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+	setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop);
+	if (cfg->bind_address) {
+		struct in_addr ifa = { .s_addr = cfg->bind_address };
+		setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
+	}
+	io.disc = -1;
+	if (cfg->local_discovery) {
+		io.disc = discovery_open(cfg->bind_address);
+		if (io.disc < 0)
+			log_warn("local discovery off: cannot join 224.0.0.253: %s", strerror(errno));
+	}
+	cc.local_discovery = io.disc >= 0;
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
@@ -336,8 +400,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	if (opts->user)
 		log_warn("-u %s: the client keeps running as root in this version (it changes its address on re-qualification)", opts->user);
 
-	int fds[] = { io.udp, io.tun, ctl, sfd };
-	int ep = daemon_epoll(fds, 4);
+	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc };
+	int ep = daemon_epoll(fds, io.disc >= 0 ? 5 : 4);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -388,6 +452,16 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				if (daemon_stop_requested(sfd))
 					goto out;
 				break;
+			case 4: {
+				int k = udp_rx_batch(io.disc, &io.rx);
+				now = now_ms();
+				for (int j = 0; j < k; j++) {
+					struct sw_endpoint src = udp_rx_src(&io.rx, j);
+					execute(&io, client_discovery(&io.core, now, src, on_our_link(src.ip), io.rx.bufs[j],
+								      io.rx.msgs[j].msg_len, io.acts, ACTS));
+				}
+				break;
+			}
 			}
 		}
 		now = now_ms();

@@ -1,5 +1,6 @@
 /* libFuzzer: the client's whole packet-handling entry points with state carried across
- * inputs. The first byte picks the input (UDP datagram, host packet, timer), the next
+ * inputs. The first byte picks the input (UDP datagram, host packet, discovery datagram,
+ * timer), the next
  * six the UDP source and the next two how far the clock moves. A fake server answers
  * the first RS so that most inputs reach a qualified client. */
 #include <arpa/inet.h>
@@ -52,6 +53,7 @@ static void qualify(void)
 	struct client_config c = {
 		.server = htonl(0xc633640a), .server2 = htonl(0xc633640b), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
+		.local_discovery = true,
 	};
 	client_init(&cl, &c, rng, NULL);
 	for (int round = 0; round < 2; round++) {
@@ -90,12 +92,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *pkt = data + 9;
 	size_t len = size - 9;
 	int n;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		n = client_udp(&cl, now, src, pkt, len, acts, 32);
 		break;
 	case 1:
 		n = client_tun(&cl, now, pkt, len, acts, 32);
+		break;
+	case 2:
+		n = client_discovery(&cl, now, src, data[0] & 4, pkt, len, acts, 32);
 		break;
 	default:
 		n = client_tick(&cl, now, acts, 32);

@@ -69,12 +69,12 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 lab_nat() {
 	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
 	lab_public "$nat" "$pub"
-	lab_newns "$cli"
-	lab_link "$nat" eth1 "$cli" eth0
-	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev eth1
+	# The private side is a bridge, so that lab_lan_client can add more hosts to it.
+	lab_exec "$nat" ip link add lan0 type bridge
+	lab_exec "$nat" ip link set lan0 up
+	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev lan0
 	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
-	lab_exec "$cli" ip addr add "10.$n.0.2/24" dev eth0
-	lab_exec "$cli" ip route add default via "10.$n.0.1"
+	lab_lan_client "$n" "$cli" "10.$n.0.2"
 	local post="oifname \"eth0\" masquerade" pre=""
 	case $kind in
 	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to 10.$n.0.2" ;;
@@ -88,6 +88,17 @@ table ip lab {
 	chain pre { type nat hook prerouting priority dstnat; $pre; }
 }
 NFT
+}
+
+# lab_lan_client N NODE IP: one more host on NAT n's private link (no hairpinning: hosts
+# behind one NAT reach each other only by their private addresses).
+lab_lan_client() {
+	local n=$1 cli=$2
+	lab_newns "$cli"
+	lab_link "nat$n" "l-$cli" "$cli" eth0
+	lab_exec "nat$n" ip link set "l-$cli" master lan0
+	lab_exec "$cli" ip addr add "$3/24" dev eth0
+	lab_exec "$cli" ip route add default via "10.$n.0.1"
 }
 
 # lab_bg NODE NAME CMD...: run CMD in NODE in the background, output in $LAB_TMP/NAME.log.

@@ -468,6 +468,71 @@ static void rfc4443_s2_4_icmp_errors_rate_limited(void **state)
 	assert_non_null(find(SW_ACT_TUN));
 }
 
+/* RFC 4380 §5.2.8 (C-67): after qualifying, a discovery bubble to 224.0.0.253 with
+ * hop limit 1 and destination ff02::1; the next one 200-300 s later. */
+static void rfc4380_s5_2_8_c67_discovery_bubbles(void **state)
+{
+	cl.cfg.local_discovery = true;
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(EP("224.0.0.253", 3544)), 1);
+	const struct sw_action *a = find(SW_ACT_UDP);
+	assert_true(ip6_is_bubble(a->hdr, a->hdr_len));
+	assert_int_equal(ip6_hlim(a->hdr), 1);
+	struct in6_addr d, all = A6("ff02::1");
+	ip6_dst(a->hdr, &d);
+	assert_memory_equal(&d, &all, 16);
+	now += CLIENT_DISCOVERY_MIN_MS - 1;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(EP("224.0.0.253", 3544)), 0);
+	now += CLIENT_DISCOVERY_MAX_MS - CLIENT_DISCOVERY_MIN_MS + 1;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(cl.stats.discovery_sent, 2);
+}
+
+/* C-68, C-69, C-36, C-37: a valid discovery bubble makes a local entry and gets a
+ * unicast bubble; the peer's bubble from its local address then makes it trusted, and
+ * data goes to the local address. Invalid ones are dropped. */
+static void rfc4380_s5_2_8_c69_local_peer(void **state)
+{
+	cl.cfg.local_discovery = true;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), local = EP("10.1.0.3", 51000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of(SERVER, EP("203.0.113.7", 40001), 0x0011);
+	struct in6_addr all = A6("ff02::1"), native = A6("2001:db8::7");
+	size_t len;
+
+	/* C-68: not from our link; not to ff02::1; not Teredo; not a bubble; ourselves. */
+	len = make_bubble(buf, &peer, &all);
+	nacts = client_discovery(&cl, now, local, false, buf, len, acts, ACTS);
+	nacts = client_discovery(&cl, now, local, true, buf, make_bubble(buf, &peer, &me), acts, ACTS);
+	nacts = client_discovery(&cl, now, local, true, buf, make_bubble(buf, &native, &all), acts, ACTS);
+	nacts = client_discovery(&cl, now, local, true, buf, make_echo(buf, sizeof buf, &peer, &all, 8), acts, ACTS);
+	nacts = client_discovery(&cl, now, local, true, buf, make_bubble(buf, &me, &all), acts, ACTS);
+	assert_int_equal(cl.stats.dropped[CL_DROP_DISCOVERY], 5);
+	assert_null(peer_find(&cl.peers, &peer));
+
+	nacts = client_discovery(&cl, now, local, true, buf, make_bubble(buf, &peer, &all), acts, ACTS);
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_non_null(p);
+	assert_true(p->local);
+	assert_false(p->trusted);
+	assert_int_equal(count_to(local), 1);                      /* C-36 */
+	assert_int_equal(count_to(EP("224.0.0.253", 3544)), 1);    /* announce ourselves */
+	/* Data for it: bubbles on the link too (C-43). */
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	/* Its bubble from the local address: case 5 (C-37), the queue goes there. */
+	udp_in(local, make_bubble(buf, &peer, &me));
+	assert_true(p->trusted);
+	assert_true(endpoint_eq(p->mapping, local));
+	assert_int_equal(count_to(local), 1);
+	/* The same bubble from elsewhere would not have been accepted. */
+	struct in6_addr other = teredo_of(SERVER, EP("203.0.113.7", 40002), 0);
+	udp_in(EP("10.1.0.4", 51000), make_bubble(buf, &other, &me));
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -489,6 +554,8 @@ int main(void)
 		T(sec06_c47_queue_limits),
 		T(sec05_c06_peer_expiry_and_eviction),
 		T(rfc4443_s2_4_icmp_errors_rate_limited),
+		T(rfc4380_s5_2_8_c67_discovery_bubbles),
+		T(rfc4380_s5_2_8_c69_local_peer),
 	};
 	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }

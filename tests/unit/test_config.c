@@ -106,6 +106,11 @@ static void contradictions_are_errors(void **state)
 	expect_error("ServerBindAddress 1.2.3.4\nClientHook /bin/true\n", "test.conf:2: ClientHook is a client directive");
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nClientHook /etc/miredo/client-hook\n"), 0);
 	assert_string_equal(cfg.client_hook, "/etc/miredo/client-hook");
+	assert_true(cfg.local_discovery); /* on by default */
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nLocalDiscovery no\n"), 0);
+	assert_false(cfg.local_discovery);
+	expect_error("ServerAddress 1.2.3.4\nLocalDiscovery maybe\n", "test.conf:2: LocalDiscovery");
+	expect_error("RelayType relay\nLocalDiscovery no\n", "test.conf:2: LocalDiscovery is a client directive");
 }
 
 static void bytes_that_do_not_belong(void **state)
