@@ -11,6 +11,7 @@
 #include "sys/daemon.h"
 #include "sys/log.h"
 #include "sys/client_io.h"
+#include "sys/relay_io.h"
 #include "sys/server_io.h"
 
 #define DEFAULT_CONFIG "/etc/shipwormd.conf"
@@ -120,11 +121,6 @@ int main(int argc, char **argv)
 		printf("%s: OK (mode %s)\n", config, config_mode_name(cfg.mode));
 		return 0;
 	}
-	if (cfg.mode != MODE_SERVER && cfg.mode != MODE_CLIENT) {
-		fprintf(stderr, "shipwormd: %s: mode %s is not available in this version yet\n",
-			config, config_mode_name(cfg.mode));
-		return 1;
-	}
 
 	log_init("shipwormd", opts.foreground, cfg.syslog_facility);
 	if (daemon_start(&opts) < 0) {
@@ -135,5 +131,12 @@ int main(int argc, char **argv)
 		log_err("cannot write PID file %s: %s", opts.pidfile, strerror(errno));
 		return 1;
 	}
-	return cfg.mode == MODE_SERVER ? server_io_run(&cfg, &opts) : client_io_run(&cfg, &opts);
+	switch (cfg.mode) {
+	case MODE_SERVER:
+		return server_io_run(&cfg, &opts);
+	case MODE_CLIENT:
+		return client_io_run(&cfg, &opts);
+	default:
+		return relay_io_run(&cfg, &opts);
+	}
 }

@@ -33,4 +33,19 @@ struct sw_action {
 	uint8_t hdr[SW_ACTION_HDR_MAX];
 };
 
+/* The output of one call into a core: caller storage, filled in order. */
+struct sw_out {
+	struct sw_action *a;
+	int n, cap;
+};
+
+/* The next free action, cleared to "UDP from socket 0, nothing in it"; NULL when full. */
+struct sw_action *sw_emit(struct sw_out *o);
+
+/* Fill a as an ICMPv6 error (type Destination Unreachable, `code`) to the sender of pkt,
+ * from `src`, carrying as much of pkt as the minimum MTU allows (RFC 4443 §3.1, §2.4 (c)),
+ * to be written to the tunnel. */
+void sw_icmp_unreachable(struct sw_action *a, const struct in6_addr *src, uint8_t code,
+			 const uint8_t *pkt, size_t len);
+
 #endif

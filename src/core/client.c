@@ -74,35 +74,20 @@ void client_free(struct client *c)
 	peer_table_free(&c->peers);
 }
 
-static struct sw_action *emit(struct client *c)
-{
-	if (c->nout >= c->cap)
-		return NULL;
-	struct sw_action *a = &c->out[c->nout++];
-	a->kind = SW_ACT_UDP;
-	a->sock = 0;
-	a->hdr_len = 0;
-	a->body = NULL;
-	a->body_len = 0;
-	return a;
-}
-
 static void begin(struct client *c, struct sw_action *acts, int cap)
 {
-	c->out = acts;
-	c->cap = cap;
-	c->nout = 0;
+	c->o = (struct sw_out){ .a = acts, .n = 0, .cap = cap };
 }
 
 static int drop(struct client *c, enum client_drop why)
 {
 	c->stats.dropped[why]++;
-	return c->nout;
+	return c->o.n;
 }
 
 static void send_udp(struct client *c, struct sw_endpoint dst, const uint8_t *body, size_t len)
 {
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
 	a->dst = dst;
@@ -119,7 +104,7 @@ static struct sw_endpoint server_ep(uint32_t ip)
 /* RFC 4380 §5.2.1 step 1 (C-12): an RS with a fresh nonce. */
 static void send_rs(struct client *c, uint32_t server, uint64_t now)
 {
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
 	c->rng(c->rng_ctx, c->rs_nonce, sizeof c->rs_nonce);
@@ -156,7 +141,7 @@ int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap
 {
 	begin(c, acts, cap);
 	start_qualification(c, now);
-	return c->nout;
+	return c->o.n;
 }
 
 static void forget_all_peers(struct client *c)
@@ -164,14 +149,14 @@ static void forget_all_peers(struct client *c)
 	for (uint32_t i = 0; i < c->peers.capacity; i++)
 		if (c->peers.peers[i].in_use)
 			peer_remove(&c->peers, &c->peers.peers[i]);
-	c->npending = 0;
+	c->pending.n = 0;
 }
 
 /* The server is gone or the mapping changed: no address until qualified again. */
 static void go_offline(struct client *c, uint64_t now)
 {
 	if (c->have_addr) {
-		struct sw_action *a = emit(c);
+		struct sw_action *a = sw_emit(&c->o);
 		if (a)
 			a->kind = SW_ACT_CLEAR_ADDR;
 		c->have_addr = false;
@@ -195,7 +180,7 @@ static void set_address(struct client *c, uint32_t prefix)
 	teredo_addr_encode(&t, &c->addr);
 	c->have_addr = true;
 	c->stats.address_changes++;
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	if (a) {
 		a->kind = SW_ACT_SET_ADDR;
 		a->addr = c->addr;
@@ -264,24 +249,15 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 	case CLIENT_OFFLINE:
 		break;
 	}
-	return c->nout;
+	return c->o.n;
 }
 
 static void send_discovery_soon(struct client *c, uint64_t now);
 
-/* RFC 4380 §5.2.6 (C-52, C-53, C-54): may a bubble go to p now? */
-static bool may_bubble(struct peer *p, uint64_t now)
-{
-	if (now - p->bubble_window >= 300000) {
-		p->bubble_window = now;
-		p->bubbles = 0;
-	}
-	return now - p->last_tx >= CLIENT_RETRY_MS && p->bubbles < 4;
-}
 
 static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to)
 {
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
 	a->hdr_len = bubble_build(a->hdr, &c->addr, to);
@@ -293,7 +269,7 @@ static void send_bubble(struct client *c, struct sw_endpoint dst, const struct i
  * server (C-51), within the rate limits. */
 static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 {
-	if (!may_bubble(p, now))
+	if (!peer_may_bubble(p, now))
 		return;
 	struct teredo_addr t;
 	teredo_addr_decode(&p->addr, &t);
@@ -316,7 +292,7 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 /* RFC 4380 §5.2.9 (C-65): an echo request with a random nonce, through our server. */
 static void echo_test(struct client *c, struct peer *p, uint64_t now)
 {
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
 	a->hdr_len = icmp6_build_echo(a->hdr, sizeof a->hdr, ICMP6_ECHO_REQ, 64, &c->addr, &p->addr,
@@ -331,42 +307,24 @@ static void echo_test(struct client *c, struct peer *p, uint64_t now)
  * takes it as coming from the first hop. */
 static void icmp_error(struct client *c, uint64_t now, uint8_t code, const uint8_t *pkt, size_t len)
 {
-	uint64_t refill = (now - c->icmp_tokens_at) * CLIENT_ICMP_RATE / 1000;
-	if (refill) {
-		c->icmp_tokens = (uint32_t)(c->icmp_tokens + refill > CLIENT_ICMP_RATE ? CLIENT_ICMP_RATE
-										: c->icmp_tokens + refill);
-		c->icmp_tokens_at = now;
-	}
-	if (!c->icmp_tokens) {
-		c->stats.icmp_errors_limited++;
-		return;
-	}
 	struct in6_addr dst;
 	ip6_src(pkt, &dst);
 	if (in6_is_multicast(&dst))
 		return; /* RFC 4443 §2.4 (e) */
-	struct sw_action *a = emit(c);
-	if (!a)
+	if (c->o.n >= c->o.cap)
 		return;
-	c->icmp_tokens--;
-	size_t inv = len < ICMP6_ERROR_MAX_INVOKING ? len : ICMP6_ERROR_MAX_INVOKING;
-	a->kind = SW_ACT_TUN;
-	a->hdr_len = icmp6_error_header(a->hdr, ICMP6_DST_UNREACH, code,
-					c->have_addr ? &c->addr : &dst, &dst, pkt, inv);
-	a->body = pkt;
-	a->body_len = inv;
+	if (!ratelimit_take(&c->icmp, now, CLIENT_ICMP_RATE)) {
+		c->stats.icmp_errors_limited++;
+		return;
+	}
+	sw_icmp_unreachable(sw_emit(&c->o), c->have_addr ? &c->addr : &dst, code, pkt, len);
 	c->stats.icmp_errors++;
 }
 
 static void add_pending(struct client *c, struct peer *p, uint64_t now)
 {
-	uint32_t idx = peer_index(&c->peers, p);
 	p->next_retry = now + CLIENT_RETRY_MS;
-	for (uint32_t i = 0; i < c->npending; i++)
-		if (c->pending[i] == idx)
-			return;
-	if (c->npending < CLIENT_PENDING_MAX)
-		c->pending[c->npending++] = idx;
+	peer_pending_add(&c->pending, &c->peers, p);
 }
 
 /* Send everything queued for a peer that just became reachable (C-34, C-35). */
@@ -376,7 +334,7 @@ static void flush_queue(struct client *c, struct peer *p, uint64_t now)
 	p->next_retry = 0;
 	p->echo_pending = false;
 	p->retries = 0;
-	while (c->nout < c->cap && (k = peer_dequeue(&c->peers, p)) != NULL) {
+	while (c->o.n < c->o.cap && (k = peer_dequeue(&c->peers, p)) != NULL) {
 		send_udp(c, p->mapping, k->data, k->len);
 		p->last_tx = now;
 	}
@@ -421,12 +379,12 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			return drop(c, CL_DROP_NOT_GLOBAL);
 		send_bubble(c, p.origin, &s6);
 		if (bubble)
-			return c->nout;
+			return c->o.n;
 	}
 	if (!bubble && memcmp(&d6, &c->addr, 16))
 		return drop(c, CL_DROP_NOT_FOR_US); /* C-31 */
 	if (in6_is_linklocal(&s6))
-		return bubble ? c->nout : drop(c, CL_DROP_LINK_LOCAL); /* C-71 */
+		return bubble ? c->o.n : drop(c, CL_DROP_LINK_LOCAL); /* C-71 */
 
 	struct peer *peer = peer_find(&c->peers, &s6);
 	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
@@ -438,7 +396,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		   p.ip6_len == 40 + 8 + PEER_NONCE_LEN && !memcmp(p.ip6 + 48, peer->nonce, PEER_NONCE_LEN)) {
 		/* Case 2 (C-34): our connectivity test came back through this relay. */
 		trust(c, peer, src, now);
-		return c->nout;
+		return c->o.n;
 	} else {
 		struct teredo_addr t;
 		bool teredo = teredo_addr_has_prefix(&s6, c->cfg.prefix);
@@ -457,15 +415,15 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		}
 	}
 	if (bubble)
-		return c->nout;
-	struct sw_action *a = emit(c);
+		return c->o.n;
+	struct sw_action *a = sw_emit(&c->o);
 	if (a) {
 		a->kind = SW_ACT_TUN;
 		a->body = p.ip6;
 		a->body_len = p.ip6_len;
 		c->stats.to_tun++;
 	}
-	return c->nout;
+	return c->o.n;
 }
 
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
@@ -494,7 +452,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 		/* C-41: trusted and fresh. */
 		send_udp(c, p->mapping, pkt, len);
 		p->last_tx = now;
-		return c->nout;
+		return c->o.n;
 	}
 	bool teredo = teredo_addr_has_prefix(&d6, c->cfg.prefix);
 	if (teredo) {
@@ -511,7 +469,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	if (!p || !peer_enqueue(&c->peers, p, pkt, len))
 		return drop(c, CL_DROP_QUEUE_FULL);
 	if (p->next_retry)
-		return c->nout; /* an exchange is already under way */
+		return c->o.n; /* an exchange is already under way */
 	p->retries = 1;
 	if (teredo) {
 		bubble_peer(c, p, now); /* C-45 */
@@ -522,7 +480,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 		echo_test(c, p, now);
 	}
 	add_pending(c, p, now);
-	return c->nout;
+	return c->o.n;
 }
 
 static uint64_t discovery_interval(struct client *c)
@@ -538,7 +496,7 @@ static void send_discovery(struct client *c, uint64_t now)
 {
 	c->last_discovery = now;
 	static const struct in6_addr all_nodes = { .s6_addr = { 0xff, 0x02, [15] = 1 } };
-	struct sw_action *a = emit(c);
+	struct sw_action *a = sw_emit(&c->o);
 	c->next_discovery = now + discovery_interval(c);
 	if (!a)
 		return;
@@ -583,7 +541,7 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 	 * answers from there (case 5, C-37). */
 	struct peer *peer = peer_get(&c->peers, &s6, now);
 	if (!peer)
-		return c->nout;
+		return c->o.n;
 	bool known = peer->local && endpoint_eq(peer->local_ep, src);
 	peer->local = true;
 	peer->local_ep = src;
@@ -591,7 +549,7 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 	peer->last_rx = now;
 	/* C-36: answer with a unicast bubble, once per new local address (a flood of
 	 * discovery bubbles costs at most one answer each, within the bubble limits). */
-	if (!known && may_bubble(peer, now)) {
+	if (!known && peer_may_bubble(peer, now)) {
 		send_bubble(c, src, &s6);
 		peer->last_tx = now;
 		peer->bubbles++;
@@ -599,15 +557,16 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 		 * that both sides know each other's local address at once. */
 		send_discovery_soon(c, now);
 	}
-	return c->nout;
+	return c->o.n;
 }
 
 static void retry_peers(struct client *c, uint64_t now)
 {
-	for (uint32_t i = 0; i < c->npending;) {
-		struct peer *p = &c->peers.peers[c->pending[i]];
+	struct peer_pending *l = &c->pending;
+	for (uint32_t i = 0; i < l->n;) {
+		struct peer *p = &c->peers.peers[l->idx[i]];
 		if (!p->in_use || !p->next_retry) {
-			c->pending[i] = c->pending[--c->npending];
+			l->idx[i] = l->idx[--l->n];
 			continue;
 		}
 		if (p->next_retry > now) {
@@ -623,7 +582,7 @@ static void retry_peers(struct client *c, uint64_t now)
 				icmp_error(c, now, ICMP6_UNREACH_ADDR, k->data, k->len);
 			p->next_retry = 0;
 			p->echo_pending = false;
-			c->pending[i] = c->pending[--c->npending];
+			l->idx[i] = l->idx[--l->n];
 			continue;
 		}
 		p->retries++;
@@ -682,5 +641,5 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 		break;
 	}
 	peer_sweep(&c->peers, now, 2 * CLIENT_PEER_VALID_MS, 64);
-	return c->nout;
+	return c->o.n;
 }

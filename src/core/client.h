@@ -13,6 +13,7 @@
 
 #include "core/action.h"
 #include "core/peer.h"
+#include "core/ratelimit.h"
 #include "wire/endpoint.h"
 
 /* RFC 4380 §5.2.1 (C-13): T = 4 s, N = 3. */
@@ -23,7 +24,6 @@
 #define CLIENT_RETRIES 3
 #define CLIENT_PEER_VALID_MS 30000     /* C-40 */
 #define CLIENT_OFFLINE_RETRY_MS 10000  /* after a failed qualification */
-#define CLIENT_PENDING_MAX 256         /* peers with a bubble or echo test in flight */
 /* RFC 4380 §5.2.8 (C-43, C-67): discovery bubbles every 200-300 s; a peer seen within
  * 600 s counts as local. */
 #define CLIENT_DISCOVERY_MIN_MS 200000
@@ -99,14 +99,10 @@ struct client {
 	struct in6_addr addr;
 	uint32_t mtu;
 	struct peer_table peers;
-	uint32_t pending[CLIENT_PENDING_MAX];
-	uint32_t npending;
-	uint64_t icmp_tokens_at; /* ms; token bucket for ICMPv6 errors (RFC 4443 §2.4 (f)) */
-	uint32_t icmp_tokens;
+	struct peer_pending pending;
+	struct ratelimit icmp; /* ICMPv6 errors to the host (RFC 4443 §2.4 (f)) */
 	struct client_stats stats;
-	/* output of the current call */
-	struct sw_action *out;
-	int nout, cap;
+	struct sw_out o; /* output of the current call */
 };
 
 int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng, void *rng_ctx);

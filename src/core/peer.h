@@ -81,6 +81,20 @@ void peer_drop_queue(struct peer_table *t, struct peer *p);
  * than idle_ms (no reception and no transmission). */
 void peer_sweep(struct peer_table *t, uint64_t now, uint64_t idle_ms, uint32_t budget);
 
+/* RFC 4380 §5.2.6 (C-52, C-53): may a bubble go to p now (2 s since the last
+ * transmission, fewer than 4 in the current 300 s window)? */
+bool peer_may_bubble(struct peer *p, uint64_t now);
+
+/* Peers with a bubble exchange or echo test in flight, so that timers visit only them. */
+#define PEER_PENDING_MAX 256
+struct peer_pending {
+	uint32_t idx[PEER_PENDING_MAX];
+	uint32_t n;
+};
+/* Add p (once); its next_retry must be set. Silently full: such a peer just waits for
+ * its next packet to start again. */
+void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p);
+
 static inline uint32_t peer_index(const struct peer_table *t, const struct peer *p)
 {
 	return (uint32_t)(p - t->peers);

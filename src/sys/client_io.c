@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -22,6 +21,7 @@
 #include "sys/log.h"
 #include "sys/netlink.h"
 #include "sys/status_fmt.h"
+#include "sys/status_peers.h"
 #include "sys/tun.h"
 #include "sys/udp.h"
 #include "wire/teredo_addr.h"
@@ -49,30 +49,6 @@ struct client_io {
 	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
 	uint8_t tunbuf[TUN_BATCH][65536];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void rng_getrandom(void *ctx, void *buf, size_t len)
-{
-	(void)ctx;
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t r = getrandom(p, len, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("getrandom: %s", strerror(errno));
-			abort(); /* RFC 5991 §4 (P-05): no weak randomness, ever */
-		}
-		p += r;
-		len -= (size_t)r;
-	}
-}
 
 /* The optional ClientHook, with Miredo's client-hook variables, for users who want to
  * do more on each change; the interface itself never depends on it. It runs detached
@@ -206,7 +182,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_str(o, "nat", client_nat_name(c->nat));
 	if (c->nat == NAT_SYMMETRIC)
 		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
-	uint64_t now = now_ms();
+	uint64_t now = daemon_now_ms();
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
@@ -221,7 +197,6 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 	const struct client *c = &io->core;
 	struct status_out o;
 	bool json = strstr(req, " json") != NULL;
-	char a[INET6_ADDRSTRLEN + 8];
 	if (!strncmp(req, "status", 6)) {
 		st_begin(&o, out, cap, json);
 		status_common(io, &o);
@@ -252,31 +227,8 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		st_obj_end(&o);
 		return st_end(&o);
 	}
-	if (!strncmp(req, "peers", 5)) {
-		uint64_t now = now_ms();
-		st_begin(&o, out, cap, json);
-		st_u64(&o, "count", c->peers.count);
-		st_arr_begin(&o, "peers");
-		for (uint32_t i = 0; i < c->peers.capacity && o.len + 512 < cap; i++) {
-			const struct peer *p = &c->peers.peers[i];
-			if (!p->in_use)
-				continue;
-			st_obj_begin(&o, NULL);
-			st_str(&o, "address", inet_ntop(AF_INET6, &p->addr, a, sizeof a));
-			st_str(&o, "kind", teredo_addr_has_prefix(&p->addr, c->cfg.prefix) ? "teredo" : "native");
-			if (p->trusted)
-				st_str(&o, "mapping", endpoint_str(p->mapping, a, sizeof a));
-			if (p->local)
-				st_str(&o, "local", endpoint_str(p->local_ep, a, sizeof a));
-			st_bool(&o, "trusted", p->trusted);
-			st_u64(&o, "queued", p->q_count);
-			st_u64(&o, "ms_since_rx", now - p->last_rx);
-			st_u64(&o, "ms_since_tx", now - p->last_tx);
-			st_obj_end(&o);
-		}
-		st_arr_end(&o);
-		return st_end(&o);
-	}
+	if (!strncmp(req, "peers", 5))
+		return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 	return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
 }
 
@@ -393,7 +345,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	int sfd = daemon_signalfd();
 	signal(SIGCHLD, SIG_IGN); /* ClientHook children reap themselves */
 	if (udp_rx_init(&io.rx) < 0 || sfd < 0 ||
-	    client_init(&io.core, &cc, rng_getrandom, NULL) < 0) {
+	    client_init(&io.core, &cc, daemon_random, NULL) < 0) {
 		log_err("out of memory");
 		return 1;
 	}
@@ -409,11 +361,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	char a[INET_ADDRSTRLEN];
 	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);
 	daemon_ready();
-	execute(&io, client_start(&io.core, now_ms(), io.acts, ACTS));
-	uint64_t next_tick = now_ms() + TICK_MS;
+	execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
+	uint64_t next_tick = daemon_now_ms() + TICK_MS;
 
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = daemon_now_ms();
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, timeout);
@@ -426,7 +378,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			case 0:
 				for (int round = 0; round < 8; round++) {
 					int k = udp_rx_batch(io.udp, &io.rx);
-					now = now_ms();
+					now = daemon_now_ms();
 					for (int j = 0; j < k; j++)
 						execute(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
 									io.rx.msgs[j].msg_len, io.acts, ACTS));
@@ -435,7 +387,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				}
 				break;
 			case 1:
-				now = now_ms();
+				now = daemon_now_ms();
 				for (int k = 0; k < TUN_BATCH; k++) {
 					ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
 					if (len <= 0)
@@ -454,7 +406,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				break;
 			case 4: {
 				int k = udp_rx_batch(io.disc, &io.rx);
-				now = now_ms();
+				now = daemon_now_ms();
 				for (int j = 0; j < k; j++) {
 					struct sw_endpoint src = udp_rx_src(&io.rx, j);
 					execute(&io, client_discovery(&io.core, now, src, on_our_link(src.ip), io.rx.bufs[j],
@@ -464,7 +416,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			}
 			}
 		}
-		now = now_ms();
+		now = daemon_now_ms();
 		if (now >= next_tick) {
 			execute(&io, client_tick(&io.core, now, io.acts, ACTS));
 			next_tick = now + TICK_MS;

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sys/log.h"
@@ -116,4 +118,28 @@ bool daemon_stop_requested(int sfd)
 		return false;
 	log_info("stopping on signal %u", si.ssi_signo);
 	return true;
+}
+
+uint64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void daemon_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t r = getrandom(p, len, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("getrandom: %s", strerror(errno));
+			abort();
+		}
+		p += r;
+		len -= (size_t)r;
+	}
 }

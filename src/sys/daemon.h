@@ -3,6 +3,8 @@
 #define SW_SYS_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct run_opts {
 	bool foreground;
@@ -22,6 +24,11 @@ int daemon_drop_privileges(const char *user);
 int daemon_signalfd(void);
 /* Read one signal from the signalfd; true (and logged) when it asks the daemon to stop. */
 bool daemon_stop_requested(int sfd);
+/* Monotonic milliseconds: the `now` every core call takes. */
+uint64_t daemon_now_ms(void);
+/* The cores' randomness (sw_rng_fn): getrandom, and abort rather than go on without it
+ * (RFC 5991 §4, P-05). */
+void daemon_random(void *ctx, void *buf, size_t len);
 /* An epoll instance watching fds[0..n) for input; events carry the index in data.u32. */
 int daemon_epoll(const int *fds, int n);
 

@@ -1,0 +1,286 @@
+/* Teredo relay and host-specific relay: RFC 4380 §5.4.1 (transmission, R-03..R-09),
+ * §5.4.2 (reception, R-10..R-13), §8.2 and §5.4 for the host relay (H-01..H-10). */
+#include "core/relay.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "wire/encap.h"
+#include "wire/icmpv6.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+#include "wire/teredo_addr.h"
+#include "wire/wire_err.h"
+
+static const char *const drop_names[RL_DROP__COUNT] = {
+	[RL_DROP_MALFORMED] = "malformed",
+	[RL_DROP_SRC_NOT_TEREDO] = "source_not_teredo",
+	[RL_DROP_SRC_MISMATCH] = "teredo_source_mismatch",
+	[RL_DROP_DST_NOT_SERVED] = "destination_not_served",
+	[RL_DROP_TEREDO_TO_TEREDO] = "teredo_to_teredo",
+	[RL_DROP_TUN_INVALID] = "host_packet_invalid",
+	[RL_DROP_NOT_TEREDO_DST] = "destination_not_teredo",
+	[RL_DROP_NOT_GLOBAL] = "destination_ipv4_not_global",
+	[RL_DROP_QUEUE_FULL] = "queue_full",
+	[RL_DROP_UNREACHABLE] = "peer_unreachable",
+	[RL_DROP_LOOP] = "loop",
+};
+
+const char *relay_drop_name(enum relay_drop d)
+{
+	return (unsigned)d < RL_DROP__COUNT ? drop_names[d] : "?";
+}
+
+int relay_init(struct relay *r, const struct relay_config *cfg, sw_rng_fn rng, void *rng_ctx)
+{
+	memset(r, 0, sizeof *r);
+	r->cfg = *cfg;
+	uint8_t key[16];
+	rng(rng_ctx, key, sizeof key);
+	return peer_table_init(&r->peers, cfg->peer_capacity, cfg->queue_pool, cfg->queue_per_peer, key);
+}
+
+void relay_free(struct relay *r)
+{
+	peer_table_free(&r->peers);
+}
+
+void relay_set_local(struct relay *r, const struct in6_addr *addrs, unsigned n)
+{
+	r->nlocal = n < RELAY_LOCAL_MAX ? n : RELAY_LOCAL_MAX;
+	memcpy(r->local, addrs, sizeof *addrs * r->nlocal);
+}
+
+static int drop(struct relay *r, enum relay_drop why)
+{
+	r->stats.dropped[why]++;
+	return r->o.n;
+}
+
+static void begin(struct relay *r, struct sw_action *acts, int cap)
+{
+	r->o = (struct sw_out){ .a = acts, .n = 0, .cap = cap };
+}
+
+static bool is_local(const struct relay *r, const struct in6_addr *a)
+{
+	for (unsigned i = 0; i < r->nlocal; i++)
+		if (!memcmp(&r->local[i], a, 16))
+			return true;
+	return false;
+}
+
+/* R-13 / H-05: which destinations this relay hands to native IPv6. */
+static bool served(const struct relay *r, const struct in6_addr *d)
+{
+	if (r->cfg.host_only)
+		return is_local(r, d);
+	return in6_is_global_scope(d) && !in6_is_multicast(d);
+}
+
+static void send_udp(struct relay *r, struct sw_endpoint dst, const uint8_t *body, size_t len)
+{
+	struct sw_action *a = sw_emit(&r->o);
+	if (!a)
+		return;
+	a->dst = dst;
+	a->body = body;
+	a->body_len = len;
+	r->stats.to_udp++;
+}
+
+static void send_bubble(struct relay *r, struct sw_endpoint dst, const struct in6_addr *src,
+			const struct in6_addr *to)
+{
+	struct sw_action *a = sw_emit(&r->o);
+	if (!a)
+		return;
+	a->hdr_len = bubble_build(a->hdr, src, to);
+	a->dst = dst;
+	r->stats.bubbles_sent++;
+}
+
+/* R-08: the indirect bubble through the client's own server, and with RelayType
+ * restricted a direct one to its mapping. Its source is the native address whose packet
+ * is waiting, so that the client's answer names it (H-03: a host relay is unnumbered). */
+static void bubble_peer(struct relay *r, struct peer *p, const struct in6_addr *src, uint64_t now)
+{
+	if (!peer_may_bubble(p, now))
+		return;
+	struct teredo_addr t;
+	teredo_addr_decode(&p->addr, &t);
+	send_bubble(r, (struct sw_endpoint){ .ip = t.server, .port = htons(TEREDO_PORT) }, src, &p->addr);
+	if (r->cfg.direct_bubbles)
+		send_bubble(r, t.mapped, src, &p->addr);
+	p->last_tx = now;
+	p->bubbles++;
+}
+
+static void icmp_error(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len)
+{
+	struct in6_addr src, dst;
+	ip6_src(pkt, &src);
+	ip6_dst(pkt, &dst);
+	if (in6_is_multicast(&src) || r->o.n >= r->o.cap)
+		return;
+	if (!ratelimit_take(&r->icmp, now, 10)) {
+		r->stats.icmp_errors_limited++;
+		return;
+	}
+	/* The error comes from the Teredo side of the path: the unreachable address itself
+	 * is the best source we have (a host relay has no address of its own there). */
+	sw_icmp_unreachable(sw_emit(&r->o), &dst, ICMP6_UNREACH_ADDR, pkt, len);
+	r->stats.icmp_errors++;
+}
+
+int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
+	      struct sw_action *acts, int cap)
+{
+	begin(r, acts, cap);
+	r->stats.from_tun++;
+	if (len < IPV6_HDR_LEN || (pkt[0] >> 4) != 6 || IPV6_HDR_LEN + (size_t)ip6_plen(pkt) != len)
+		return drop(r, RL_DROP_TUN_INVALID);
+	struct in6_addr s6, d6;
+	ip6_src(pkt, &s6);
+	ip6_dst(pkt, &d6);
+	/* only Teredo destinations go over UDP. */
+	if (!teredo_addr_has_prefix(&d6, r->cfg.prefix))
+		return drop(r, RL_DROP_NOT_TEREDO_DST);
+	/* SEC-11 (c): Teredo-to-Teredo traffic never legitimately crosses native IPv6; a
+	 * host relay sends only the host's own traffic (H-01). */
+	if (teredo_addr_has_prefix(&s6, r->cfg.prefix) || in6_is_linklocal(&s6) ||
+	    (r->cfg.host_only && !is_local(r, &s6)))
+		return drop(r, RL_DROP_TEREDO_TO_TEREDO);
+	struct teredo_addr t;
+	teredo_addr_decode(&d6, &t);
+	/* R-04, P-08. */
+	if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server)) {
+		icmp_error(r, now, pkt, len);
+		return drop(r, RL_DROP_NOT_GLOBAL);
+	}
+	if (r->cfg.self.ip && endpoint_eq(t.mapped, r->cfg.self))
+		return drop(r, RL_DROP_LOOP); /* SEC-11 (d) */
+
+	struct peer *p = peer_find(&r->peers, &d6);
+	if (p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
+		/* */
+		send_udp(r, p->mapping, pkt, len);
+		p->last_tx = now;
+		return r->o.n;
+	}
+	/* the cone bit is ignored (RFC 5991 §3.2); always R-08. */
+	if (!p)
+		p = peer_get(&r->peers, &d6, now);
+	if (!p || !peer_enqueue(&r->peers, p, pkt, len))
+		return drop(r, RL_DROP_QUEUE_FULL);
+	if (p->next_retry)
+		return r->o.n;
+	p->retries = 1;
+	bubble_peer(r, p, &s6, now);
+	p->next_retry = now + CLIENT_RETRY_MS;
+	peer_pending_add(&r->pending, &r->peers, p);
+	return r->o.n;
+}
+
+static void flush_queue(struct relay *r, struct peer *p, uint64_t now)
+{
+	const struct peer_pkt *k;
+	p->next_retry = 0;
+	p->retries = 0;
+	while (r->o.n < r->o.cap && (k = peer_dequeue(&r->peers, p)) != NULL) {
+		send_udp(r, p->mapping, k->data, k->len);
+		p->last_tx = now;
+	}
+}
+
+int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
+	      size_t len, struct sw_action *acts, int cap)
+{
+	struct teredo_pkt p;
+	begin(r, acts, cap);
+	r->stats.from_udp++;
+	if (teredo_parse(buf, len, &p) != WIRE_OK)
+		return drop(r, RL_DROP_MALFORMED); /* */
+	if (r->cfg.self.ip && endpoint_eq(src, r->cfg.self))
+		return drop(r, RL_DROP_LOOP);
+	struct in6_addr s6, d6;
+	ip6_src(p.ip6, &s6);
+	ip6_dst(p.ip6, &d6);
+	/* only Teredo sources. */
+	if (!teredo_addr_has_prefix(&s6, r->cfg.prefix))
+		return drop(r, RL_DROP_SRC_NOT_TEREDO);
+	struct teredo_addr t;
+	teredo_addr_decode(&s6, &t);
+	struct peer *peer = peer_find(&r->peers, &s6);
+	bool bubble = ip6_is_bubble(p.ip6, p.ip6_len);
+	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
+		peer->last_rx = now;
+	} else if (endpoint_eq(t.mapped, src) || (peer && peer->next_retry && bubble)) {
+		/* R-11 with R-08: the source sends from the mapping in its address, or it
+		 * answers the bubble we sent (a client behind a symmetric NAT answers from
+		 * another port; its bubble is what our indirect bubble asked for). */
+		if (!peer)
+			peer = peer_get(&r->peers, &s6, now); /* we accept new clients */
+		if (!peer)
+			return drop(r, RL_DROP_QUEUE_FULL);
+		peer->trusted = true;
+		peer->mapping = src;
+		peer->last_rx = now;
+		peer->bubbles = 0;
+		flush_queue(r, peer, now);
+	} else {
+		return drop(r, RL_DROP_SRC_MISMATCH);
+	}
+	if (bubble)
+		return r->o.n; /* bubbles end here */
+	/* R-13, H-05, SEC-11 (b): only to what we serve, never back into Teredo. */
+	if (teredo_addr_has_prefix(&d6, r->cfg.prefix))
+		return drop(r, RL_DROP_TEREDO_TO_TEREDO);
+	if (!served(r, &d6))
+		return drop(r, RL_DROP_DST_NOT_SERVED);
+	struct sw_action *a = sw_emit(&r->o);
+	if (a) {
+		a->kind = SW_ACT_TUN;
+		a->body = p.ip6;
+		a->body_len = p.ip6_len;
+		r->stats.to_tun++;
+	}
+	return r->o.n;
+}
+
+int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)
+{
+	begin(r, acts, cap);
+	struct peer_pending *l = &r->pending;
+	for (uint32_t i = 0; i < l->n;) {
+		struct peer *p = &r->peers.peers[l->idx[i]];
+		if (!p->in_use || !p->next_retry) {
+			l->idx[i] = l->idx[--l->n];
+			continue;
+		}
+		if (p->next_retry > now) {
+			i++;
+			continue;
+		}
+		if (p->retries > CLIENT_RETRIES) {
+			/* still nothing: drop the queue (and tell its senders) and the entry. */
+			r->stats.dropped[RL_DROP_UNREACHABLE] += p->q_count;
+			const struct peer_pkt *k;
+			while ((k = peer_dequeue(&r->peers, p)) != NULL)
+				icmp_error(r, now, k->data, k->len);
+			l->idx[i] = l->idx[--l->n];
+			peer_remove(&r->peers, p);
+			continue;
+		}
+		p->retries++;
+		p->next_retry = now + CLIENT_RETRY_MS;
+		if (p->q_head != PEER_NONE) {
+			struct in6_addr src;
+			ip6_src(r->peers.pool[p->q_head].data, &src);
+			bubble_peer(r, p, &src, now);
+		}
+		i++;
+	}
+	peer_sweep(&r->peers, now, 2 * CLIENT_PEER_VALID_MS, 256);
+	return r->o.n;
+}

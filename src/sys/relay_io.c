@@ -1,0 +1,251 @@
+#include "sys/relay_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/relay.h"
+#include "sys/control.h"
+#include "sys/log.h"
+#include "sys/netlink.h"
+#include "sys/status_fmt.h"
+#include "sys/status_peers.h"
+#include "sys/tun.h"
+#include "sys/udp.h"
+#include "wire/bytes.h"
+#include "wire/ipv6.h"
+#include "wire/teredo_addr.h"
+
+#define TICK_MS 200
+#define LOCAL_REFRESH_MS 10000
+#define TUN_BATCH 32
+#define TUN_ACTS 8
+#define UDP_ACTS 32
+
+struct relay_io {
+	struct relay core;
+	const struct sw_config *cfg;
+	int udp, tun, ifindex;
+	uint64_t send_errors;
+	struct udp_rx rx;
+	struct udp_tx tx;
+	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
+	struct sw_action udp_acts[UDP_ACTS];
+	uint8_t tunbuf[TUN_BATCH][65536];
+};
+
+/* H-01, H-05: the host's own global, non-Teredo IPv6 addresses. */
+static void refresh_local(struct relay_io *io)
+{
+	struct in6_addr addrs[RELAY_LOCAL_MAX];
+	unsigned n = 0;
+	struct ifaddrs *ifa, *i;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && n < RELAY_LOCAL_MAX; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6)
+			continue;
+		const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		if (in6_is_global_scope(a) && !teredo_addr_has_prefix(a, io->cfg->prefix))
+			addrs[n++] = *a;
+	}
+	freeifaddrs(ifa);
+	relay_set_local(&io->core, addrs, n);
+}
+
+/* Carry out actions; UDP datagrams are only queued (flush with udp_tx_flush). */
+static void execute(struct relay_io *io, struct sw_action *acts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sw_action *a = &acts[i];
+		if (a->kind == SW_ACT_UDP) {
+			udp_tx_add(&io->tx, a);
+			if (io->tx.n == UDP_BATCH)
+				io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+		} else if (a->kind == SW_ACT_TUN) {
+			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
+			if (writev(io->tun, v, 2) < 0)
+				io->send_errors++;
+		}
+	}
+}
+
+static size_t answer(void *ctx, const char *req, char *out, size_t cap)
+{
+	struct relay_io *io = ctx;
+	const struct relay *r = &io->core;
+	bool json = strstr(req, " json") != NULL;
+	if (!strncmp(req, "peers", 5))
+		return status_peers(&r->peers, r->cfg.prefix, daemon_now_ms(), json, out, cap);
+	if (strncmp(req, "status", 6))
+		return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
+	struct status_out o;
+	char a[INET6_ADDRSTRLEN + 8];
+	struct in6_addr p6 = { 0 };
+	put_be32(p6.s6_addr, r->cfg.prefix);
+	st_begin(&o, out, cap, json);
+	st_str(&o, "mode", r->cfg.host_only ? "host-relay" : "relay");
+	inet_ntop(AF_INET6, &p6, a, sizeof a);
+	strcat(a, "/32");
+	st_str(&o, "prefix", a);
+	st_str(&o, "interface", io->cfg->ifname);
+	st_str(&o, "bind", endpoint_str((struct sw_endpoint){ io->cfg->bind_address, htons(io->cfg->bind_port) }, a, sizeof a));
+	if (r->cfg.host_only) {
+		st_arr_begin(&o, "local_addresses");
+		for (unsigned i = 0; i < r->nlocal; i++)
+			st_str(&o, NULL, inet_ntop(AF_INET6, &r->local[i], a, sizeof a));
+		st_arr_end(&o);
+	}
+	st_u64(&o, "peers", r->peers.count);
+	st_u64(&o, "peers_max", r->peers.capacity);
+	st_u64(&o, "queued_packets", r->peers.pool_used);
+	st_obj_begin(&o, "counters");
+	const struct relay_stats *s = &r->stats;
+	st_u64(&o, "from_udp", s->from_udp);
+	st_u64(&o, "to_tun", s->to_tun);
+	st_u64(&o, "from_tun", s->from_tun);
+	st_u64(&o, "to_udp", s->to_udp);
+	st_u64(&o, "bubbles_sent", s->bubbles_sent);
+	st_u64(&o, "icmp_errors", s->icmp_errors);
+	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
+	st_u64(&o, "send_errors", io->send_errors);
+	st_u64(&o, "peers_evicted", r->peers.stats.evicted);
+	st_u64(&o, "peers_expired", r->peers.stats.expired);
+	st_obj_end(&o);
+	st_obj_begin(&o, "dropped");
+	for (int i = 0; i < RL_DROP__COUNT; i++)
+		st_u64(&o, relay_drop_name((enum relay_drop)i), s->dropped[i]);
+	st_obj_end(&o);
+	return st_end(&o);
+}
+
+int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
+{
+	static struct relay_io io;
+	io.cfg = cfg;
+	bool host = cfg->mode == MODE_HOST_RELAY;
+	struct relay_config rc = {
+		.prefix = cfg->prefix,
+		.host_only = host,
+		.direct_bubbles = cfg->relay_type == RT_RESTRICTED,
+		.self = { .ip = cfg->bind_address, .port = htons(cfg->bind_port) },
+		.peer_capacity = host ? 4096 : 65536,
+		.queue_pool = host ? 1024 : 16384,
+		.queue_per_peer = 16,
+	};
+	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
+	if (io.udp < 0) {
+		log_err("cannot bind UDP port %u (BindAddress/BindPort): %s", cfg->bind_port, strerror(errno));
+		return 1;
+	}
+	io.tun = tun_open(cfg->ifname, &io.ifindex);
+	if (io.tun < 0) {
+		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
+		return 1;
+	}
+	struct nl *nl = nl_open();
+	struct in6_addr pfx = { 0 };
+	put_be32(pfx.s6_addr, cfg->prefix);
+	int r;
+	/* R-01 / H-01: the Teredo prefix is routed into the tunnel (announcing it further
+	 * is the routing daemon's job; forwarding is the operator's choice). */
+	if (!nl || (r = nl_link_up(nl, io.ifindex, cfg->mtu)) < 0 ||
+	    (r = nl_route6(nl, true, io.ifindex, &pfx, 32, 0)) < 0) {
+		log_err("cannot set up %s and its route: %s", cfg->ifname, nl ? strerror(-r) : strerror(errno));
+		return 1;
+	}
+	nl_close(nl);
+	int ctl = control_listen(opts->control);
+	if (ctl < 0) {
+		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
+		return 1;
+	}
+	int sfd = daemon_signalfd();
+	if (udp_rx_init(&io.rx) < 0 || sfd < 0 || relay_init(&io.core, &rc, daemon_random, NULL) < 0) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (host)
+		refresh_local(&io);
+	if (opts->user && daemon_drop_privileges(opts->user) < 0) {
+		log_err("cannot switch to user %s: %s", opts->user, strerror(errno));
+		return 1;
+	}
+	int fds[] = { io.udp, io.tun, ctl, sfd };
+	int ep = daemon_epoll(fds, 4);
+	if (ep < 0) {
+		log_err("epoll: %s", strerror(errno));
+		return 1;
+	}
+	log_info("Teredo %s on UDP port %u, interface %s", host ? "host-specific relay" : "relay",
+		 cfg->bind_port, cfg->ifname);
+	daemon_ready();
+	uint64_t now = daemon_now_ms(), next_tick = now + TICK_MS, next_local = now + LOCAL_REFRESH_MS;
+
+	for (;;) {
+		now = daemon_now_ms();
+		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 0:
+				for (int round = 0; round < 8; round++) {
+					int k = udp_rx_batch(io.udp, &io.rx);
+					now = daemon_now_ms();
+					for (int j = 0; j < k; j++)
+						execute(&io, io.udp_acts, relay_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
+										   io.rx.msgs[j].msg_len, io.udp_acts, UDP_ACTS));
+					io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
+					if (k < UDP_BATCH)
+						break;
+				}
+				break;
+			case 1:
+				now = daemon_now_ms();
+				for (int k = 0; k < TUN_BATCH; k++) {
+					ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
+					if (len <= 0)
+						break;
+					execute(&io, io.tun_acts[k],
+						relay_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
+				}
+				io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
+				break;
+			case 2:
+				control_serve(ctl, answer, &io);
+				break;
+			case 3:
+				if (daemon_stop_requested(sfd))
+					goto out;
+				break;
+			}
+		}
+		now = daemon_now_ms();
+		if (now >= next_tick) {
+			execute(&io, io.udp_acts, relay_tick(&io.core, now, io.udp_acts, UDP_ACTS));
+			io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
+			next_tick = now + TICK_MS;
+		}
+		if (host && now >= next_local) {
+			refresh_local(&io);
+			next_local = now + LOCAL_REFRESH_MS;
+		}
+	}
+out:
+	close(io.tun); /* the interface and its route go with it */
+	unlink(opts->control);
+	relay_free(&io.core);
+	udp_rx_free(&io.rx);
+	return 0;
+}
