@@ -9,7 +9,7 @@ set -eu
 
 build="gcc make libc6-dev pkg-config libmnl-dev"
 test="$build libcmocka-dev clang libclang-rt-dev iproute2 nftables iputils-ping tcpdump
-      iperf3 miredo miredo-server procps util-linux psmisc"
+      iperf3 miredo miredo-server procps util-linux psmisc python3"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -284,3 +284,12 @@ lab_internet() {
 	lab_v6 v6host 2001:db8:1::100
 	lab_exec v6host ip -6 route add 2001::/32 via 2001:db8:1::30
 }
+
+lab_shipworm_relay() { # NODE [RELAYTYPE]
+	lab_exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1
+	lab_shipwormd "$1" "shipworm-$1" "$(printf 'RelayType %s\nInterfaceName teredo' "${2:-cone}")"
+}
+# lab_counter SOCKET NAME: one counter from `shipworm status --json`.
+lab_counter() {
+	"$SHIPWORM" -s "$1" status --json | sed -E "s/.*\"$2\":([0-9]+).*/\1/"
+}

@@ -29,6 +29,7 @@ run test_server.sh shipworm
 run test_server.sh miredo
 run test_client.sh miredo
 run test_client.sh shipworm
+run test_relay.sh
 left=$(ip netns list | grep -c '^sw' || true)
 if [ "$left" -ne 0 ]; then
 	echo "not ok - $left lab namespace(s) left behind"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The relay and the host-specific relay (issue: relay and host-specific relay).
+#
+#   srv  Miredo server 198.51.100.10/.11      srv2 shipworm server 198.51.100.12/.13
+#   rel  shipworm relay 198.51.100.30         v6host native IPv6 host 2001:db8:1::100
+#   hr   a dual-stack host 198.51.100.40 / 2001:db8:1::40 with shipworm's host relay
+#   c1   Miredo client behind a full-cone NAT, of srv
+#   c2   shipworm client behind a masquerade NAT, of srv2
+set -u
+. "$(dirname "$0")/lab.sh"
+LAB_ID=${LAB_ID:-swr$$}
+
+lab_init
+lab_internet
+lab_public srv2 198.51.100.12 198.51.100.13
+lab_v6 srv2 2001:db8:1::12
+lab_public hr 198.51.100.40
+lab_v6 hr 2001:db8:1::40
+lab_public gen 198.51.100.50
+lab_bg v6host iperf3 iperf3 -s
+lab_bg hr iperf3-hr iperf3 -s
+lab_nat 1 fullcone 198.51.100.21
+lab_nat 2 masquerade 198.51.100.22
+
+lab_miredo_server srv 198.51.100.10
+lab_shipworm_server srv2 198.51.100.12
+check "shipwormd starts as a relay from a miredo.conf (RelayType cone)" lab_shipworm_relay rel
+check "shipwormd starts as a host-specific relay (Mode host-relay)" \
+	lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo')"
+lab_miredo_client c1 198.51.100.10
+lab_shipworm_client c2 198.51.100.12
+for n in c1 c2; do lab_wait 25 lab_has_teredo_addr "$n"; done
+a1=$(lab_teredo_addr c1); a2=$(lab_teredo_addr c2)
+check "both clients qualify ($a1, $a2)" test -n "$a1" -a -n "$a2"
+rsock=$LAB_TMP/shipworm-rel.sock
+
+check "the relay routes 2001::/32 into its tunnel" sh -c "ip netns exec $(lab_ns rel) ip -6 route show 2001::/32 | grep -q 'dev teredo'"
+# Miredo client + Miredo server + shipworm relay <-> native host.
+check "Miredo client pings the native host through shipworm's relay" lab_ping6 c1 2001:db8:1::100
+check "the native host pings the Miredo client through shipworm's relay" lab_ping6 v6host "$a1"
+mbit=$(lab_iperf c1 2001:db8:1::100)
+check "Miredo client carries TCP through shipworm's relay (${mbit:-0} Mbit/s)" test -n "$mbit"
+# shipworm client + shipworm server + shipworm relay <-> native host.
+check "shipworm client pings the native host (all shipworm)" lab_ping6 c2 2001:db8:1::100
+check "the native host pings the shipworm client (all shipworm)" lab_ping6 v6host "$a2"
+mbit=$(lab_iperf c2 2001:db8:1::100)
+check "shipworm client carries TCP (all shipworm: ${mbit:-0} Mbit/s)" test -n "$mbit"
+check "relay peers lists both clients as trusted" sh -c "'$SHIPWORM' -s '$rsock' peers | grep -c 'trusted: yes' | grep -qx 2"
+
+# R-11: a Teredo source that does not match its UDP source is dropped, and nothing
+# reaches the native host.
+before=$(lab_counter "$rsock" teredo_source_mismatch)
+tun_before=$(lab_counter "$rsock" to_tun)
+lab_exec gen python3 "$(dirname "$0")/spoof.py" 198.51.100.30 "$a1" 2001:db8:1::100 5
+sleep 0.5
+check_eq "5 spoofed packets are dropped as teredo_source_mismatch" "$(($(lab_counter "$rsock" teredo_source_mismatch) - before))" 5
+check_eq "none of them reached the native side" "$(lab_counter "$rsock" to_tun)" "$tun_before"
+
+# A relay restart mid-transfer: the transfer resumes once the client re-bubbles.
+lab_exec c1 timeout 40 iperf3 -6 -c 2001:db8:1::100 -t 8 -J >"$LAB_TMP/restart.json" 2>&1 &
+ipid=$!
+sleep 2
+kill $(lab_pids rel shipwormd)
+lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+lab_shipworm_relay rel
+wait $ipid
+rc=$?
+late=$(awk '/"intervals"/ { f = 1 } f && /"start":/ { gsub(/,/, ""); s = $2 } f && /"bytes":/ && s >= 5 { gsub(/,/, ""); b += $2 } END { print b + 0 }' "$LAB_TMP/restart.json")
+check "iperf3 across a relay restart completes (exit $rc)" test "$rc" -eq 0
+check "and data flows again after the restart (${late} bytes in the last seconds)" test "${late:-0}" -gt 0
+
+# Host-specific relay: no relay on the path; the packets travel directly between the
+# client's NAT and the host.
+lab_bg hr tcpdump-hr tcpdump -n -i eth0 -U -w "$LAB_TMP/hr.pcap" udp port 3544
+sleep 0.5
+check "Miredo client pings the host-relay host" lab_ping6 c1 2001:db8:1::40
+check "shipworm client pings the host-relay host" lab_ping6 c2 2001:db8:1::40
+check "the host pings the Miredo client itself" lab_ping6 hr "$a1"
+mbit=$(lab_iperf c1 2001:db8:1::40)
+check "Miredo client carries TCP to the host-relay host (${mbit:-0} Mbit/s)" test -n "$mbit"
+mbit=$(lab_iperf c2 2001:db8:1::40)
+check "shipworm client carries TCP to the host-relay host (${mbit:-0} Mbit/s)" test -n "$mbit"
+sleep 0.5
+kill $(lab_pids hr tcpdump) 2>/dev/null
+sleep 0.5
+direct=$(tcpdump -n -r "$LAB_TMP/hr.pcap" 2>/dev/null | grep -cE '198\.51\.100\.2[12]\.[0-9]+ > 198\.51\.100\.40\.3544|198\.51\.100\.40\.3544 > 198\.51\.100\.2[12]\.')
+check "a capture on the host shows the packets go directly to and from the clients' NATs ($direct)" test "$direct" -gt 100
+hsock=$LAB_TMP/shipworm-hr.sock
+check "host relay status lists its own addresses" sh -c "'$SHIPWORM' -s '$hsock' status | grep -q '2001:db8:1::40'"
+# H-05: a host relay forwards nothing but the host's own traffic: from a source it
+# accepts (Teredo, matching its UDP source), to the host it goes in, to anyone else not.
+before=$(lab_counter "$hsock" destination_not_served)
+tun_before=$(lab_counter "$hsock" to_tun)
+lab_exec gen python3 "$(dirname "$0")/spoof.py" --matching 198.51.100.50 198.51.100.40 2001:db8:1::100 3
+lab_exec gen python3 "$(dirname "$0")/spoof.py" --matching 198.51.100.50 198.51.100.40 2001:db8:1::40 2
+sleep 0.5
+check_eq "3 packets for another host are dropped (H-05)" "$(($(lab_counter "$hsock" destination_not_served) - before))" 3
+check_eq "2 packets for the host itself go in" "$(($(lab_counter "$hsock" to_tun) - tun_before))" 2
+
+for n in rel hr c2 srv2; do
+	check "shipwormd on $n stops cleanly, no sanitizer report" lab_stop_clean "$n" "shipworm-$n"
+done
+lab_summary
