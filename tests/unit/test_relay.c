@@ -1,0 +1,224 @@
+/* The relay and host-specific relay, with a fake clock: RFC 4380 §5.4.1 (R-03..R-09),
+ * §5.4.2 (R-10..R-13), host relay §5.4 / §8.2 (H-01..H-05), SEC-11. */
+#include "helpers.h"
+
+#include "core/relay.h"
+#include "wire/wire_err.h"
+
+#define ACTS 32
+static struct relay rl;
+static struct sw_action acts[ACTS];
+static int nacts;
+static uint64_t now;
+static uint8_t buf[2048];
+
+static void fake_rng(void *ctx, void *out, size_t len)
+{
+	memset(out, 0x5a, len);
+}
+
+static int setup_with(bool host_only, bool direct)
+{
+	struct relay_config c = {
+		.prefix = TEREDO_PREFIX_DEFAULT, .host_only = host_only, .direct_bubbles = direct,
+		.self = EP("198.51.100.30", 3544),
+		.peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
+	};
+	now = 1000000;
+	int r = relay_init(&rl, &c, fake_rng, NULL);
+	struct in6_addr local = A6("2001:db8:1::40");
+	relay_set_local(&rl, &local, 1);
+	return r;
+}
+static int setup(void **state) { return setup_with(false, false); }
+static int setup_host(void **state) { return setup_with(true, false); }
+static int setup_restricted(void **state) { return setup_with(false, true); }
+static int teardown(void **state) { relay_free(&rl); return 0; }
+
+static int count_to(struct sw_endpoint ep)
+{
+	int n = 0;
+	for (int i = 0; i < nacts; i++)
+		n += acts[i].kind == SW_ACT_UDP && endpoint_eq(acts[i].dst, ep);
+	return n;
+}
+static int count_kind(enum sw_action_kind k)
+{
+	int n = 0;
+	for (int i = 0; i < nacts; i++)
+		n += acts[i].kind == k;
+	return n;
+}
+
+#define CLIENT_EP EP("203.0.113.7", 40000)
+#define SERVER_EP EP("198.51.100.10", 3544)
+
+static struct in6_addr client_addr(void) { return teredo_of("198.51.100.10", CLIENT_EP, 0x1234); }
+
+static void tun_in(const struct in6_addr *src, const struct in6_addr *dst)
+{
+	nacts = relay_tun(&rl, now, buf, make_echo(buf, sizeof buf, src, dst, 8), acts, ACTS);
+}
+
+/* R-08: unknown client: queue, indirect bubble via its server (source = the native
+ * address waiting); its bubble makes it trusted and flushes the queue (R-12). */
+static void rfc4380_s5_4_1_r08_indirect_bubble_then_flush(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	tun_in(&host, &cl);
+	assert_int_equal(nacts, 1);
+	assert_true(endpoint_eq(acts[0].dst, SERVER_EP));
+	assert_true(ip6_is_bubble(acts[0].hdr, acts[0].hdr_len));
+	struct in6_addr s;
+	ip6_src(acts[0].hdr, &s);
+	assert_memory_equal(&s, &host, 16);
+	tun_in(&host, &cl); /* queued, no new bubble */
+	assert_int_equal(nacts, 0);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(count_to(CLIENT_EP), 2);
+	assert_int_equal(count_kind(SW_ACT_TUN), 0); /* bubbles end here */
+	/* trusted now, straight to the mapping. */
+	tun_in(&host, &cl);
+	assert_int_equal(nacts, 1);
+	assert_true(endpoint_eq(acts[0].dst, CLIENT_EP));
+	assert_int_equal(acts[0].body_len, 56);
+}
+
+/* R-08 with RelayType restricted: a direct bubble to the mapping as well. */
+static void rfc4380_s5_4_1_r08_restricted_direct_bubble(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	assert_int_equal(count_to(CLIENT_EP), 1);
+}
+
+/* R-08: no answer: 2 s retries, at most 3, then the queue and entry go; senders hear
+ * "address unreachable". */
+static void rfc4380_s5_4_1_r08_give_up(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	tun_in(&host, &cl);
+	int bubbles = nacts;
+	for (int i = 0; i < 10; i++) {
+		now += 1000;
+		nacts = relay_tick(&rl, now, acts, ACTS);
+		bubbles += count_to(SERVER_EP);
+		if (count_kind(SW_ACT_TUN))
+			assert_int_equal(acts[0].hdr[40], ICMP6_DST_UNREACH);
+	}
+	assert_int_equal(bubbles, 4);
+	assert_int_equal(rl.stats.dropped[RL_DROP_UNREACHABLE], 1);
+	assert_int_equal(rl.stats.icmp_errors, 1);
+	assert_null(peer_find(&rl.peers, &cl));
+}
+
+/* R-03, R-04, SEC-11: only Teredo destinations with global IPv4s; no Teredo-to-Teredo;
+ * never towards our own socket. */
+static void rfc4380_s5_4_1_r03_r04_checks(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), native = A6("2001:db8:2::1");
+	tun_in(&host, &native);
+	assert_int_equal(rl.stats.dropped[RL_DROP_NOT_TEREDO_DST], 1);
+	struct in6_addr priv = teredo_of("198.51.100.10", EP("192.168.0.1", 5), 0);
+	tun_in(&host, &priv);
+	assert_int_equal(rl.stats.dropped[RL_DROP_NOT_GLOBAL], 1);
+	struct in6_addr cl = client_addr(), other = teredo_of("198.51.100.10", EP("203.0.113.8", 5), 0);
+	tun_in(&other, &cl);
+	assert_int_equal(rl.stats.dropped[RL_DROP_TEREDO_TO_TEREDO], 1);
+	struct in6_addr self = teredo_of("198.51.100.10", EP("198.51.100.30", 3544), 0);
+	tun_in(&host, &self);
+	assert_int_equal(rl.stats.dropped[RL_DROP_LOOP], 1);
+	nacts = relay_tun(&rl, now, buf, 20, acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_TUN_INVALID], 1);
+}
+
+/* R-10..R-13: from clients: valid IPv6, Teredo source matching its UDP source, to a
+ * served non-Teredo destination. */
+static void rfc4380_s5_4_2_r11_r13_reception(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr(), native = A6("2001:db8:9::1");
+	/* A matching source is accepted and forwarded to native IPv6 (R-12: new clients ok). */
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &host, 8), acts, ACTS);
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	/* A mismatching source, a non-Teredo source, a Teredo destination, malformed. */
+	nacts = relay_udp(&rl, now, EP("203.0.113.9", 1), buf, make_echo(buf, sizeof buf, &cl, &host, 8), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_SRC_MISMATCH], 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &native, &host, 8), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_SRC_NOT_TEREDO], 1);
+	struct in6_addr other = teredo_of("198.51.100.10", EP("203.0.113.8", 5), 0);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &other, 8), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_TEREDO_TO_TEREDO], 1);
+	struct in6_addr ll = A6("fe80::1");
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &ll, 8), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_DST_NOT_SERVED], 1);
+	memset(buf, 0, 8);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, 8, acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_MALFORMED], 1);
+	nacts = relay_udp(&rl, now, EP("198.51.100.30", 3544), buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_LOOP], 1);
+}
+
+/* R-08: a client behind a symmetric NAT answers our bubble from another port; that
+ * bubble is accepted (it answers ours) and its source becomes the mapping. Without a
+ * bubble of ours pending, the same would be a mismatch. */
+static void rfc4380_s5_4_1_r08_symmetric_client_answer(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	struct sw_endpoint other_port = EP("203.0.113.7", 40007);
+	nacts = relay_udp(&rl, now, other_port, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(rl.stats.dropped[RL_DROP_SRC_MISMATCH], 1);
+	tun_in(&host, &cl);
+	nacts = relay_udp(&rl, now, other_port, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(count_to(other_port), 1);
+	assert_true(peer_find(&rl.peers, &cl)->trusted);
+}
+
+/* C-40 for relays: a trusted entry older than 30 s bubbles again. */
+static void stale_entry_bubbles_again(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	now += 31000;
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 1);
+}
+
+/* H-01, H-05: a host relay sends only the host's traffic and accepts only traffic for
+ * the host. */
+static void h05_host_relay_local_only(void **state)
+{
+	struct in6_addr me = A6("2001:db8:1::40"), other = A6("2001:db8:1::100"), cl = client_addr();
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &me, 8), acts, ACTS);
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &other, 8), acts, ACTS);
+	assert_int_equal(count_kind(SW_ACT_TUN), 0);
+	assert_int_equal(rl.stats.dropped[RL_DROP_DST_NOT_SERVED], 1);
+	tun_in(&other, &cl);
+	assert_int_equal(rl.stats.dropped[RL_DROP_TEREDO_TO_TEREDO], 1);
+	tun_in(&me, &cl);
+	assert_int_equal(nacts, 1);
+}
+
+static void relay_drop_names_complete(void **state)
+{
+	for (int i = 0; i < RL_DROP__COUNT; i++)
+		assert_string_not_equal(relay_drop_name((enum relay_drop)i), "?");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(rfc4380_s5_4_1_r08_indirect_bubble_then_flush),
+		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r08_restricted_direct_bubble, setup_restricted, teardown),
+		T(rfc4380_s5_4_1_r08_give_up),
+		T(rfc4380_s5_4_1_r03_r04_checks),
+		T(rfc4380_s5_4_2_r11_r13_reception),
+		T(rfc4380_s5_4_1_r08_symmetric_client_answer),
+		T(stale_entry_bubbles_again),
+		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host, teardown),
+		T(relay_drop_names_complete),
+	};
+	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
+}
