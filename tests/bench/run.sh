@@ -118,4 +118,57 @@ for impl in shipworm miredo; do
 	qual[$impl]=$(printf '%s\n' "${ts[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 	echo "$impl: ${ts[*]} ms; median ${qual[$impl]} ms (includes the lab's 0.2 s polling)"
 done
+
+# ---------------------------------------------------------------------------------
+echo
+echo "== Relay: Miredo server, Miredo client behind a full-cone NAT; shipworm's relay, then Miredo's"
+kill $(lab_pids rel miredo) 2>/dev/null
+lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns rel))\""
+lab_miredo_client c1 198.51.100.10
+lab_wait 20 lab_has_teredo_addr c1
+ca=$(lab_teredo_addr c1)
+lab_bg c1 iperf3-c1 iperf3 -s
+declare -A rtcp rpps rcpu
+tx_packets() { lab_exec "$1" cat /proc/net/dev | awk -v i="$2:" '$1 == i { print $11 }'; }
+bench_relay() { # IMPL COMM
+	local impl=$1 comm=$2
+	if [ "$impl" = shipworm ]; then lab_shipworm_relay rel; else lab_miredo_relay rel; fi
+	sleep 1
+	lab_ping6 v6host "$ca" 3 >/dev/null
+	local c0 c1v j bps out_bps pk
+	c0=$(cpu_of rel "$comm")
+	j=$(lab_exec v6host timeout 60 iperf3 -6 -c "$ca" -t "$BENCH_SECONDS" -J 2>/dev/null)
+	bps=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	j=$(lab_exec v6host timeout 60 iperf3 -6 -c "$ca" -t "$BENCH_SECONDS" -R -J 2>/dev/null)
+	out_bps=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	c1v=$(cpu_of rel "$comm")
+	local tcp_cpu
+	tcp_cpu=$(awk -v a="$c0" -v b="$c1v" 'BEGIN { printf "%.2f", b - a }')
+	# Small packets, native host -> client: 64-byte UDP payloads as fast as iperf3 sends.
+	# Packets forwarded = UDP datagrams the relay sent out of its IPv4 interface (the
+	# same count for both implementations; packets lost further on still cost the relay).
+	local tx0 tx1
+	tx0=$(tx_packets rel eth0)
+	c0=$(cpu_of rel "$comm")
+	lab_exec v6host timeout 60 iperf3 -6 -u -b 0 -l 64 -c "$ca" -t "$BENCH_SECONDS" >/dev/null 2>&1
+	c1v=$(cpu_of rel "$comm")
+	tx1=$(tx_packets rel eth0)
+	pk=$((tx1 - tx0))
+	local ucpu
+	ucpu=$(awk -v a="$c0" -v b="$c1v" 'BEGIN { printf "%.2f", b - a }')
+	rtcp[$impl]=$(awk -v a="${bps:-0}" -v b="${out_bps:-0}" 'BEGIN { printf "%.1f", (a + b) / 2e6 }')
+	rpps[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { printf "%.0f", (c > 0 ? p / c : 0) }')
+	rcpu[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { printf "%.2f", (p > 0 ? c / (p / 1e6) : 0) }')
+	printf '%-9s TCP native->client %.1f Mbit/s, client->native %.1f Mbit/s (relay CPU %s s)\n' "$impl" \
+		"$(awk -v b="${bps:-0}" 'BEGIN { print b / 1e6 }')" "$(awk -v b="${out_bps:-0}" 'BEGIN { print b / 1e6 }')" "$tcp_cpu"
+	printf '%-9s small UDP: %s packets forwarded in %s s; relay CPU %s s: %s packets per CPU-second, %s CPU-s per million\n' \
+		"$impl" "${pk:-0}" "$BENCH_SECONDS" "$ucpu" "${rpps[$impl]}" "${rcpu[$impl]}"
+	kill $(lab_pids rel "$comm") 2>/dev/null
+	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns rel))\""
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+}
+bench_relay shipworm shipwormd
+bench_relay miredo miredo
+awk -v a="${rtcp[shipworm]:-0}" -v b="${rtcp[miredo]:-0}" -v c="${rpps[shipworm]:-0}" -v d="${rpps[miredo]:-0}" 'BEGIN {
+	printf "ratio shipworm/miredo: %.2fx TCP throughput, %.2fx packets per CPU-second\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
 echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS)"
