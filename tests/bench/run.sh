@@ -171,4 +171,9 @@ bench_relay shipworm shipwormd
 bench_relay miredo miredo
 awk -v a="${rtcp[shipworm]:-0}" -v b="${rtcp[miredo]:-0}" -v c="${rpps[shipworm]:-0}" -v d="${rpps[miredo]:-0}" 'BEGIN {
 	printf "ratio shipworm/miredo: %.2fx TCP throughput, %.2fx packets per CPU-second\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
+
+echo
+echo "== Relay memory per peer (the core alone, filled with 1,000,000 clients)"
+cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/peermem" "$here/peermem.c" "$top"/src/core/*.c "$top"/src/wire/*.c &&
+	"$top/build/bench/peermem" 1000000
 echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS)"
