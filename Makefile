@@ -22,7 +22,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DSHIPWORM_VERSION='"$(VERSION)"' -Isrc
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS)
-LIBS    := -lmnl
+LIBS    := -lmnl -lcap
 
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANFLAGS = -std=c11 $(WARN) -O1 -g $(SAN) $(CPPFLAGS)
@@ -127,6 +127,9 @@ install: all
 	install -D -m 0644 man/shipworm.1 $(DESTDIR)$(MANDIR)/man1/shipworm.1
 	install -D -m 0644 man/shipwormd.conf.5 $(DESTDIR)$(MANDIR)/man5/shipwormd.conf.5
 	install -D -m 0644 packaging/shipwormd.service $(DESTDIR)$(UNITDIR)/shipwormd.service
+	# The unprivileged user shipwormd switches to after set-up (falls back to nobody).
+	[ -n "$(DESTDIR)" ] || getent passwd shipworm >/dev/null || \
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shipworm
 	test -e $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf || \
 		install -D -m 0644 packaging/shipwormd.conf $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -74,6 +76,9 @@ static void run_hook(struct client_io *io, const char *state, const struct in6_a
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* The hook may change the interface as Miredo's does: CAP_NET_ADMIN, nothing
+		 * else, survives the exec. */
+		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0L, 0L);
 		char *const argv[] = { (char *)hook, NULL };
 		char e_state[32], e_iface[32], e_addr[64], e_old[64], e_mtu[32];
 		snprintf(e_state, sizeof e_state, "STATE=%s", state);
@@ -349,8 +354,13 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("out of memory");
 		return 1;
 	}
-	if (opts->user)
-		log_warn("-u %s: the client keeps running as root in this version (it changes its address on re-qualification)", opts->user);
+	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
+	 * routes whenever it re-qualifies. */
+	const char *user = daemon_user(opts);
+	if (daemon_drop_privileges(user, true) < 0) {
+		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return 1;
+	}
 
 	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc };
 	int ep = daemon_epoll(fds, io.disc >= 0 ? 5 : 4);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -74,15 +76,50 @@ int daemon_write_pidfile(const char *path)
 	return fclose(f);
 }
 
-int daemon_drop_privileges(const char *user)
+const char *daemon_user(const struct run_opts *o)
 {
+	if (o->user)
+		return o->user;
+	return getpwnam("shipworm") ? "shipworm" : "nobody";
+}
+
+int daemon_drop_privileges(const char *user, bool keep_net_admin)
+{
+	if (!strcmp(user, "root"))
+		return 0;
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
 		errno = ENOENT;
 		return -1;
 	}
+	if (keep_net_admin && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+		return -1;
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 		return -1;
+	cap_t caps = cap_init(); /* empty: no capability at all */
+	if (!caps)
+		return -1;
+	cap_value_t keep[] = { CAP_NET_ADMIN };
+	int r = 0;
+	/* Inheritable too, so that a ClientHook can be given it as an ambient capability
+	 * (Miredo's hook runs `ip`). */
+	if (keep_net_admin)
+		r = cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) |
+		    cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET) |
+		    cap_set_flag(caps, CAP_INHERITABLE, 1, keep, CAP_SET);
+	if (!r)
+		r = cap_set_proc(caps);
+	cap_free(caps);
+	if (r < 0)
+		return -1;
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
+		return -1;
+#ifdef __SANITIZE_ADDRESS__
+	/* Sanitizer builds only: LeakSanitizer needs to ptrace itself at exit, which a
+	 * process that changed its uid may not do unless it stays dumpable. */
+	prctl(PR_SET_DUMPABLE, 1L, 0L, 0L, 0L);
+#endif
 	return 0;
 }
 

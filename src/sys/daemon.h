@@ -8,7 +8,7 @@
 
 struct run_opts {
 	bool foreground;
-	const char *user;        /* -u: run as this user after set-up; NULL: stay */
+	const char *user;        /* -u: run as this user after set-up; NULL: the default */
 	const char *pidfile;     /* -p: NULL for none */
 	const char *control;     /* -s: control socket path */
 };
@@ -18,8 +18,13 @@ struct run_opts {
 int daemon_start(const struct run_opts *o);
 void daemon_ready(void);
 int daemon_write_pidfile(const char *path);
-/* Switch to user's uid/gid and drop supplementary groups. */
-int daemon_drop_privileges(const char *user);
+/* The user to run as after set-up: -u if given, else the `shipworm` system user that
+ * `make install` creates, else `nobody`. "root" keeps root (not recommended). */
+const char *daemon_user(const struct run_opts *o);
+/* Switch to user's uid/gid, drop supplementary groups, and keep no capability except
+ * CAP_NET_ADMIN when keep_net_admin (the client changes its address and routes on
+ * re-qualification). Sets no_new_privs. Returns 0 or -1 with errno. */
+int daemon_drop_privileges(const char *user, bool keep_net_admin);
 /* A signalfd for SIGINT, SIGTERM, SIGHUP (blocked for normal delivery). */
 int daemon_signalfd(void);
 /* Read one signal from the signalfd; true (and logged) when it asks the daemon to stop. */

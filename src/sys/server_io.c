@@ -145,8 +145,9 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	server_init(&io.core, &sc);
 	io.started = time(NULL);
 
-	if (opts->user && daemon_drop_privileges(opts->user) < 0) {
-		log_err("cannot switch to user %s: %s", opts->user, strerror(errno));
+	const char *user = daemon_user(opts);
+	if (daemon_drop_privileges(user, false) < 0) {
+		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
 

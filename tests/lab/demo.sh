@@ -40,7 +40,7 @@ say "c2 -> native IPv6 host (connectivity test through the server, data through 
 lab_ping6 c2 2001:db8:1::100 4 || ok=1
 
 say "shipworm status"
-"$SHIPWORM" -s "$LAB_TMP/shipworm-server-srv.sock" status
+"$SHIPWORM" -s "$LAB_TMP/run/shipworm-server-srv.sock" status
 
 say "Tearing the lab down"
 [ $ok -eq 0 ] && echo "demo: everything worked" || echo "demo: something failed (see above)"

@@ -25,6 +25,9 @@ lab_log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 
 lab_init() {
 	LAB_TMP=$(mktemp -d "/tmp/shipworm-lab.XXXXXX")
+	# shipwormd drops to an unprivileged user after set-up: it must reach its files.
+	chmod 755 "$LAB_TMP"
+	mkdir -m 777 "$LAB_TMP/run"
 	trap lab_down EXIT
 	trap 'exit 130' INT TERM
 	lab_newns inet
@@ -189,8 +192,8 @@ lab_down() {
 lab_shipwormd() {
 	local node=$1 name=$2
 	printf '%s\n' "$3" >"$LAB_TMP/$name.conf"
-	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/$name.sock"
-	lab_wait 10 test -S "$LAB_TMP/$name.sock"
+	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
+	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"
 }
 
 lab_shipworm_server() { # NODE PRIMARY
@@ -264,7 +267,7 @@ lab_shipworm_client() { # NODE SERVER [EXTRA CONFIG LINES]
 }
 lab_sw() { # NODE ARGS...: the shipworm tool against NODE's client daemon
 	local n=$1; shift
-	"$SHIPWORM" -s "$LAB_TMP/shipworm-$n.sock" "$@"
+	"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$n.sock" "$@"
 }
 # lab_iperf NODE DEST: a bounded TCP transfer (iperf3 server on DEST); prints Mbit/s.
 lab_iperf() {
@@ -292,4 +295,17 @@ lab_shipworm_relay() { # NODE [RELAYTYPE]
 # lab_counter SOCKET NAME: one counter from `shipworm status --json`.
 lab_counter() {
 	"$SHIPWORM" -s "$1" status --json | sed -E "s/.*\"$2\":([0-9]+).*/\1/"
+}
+
+# lab_privileges NODE CAPEFF-HEX: NODE's shipwormd runs as a non-root user with exactly
+# these effective capabilities (0, or 1000 for CAP_NET_ADMIN) and no_new_privs.
+lab_privileges() {
+	local pid
+	pid=$(lab_pids "$1" shipwormd | head -n 1)
+	[ -n "$pid" ] || return 1
+	awk -v want="$(printf '%016x' "0x$2")" '
+		/^Uid:/ { if ($2 == 0 || $3 == 0) bad = "runs as root" }
+		/^CapEff:/ { if ($2 != want) bad = "CapEff " $2 " not " want }
+		/^NoNewPrivs:/ { if ($2 != 1) bad = "no_new_privs not set" }
+		END { if (bad) { print bad; exit 1 } }' "/proc/$pid/status"
 }

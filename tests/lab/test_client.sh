@@ -33,7 +33,7 @@ start_server() {
 start_server
 lab_miredo_relay rel
 # c5 also runs a ClientHook (optional; the interface never depends on it).
-printf '#!/bin/sh\nenv > "%s/hook-$STATE.env"\n' "$LAB_TMP" >"$LAB_TMP/hook.sh"
+printf '#!/bin/sh\n{ env; grep CapEff /proc/self/status; } > "%s/run/hook-$STATE.env"\n' "$LAB_TMP" >"$LAB_TMP/hook.sh"
 chmod +x "$LAB_TMP/hook.sh"
 for n in 1 3 4 6; do lab_shipworm_client "c$n" 198.51.100.10; done
 lab_shipworm_client c5 198.51.100.10 "ClientHook $LAB_TMP/hook.sh"
@@ -65,30 +65,32 @@ for n in 1 3 4; do
 	mbit=$(lab_iperf "c$n" 2001:db8:1::100)
 	check "c$n carries TCP to the native host (iperf3: ${mbit:-0} Mbit/s)" test -n "$mbit"
 done
-check "c4 status says symmetric NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c4.sock' status | grep -q '^state: symmetric-nat' &&
-	'$SHIPWORM' -s '$LAB_TMP/shipworm-c4.sock' status | grep -q '^nat: symmetric'"
-check "c1 status says qualified, cone-or-restricted NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^state: qualified' &&
-	'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^nat: cone-or-restricted'"
+check "c4 status says symmetric NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^state: symmetric-nat' &&
+	'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^nat: symmetric'"
+check "c1 status says qualified, cone-or-restricted NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^state: qualified' &&
+	'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^nat: cone-or-restricted'"
 
 # Teredo to Teredo behind full-cone NATs: shipworm <-> Miredo and shipworm <-> shipworm.
 check "c1 (shipworm) pings c2 (Miredo)" lab_ping6 c1 "${addr[2]}"
 check "c2 (Miredo) pings c1 (shipworm)" lab_ping6 c2 "${addr[1]}"
 check "c1 pings c5 (shipworm to shipworm)" lab_ping6 c1 "${addr[5]}"
 check "c5 pings c1 (shipworm to shipworm)" lab_ping6 c5 "${addr[1]}"
-check "c1 peers lists c2 as trusted" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' peers --json | grep -q '\"address\":\"${addr[2]}\".*\"trusted\":true'"
+check "c1 peers lists c2 as trusted" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' peers --json | grep -q '\"address\":\"${addr[2]}\".*\"trusted\":true'"
 
 check "ClientHook ran with Miredo's variables (STATE=up, IFACE, ADDRESS)" sh -c "
-	grep -qx 'STATE=up' '$LAB_TMP/hook-up.env' && grep -qx 'IFACE=teredo' '$LAB_TMP/hook-up.env' &&
-	grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/hook-up.env' && grep -qx 'MTU=1280' '$LAB_TMP/hook-up.env'"
+	grep -qx 'STATE=up' '$LAB_TMP/run/hook-up.env' && grep -qx 'IFACE=teredo' '$LAB_TMP/run/hook-up.env' &&
+	grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/run/hook-up.env' && grep -qx 'MTU=1280' '$LAB_TMP/run/hook-up.env'"
+check "ClientHook runs with CAP_NET_ADMIN and nothing else (as Miredo's hook needs)" grep -q 'CapEff:.*0000000000001000' "$LAB_TMP/run/hook-up.env"
+check "the client runs unprivileged but for CAP_NET_ADMIN" lab_privileges c1 1000
 
 # Local discovery: two shipworm clients behind the same NAT find each other on the link.
 for n in c7 c7b c7m; do lab_wait 25 lab_has_teredo_addr "$n"; done
 a7=$(lab_teredo_addr c7); a7b=$(lab_teredo_addr c7b); a7m=$(lab_teredo_addr c7m)
 check "c7 pings c7b behind the same NAT (local discovery)" lab_ping6 c7 "$a7b"
 check "c7b pings c7 behind the same NAT (local discovery)" lab_ping6 c7b "$a7"
-check "c7 peers shows c7b trusted at its local address" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c7.sock' peers --json |
+check "c7 peers shows c7b trusted at its local address" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c7.sock' peers --json |
 	grep -q '\"address\":\"$a7b\",\"kind\":\"teredo\",\"mapping\":\"10.7.0.3:[0-9]*\",\"local\":\"10.7.0.3:[0-9]*\",\"trusted\":true'"
-check "c7 status counts discovery bubbles both ways" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c7.sock' status --json |
+check "c7 status counts discovery bubbles both ways" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c7.sock' status --json |
 	grep -q '\"discovery_sent\":[1-9].*\"discovery_received\":[1-9]'"
 # Debian's Miredo 1.2.6 sends no discovery bubbles (seen in captures), so this is recorded only.
 if lab_ping6 c7 "$a7m" 3 >/dev/null 2>&1; then r=works; else r=fails; fi
@@ -108,7 +110,7 @@ start_server
 wait $ping_pid
 rcvd=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$LAB_TMP/restart-ping.log")
 check "pings keep flowing while the server restarts (${rcvd:-0}/30)" test "${rcvd:-0}" -ge 20
-check "c1 still runs and is qualified" sh -c "'$SHIPWORM' -s '$LAB_TMP/shipworm-c1.sock' status | grep -q '^state: qualified'"
+check "c1 still runs and is qualified" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^state: qualified'"
 
 # The interface and routes leave with the daemon, also mid-qualification.
 check "SIGTERM stops c1 cleanly" lab_stop_clean c1 shipworm-c1
@@ -122,5 +124,5 @@ check "and its tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip 
 for n in 3 4 5 6 7 7b; do
 	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
-check "ClientHook ran with STATE=down on exit" lab_wait 5 grep -qx 'STATE=down' "$LAB_TMP/hook-down.env"
+check "ClientHook ran with STATE=down on exit" lab_wait 5 grep -qx 'STATE=down' "$LAB_TMP/run/hook-down.env"
 lab_summary

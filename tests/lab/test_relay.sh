@@ -32,8 +32,10 @@ lab_shipworm_client c2 198.51.100.12
 for n in c1 c2; do lab_wait 25 lab_has_teredo_addr "$n"; done
 a1=$(lab_teredo_addr c1); a2=$(lab_teredo_addr c2)
 check "both clients qualify ($a1, $a2)" test -n "$a1" -a -n "$a2"
-rsock=$LAB_TMP/shipworm-rel.sock
+rsock=$LAB_TMP/run/shipworm-rel.sock
 
+check "the relay runs unprivileged, with no capability" lab_privileges rel 0
+check "the host relay runs unprivileged, with no capability" lab_privileges hr 0
 check "the relay routes 2001::/32 into its tunnel" sh -c "ip netns exec $(lab_ns rel) ip -6 route show 2001::/32 | grep -q 'dev teredo'"
 # Miredo client + Miredo server + shipworm relay <-> native host.
 check "Miredo client pings the native host through shipworm's relay" lab_ping6 c1 2001:db8:1::100
@@ -85,7 +87,7 @@ kill $(lab_pids hr tcpdump) 2>/dev/null
 sleep 0.5
 direct=$(tcpdump -n -r "$LAB_TMP/hr.pcap" 2>/dev/null | grep -cE '198\.51\.100\.2[12]\.[0-9]+ > 198\.51\.100\.40\.3544|198\.51\.100\.40\.3544 > 198\.51\.100\.2[12]\.')
 check "a capture on the host shows the packets go directly to and from the clients' NATs ($direct)" test "$direct" -gt 100
-hsock=$LAB_TMP/shipworm-hr.sock
+hsock=$LAB_TMP/run/shipworm-hr.sock
 check "host relay status lists its own addresses" sh -c "'$SHIPWORM' -s '$hsock' status | grep -q '2001:db8:1::40'"
 # H-05: a host relay forwards nothing but the host's own traffic: from a source it
 # accepts (Teredo, matching its UDP source), to the host it goes in, to anyone else not.

@@ -55,7 +55,7 @@ for n in 1 2 3 4; do
 done
 
 if [ "$impl" = shipworm ]; then
-	sock=$LAB_TMP/shipworm-server-srv.sock
+	sock=$LAB_TMP/run/shipworm-server-srv.sock
 	st=$("$SHIPWORM" -s "$sock" status --json)
 	echo "# $st"
 	get() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<<"$st"; }
@@ -65,6 +65,7 @@ if [ "$impl" = shipworm ]; then
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
 	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
 	check "shipwormd is still running" test -n "$(lab_pids srv shipwormd)"
+	check "the server runs unprivileged, with no capability" lab_privileges srv 0
 	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv
 	check "its control socket is removed" test ! -e "$sock"
 fi
