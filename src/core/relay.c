@@ -263,13 +263,15 @@ int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)
 			continue;
 		}
 		if (p->retries > CLIENT_RETRIES) {
-			/* still nothing: drop the queue (and tell its senders) and the entry. */
+			/* R-08: still nothing: drop the queue and tell its senders. The entry
+			 * itself stays until it expires, so that its bubble count keeps the
+			 * 4-per-300-s limit (C-53, SEC-16) against a stream of native packets. */
 			r->stats.dropped[RL_DROP_UNREACHABLE] += p->q_count;
 			const struct peer_pkt *k;
 			while ((k = peer_dequeue(&r->peers, p)) != NULL)
 				icmp_error(r, now, k->data, k->len);
+			p->next_retry = 0;
 			l->idx[i] = l->idx[--l->n];
-			peer_remove(&r->peers, p);
 			continue;
 		}
 		p->retries++;

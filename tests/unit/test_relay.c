@@ -93,8 +93,8 @@ static void rfc4380_s5_4_1_r08_restricted_direct_bubble(void **state)
 	assert_int_equal(count_to(CLIENT_EP), 1);
 }
 
-/* R-08: no answer: 2 s retries, at most 3, then the queue and entry go; senders hear
- * "address unreachable". */
+/* R-08: no answer: 2 s retries, at most 3, then the queue goes and its senders hear
+ * "address unreachable"; the entry stays to keep counting bubbles (C-53). */
 static void rfc4380_s5_4_1_r08_give_up(void **state)
 {
 	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
@@ -110,7 +110,13 @@ static void rfc4380_s5_4_1_r08_give_up(void **state)
 	assert_int_equal(bubbles, 4);
 	assert_int_equal(rl.stats.dropped[RL_DROP_UNREACHABLE], 1);
 	assert_int_equal(rl.stats.icmp_errors, 1);
-	assert_null(peer_find(&rl.peers, &cl));
+	struct peer *p = peer_find(&rl.peers, &cl);
+	assert_non_null(p);
+	assert_int_equal(p->q_count, 0);
+	assert_int_equal(p->next_retry, 0);
+	/* More native packets within 300 s: queued, but no fifth bubble. */
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 0);
 }
 
 /* R-03, R-04, SEC-11: only Teredo destinations with global IPv4s; no Teredo-to-Teredo;

@@ -1,0 +1,159 @@
+/* No amplification (RFC 4380 §7.4, SEC-08, SEC-10, SEC-13): for every kind of packet an
+ * unauthenticated sender can throw at each role, count what the role sends in answer.
+ * Allowed: a server answers an RS with one RA (the RFC's answer; the ratio is the RA's
+ * size over the smallest RS, about 2.2); forwarding adds at most an 8-byte origin
+ * indication; everything else answers with at most one packet no larger than what came
+ * in. */
+#include "helpers.h"
+
+#include "core/client.h"
+#include "core/relay.h"
+#include "core/server.h"
+
+#define ACTS 32
+static struct sw_action acts[ACTS];
+static uint8_t buf[2048];
+
+static size_t out_bytes(int n, size_t *npkts)
+{
+	size_t b = 0;
+	*npkts = 0;
+	for (int i = 0; i < n; i++) {
+		if (acts[i].kind != SW_ACT_UDP && acts[i].kind != SW_ACT_IPV6)
+			continue; /* TUN writes and address changes stay on this host */
+		b += acts[i].hdr_len + acts[i].body_len;
+		(*npkts)++;
+	}
+	return b;
+}
+
+static void rng(void *ctx, void *out, size_t len)
+{
+	memset(out, 0x33, len);
+}
+
+static void sec08_server(void **state)
+{
+	struct server s;
+	struct server_config c = { .primary = A4("198.51.100.10"), .secondary = A4("198.51.100.11"),
+				   .prefix = TEREDO_PREFIX_DEFAULT, .mtu = 1280, .ipv6_egress = true,
+				   .max_icmp_payload = 88 };
+	server_init(&s, &c);
+	struct sw_endpoint from = EP("203.0.113.5", 40000), peer = EP("203.0.113.6", 50000);
+	struct in6_addr ll = A6("fe80::ffff:ffff:ffff"), me = teredo_of("198.51.100.10", from, 0),
+			them = teredo_of("198.51.100.10", peer, 0), native = A6("2001:db8:1::100");
+	static const uint8_t nonce[8] = { 1 };
+	size_t in, out, n;
+
+	/* RS without and with nonce: one RA, at most 2.2 times the RS. */
+	in = make_rs(buf, &ll, NULL);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_int_equal(n, 1);
+	assert_true(out * 10 <= in * 22);
+	in = make_rs(buf, &ll, nonce);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_int_equal(n, 1);
+	assert_true(out * 10 <= in * 22);
+	/* Bubble and echo to a client: the same bytes plus the 8-byte origin indication. */
+	in = make_bubble(buf, &me, &them);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_int_equal(n, 1);
+	assert_true(out <= in + 8);
+	in = make_echo(buf, sizeof buf, &me, &them, 80);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_true(n == 1 && out <= in + 8);
+	/* Echo to native: the same packet, no more. */
+	in = make_echo(buf, sizeof buf, &me, &native, 80);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_true(n == 1 && out <= in);
+	/* A spoofed source (mapping mismatch) gets nothing. */
+	in = make_bubble(buf, &them, &me);
+	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	assert_int_equal(n, 0);
+}
+
+static void sec10_relay(void **state)
+{
+	struct relay r;
+	struct relay_config c = { .prefix = TEREDO_PREFIX_DEFAULT, .peer_capacity = 16,
+				  .queue_pool = 8, .queue_per_peer = 4 };
+	assert_int_equal(relay_init(&r, &c, rng, NULL), 0);
+	struct sw_endpoint from = EP("203.0.113.5", 40000);
+	struct in6_addr cl = teredo_of("198.51.100.10", from, 0), native = A6("2001:db8:1::100");
+	size_t in, out, n;
+	/* From a client: at most one packet to the native side, never anything over UDP. */
+	in = make_echo(buf, sizeof buf, &cl, &native, 500);
+	out = out_bytes(relay_udp(&r, 1000000, from, buf, in, acts, ACTS), &n);
+	assert_int_equal(n, 0);
+	in = make_bubble(buf, &cl, &native);
+	out = out_bytes(relay_udp(&r, 1000000, EP("203.0.113.9", 1), buf, in, acts, ACTS), &n);
+	assert_int_equal(n, 0);
+	/* From native IPv6 to an unknown client: 40-byte bubbles, one per packet at most,
+	 * and at most 4 per client per 300 s (C-53) however much arrives. */
+	struct in6_addr other = teredo_of("198.51.100.10", EP("203.0.113.77", 1), 0);
+	size_t total = 0;
+	for (int i = 0; i < 100; i++) {
+		in = make_echo(buf, sizeof buf, &native, &other, 8);
+		out = out_bytes(relay_tun(&r, 1000000 + (uint64_t)i * 1000, buf, in, acts, ACTS), &n);
+		assert_true(n <= 1 && out <= in);
+		total += n;
+		out_bytes(relay_tick(&r, 1000000 + (uint64_t)i * 1000, acts, ACTS), &n);
+		total += n;
+	}
+	assert_true(total <= 4 * 2); /* an exchange gives up and may start once more */
+	(void)out;
+	relay_free(&r);
+}
+
+static void sec13_client(void **state)
+{
+	struct client c;
+	struct client_config cc = { .server = A4("198.51.100.10"), .server2 = A4("198.51.100.11"),
+				    .prefix = TEREDO_PREFIX_DEFAULT, .refresh_ms = 30000, .peer_capacity = 16,
+				    .queue_pool = 8, .queue_per_peer = 4, .local_discovery = true };
+	assert_int_equal(client_init(&c, &cc, rng, NULL), 0);
+	/* Qualify by hand: an RA answering the client's RS. */
+	int k = client_start(&c, 1000000, acts, ACTS);
+	assert_int_equal(k, 1);
+	for (int round = 0; round < 2; round++) {
+		struct teredo_pkt p;
+		assert_int_equal(teredo_parse(acts[0].hdr, acts[0].hdr_len, &p), 0);
+		teredo_put_auth_nonce(buf, p.nonce, 0);
+		teredo_put_origin(buf + 13, EP("203.0.113.7", 40000));
+		struct ra_params ra = { .dst = A6("fe80::ffff:ffff:ffff"), .mtu = 1280, .prefix = A6("2001:0:c633:640a::") };
+		teredo_server_link_local(A4("198.51.100.10"), &ra.src);
+		size_t len = 21 + ra_build(buf + 21, &ra);
+		client_udp(&c, 1000000, EP(round ? "198.51.100.11" : "198.51.100.10", 3544), buf, len, acts, ACTS);
+	}
+	assert_int_equal(c.state, CLIENT_QUALIFIED);
+	struct in6_addr me = c.addr, stranger = teredo_of("198.51.100.10", EP("203.0.113.8", 1), 0);
+	size_t in, out, n;
+	/* Server-relayed bubbles with an origin: one 40-byte bubble each. */
+	teredo_put_origin(buf, EP("203.0.113.8", 1));
+	in = 8 + make_bubble(buf + 8, &stranger, &me);
+	out = out_bytes(client_udp(&c, 1000100, EP("198.51.100.10", 3544), buf, in, acts, ACTS), &n);
+	assert_true(n == 1 && out <= in);
+	/* Discovery bubbles from the link: at most one unicast bubble plus one discovery. */
+	struct in6_addr all = A6("ff02::1");
+	in = make_bubble(buf, &stranger, &all);
+	out = out_bytes(client_discovery(&c, 1000200, EP("10.1.0.9", 5000), true, buf, in, acts, ACTS), &n);
+	assert_true(n <= 2 && out <= 2 * in);
+	/* The same again costs nothing more. */
+	out = out_bytes(client_discovery(&c, 1000300, EP("10.1.0.9", 5000), true, buf, in, acts, ACTS), &n);
+	assert_int_equal(n, 0);
+	/* Unknown sources get nothing. */
+	in = make_echo(buf, sizeof buf, &stranger, &me, 200);
+	out = out_bytes(client_udp(&c, 1000400, EP("203.0.113.99", 7), buf, in, acts, ACTS), &n);
+	assert_int_equal(n, 0);
+	client_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sec08_server),
+		cmocka_unit_test(sec10_relay),
+		cmocka_unit_test(sec13_client),
+	};
+	return cmocka_run_group_tests_name("amplification", tests, NULL, NULL);
+}
