@@ -130,6 +130,9 @@ static void set_address(struct client_io *io, const struct in6_addr *addr, uint3
 	io->addr = *addr;
 	io->addr_set = true;
 	log_info("Teredo address %s, MTU %u, on %s", a, mtu, io->cfg->ifname);
+	char st[INET6_ADDRSTRLEN + 16];
+	snprintf(st, sizeof st, "qualified: %s", a);
+	daemon_notify_ready(st); /* systemd: ready once there is an address */
 	run_hook(io, "up", &old);
 }
 

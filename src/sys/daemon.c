@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +58,33 @@ int daemon_start(const struct run_opts *o)
 			close(null);
 	}
 	return 0;
+}
+
+/* systemd's readiness protocol (Type=notify), without libsystemd: one datagram with
+ * "READY=1" to $NOTIFY_SOCKET (a path, or "@name" for the abstract namespace). */
+static void notify_systemd(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, path);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0)
+		log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void daemon_notify_ready(const char *status)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", status);
+	notify_systemd(msg);
 }
 
 void daemon_ready(void)

@@ -17,6 +17,9 @@ struct run_opts {
  * daemon_ready, with the child's status if it fails first. */
 int daemon_start(const struct run_opts *o);
 void daemon_ready(void);
+/* Tell systemd the daemon is ready (Type=notify): after binding for a server or relay,
+ * after qualification for a client. A no-op without $NOTIFY_SOCKET. */
+void daemon_notify_ready(const char *status);
 int daemon_write_pidfile(const char *path);
 /* The user to run as after set-up: -u if given, else the `shipworm` system user that
  * `make install` creates, else `nobody`. "root" keeps root (not recommended). */

@@ -187,6 +187,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	log_info("Teredo %s on UDP port %u, interface %s", host ? "host-specific relay" : "relay",
 		 cfg->bind_port, cfg->ifname);
 	daemon_ready();
+	daemon_notify_ready(host ? "host relay serving" : "relay serving");
 	uint64_t now = daemon_now_ms(), next_tick = now + TICK_MS, next_local = now + LOCAL_REFRESH_MS;
 
 	for (;;) {

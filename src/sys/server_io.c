@@ -159,6 +159,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	}
 	log_info("Teredo server on %s and %s, UDP port %d", a1, a2, TEREDO_PORT);
 	daemon_ready();
+	daemon_notify_ready("serving");
 
 	for (;;) {
 		struct epoll_event evs[8];

@@ -13,6 +13,7 @@
 
 LAB_ID=${LAB_ID:-sw$$}
 LAB_NODES=()
+LAB_HOST_PIDS=() # helpers the lab runs outside its namespaces, killed by lab_down
 LAB_TMP=""
 SHIPWORM_TOP=${SHIPWORM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SHIPWORMD=${SHIPWORMD:-$SHIPWORM_TOP/build/shipwormd}
@@ -166,6 +167,7 @@ lab_teredo_addr() {
 lab_down() {
 	local rc=$? n pid
 	trap - EXIT
+	for pid in "${LAB_HOST_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for n in "${LAB_NODES[@]}"; do
 		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 	done
@@ -193,6 +195,7 @@ lab_shipwormd() {
 	local node=$1 name=$2
 	printf '%s\n' "$3" >"$LAB_TMP/$name.conf"
 	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
+	unset NOTIFY_SOCKET
 	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"
 }
 
@@ -260,6 +263,16 @@ lab_stop_clean() {
 	kill -TERM $pids
 	lab_wait 10 sh -c "! kill -0 $pids 2>/dev/null" || { echo "still running: $pids"; return 1; }
 	! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
+}
+
+# lab_notify NAME: a stand-in for systemd's notification socket; the daemon started
+# next with lab_shipwormd (NOTIFY_SOCKET is exported for it) reports to
+# $LAB_TMP/NAME.notify.
+lab_notify() {
+	python3 "$SHIPWORM_TOP/tests/lab/notify-listen.py" "$LAB_TMP/run/$1.nsock" "$LAB_TMP/$1.notify" 30 &
+	LAB_HOST_PIDS+=($!)
+	lab_wait 5 test -S "$LAB_TMP/run/$1.nsock"
+	export NOTIFY_SOCKET=$LAB_TMP/run/$1.nsock
 }
 
 lab_shipworm_client() { # NODE SERVER [EXTRA CONFIG LINES]

@@ -35,6 +35,7 @@ lab_miredo_relay rel
 # c5 also runs a ClientHook (optional; the interface never depends on it).
 printf '#!/bin/sh\n{ env; grep CapEff /proc/self/status; } > "%s/run/hook-$STATE.env"\n' "$LAB_TMP" >"$LAB_TMP/hook.sh"
 chmod +x "$LAB_TMP/hook.sh"
+lab_notify c1
 for n in 1 3 4 6; do lab_shipworm_client "c$n" 198.51.100.10; done
 lab_shipworm_client c5 198.51.100.10 "ClientHook $LAB_TMP/hook.sh"
 lab_shipworm_client c7 198.51.100.10
@@ -54,6 +55,8 @@ for n in 1 3 4; do
 	check_eq "c$n address carries its NAT's public IPv4" "$(awk '/^mapped IPv4:/ { print $3 }' <<<"$dec")" "198.51.100.2$n"
 	check_eq "c$n address carries its NAT's mapped port" "$(awk '/^mapped port:/ { print $3 }' <<<"$dec")" "$(lab_nat_mapping "$n" 198.51.100.10 3544)"
 done
+check "c1 tells systemd it is ready once qualified (READY=1, its address)" lab_wait 10 sh -c "
+	grep -qx 'READY=1' '$LAB_TMP/c1.notify' && grep -q 'STATUS=qualified: ${addr[1]}' '$LAB_TMP/c1.notify'"
 check "c1 interface: MTU 1280, /32 address, default route metric 1029" sh -c "
 	ip netns exec $(lab_ns c1) ip -6 -o addr show dev teredo scope global | grep -q '/32' &&
 	ip netns exec $(lab_ns c1) ip link show teredo | grep -q 'mtu 1280' &&

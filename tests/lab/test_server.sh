@@ -20,7 +20,9 @@ lab_nat 4 masquerade 198.51.100.24
 
 echo "# server: $impl"
 if [ "$impl" = shipworm ]; then
+	lab_notify srv
 	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10
+	check "the server tells systemd it is ready (READY=1)" lab_wait 10 grep -qx 'READY=1' "$LAB_TMP/srv.notify"
 else
 	lab_miredo_server srv 198.51.100.10
 fi
