@@ -22,7 +22,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DSHIPWORM_VERSION='"$(VERSION)"' -Isrc
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS)
-LIBS    := -lmnl -lcap
+LIBS    := -lmnl -lcap -lseccomp
 
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANFLAGS = -std=c11 $(WARN) -O1 -g $(SAN) $(CPPFLAGS)
@@ -101,7 +101,7 @@ deps:
 deps-test:
 	scripts/deps.sh test
 
-lab: build/san/shipwormd build/san/shipworm
+lab: build/san/shipwormd build/san/shipworm build/shipwormd
 	@mkdir -p build
 	tests/lab/run.sh 2>&1 | tee build/lab.log; r=$${PIPESTATUS[0]}; \
 	sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed$$/lab \1 \2/p' build/lab.log >> build/check.tally; \

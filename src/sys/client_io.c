@@ -21,6 +21,7 @@
 #include "core/client.h"
 #include "sys/control.h"
 #include "sys/log.h"
+#include "sys/sandbox.h"
 #include "sys/netlink.h"
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
@@ -362,6 +363,14 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	const char *user = daemon_user(opts);
 	if (daemon_drop_privileges(user, true) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return 1;
+	}
+	/* A ClientHook may run anything, and a seccomp filter is inherited by it: with a
+	 * hook the client keeps its privileges lean (above) but runs unfiltered. */
+	if (cfg->client_hook[0])
+		log_info("ClientHook set: no seccomp filter for this client");
+	else if (sandbox_enter(SANDBOX_CLIENT) < 0) {
+		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
 

@@ -13,6 +13,7 @@
 #include "core/relay.h"
 #include "sys/control.h"
 #include "sys/log.h"
+#include "sys/sandbox.h"
 #include "sys/netlink.h"
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
@@ -176,6 +177,10 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	const char *user = daemon_user(opts);
 	if (daemon_drop_privileges(user, false) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return 1;
+	}
+	if (sandbox_enter(SANDBOX_RELAY) < 0) {
+		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
 	int fds[] = { io.udp, io.tun, ctl, sfd };

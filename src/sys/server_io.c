@@ -15,6 +15,7 @@
 #include "core/server.h"
 #include "sys/control.h"
 #include "sys/log.h"
+#include "sys/sandbox.h"
 #include "sys/status_fmt.h"
 #include "sys/udp.h"
 #include "wire/bytes.h"
@@ -148,6 +149,10 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	const char *user = daemon_user(opts);
 	if (daemon_drop_privileges(user, false) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return 1;
+	}
+	if (sandbox_enter(SANDBOX_SERVER) < 0) {
+		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
 

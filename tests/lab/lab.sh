@@ -311,7 +311,8 @@ lab_counter() {
 }
 
 # lab_privileges NODE CAPEFF-HEX: NODE's shipwormd runs as a non-root user with exactly
-# these effective capabilities (0, or 1000 for CAP_NET_ADMIN) and no_new_privs.
+# these effective capabilities (0, or 1000 for CAP_NET_ADMIN), no_new_privs and a
+# seccomp filter.
 lab_privileges() {
 	local pid
 	pid=$(lab_pids "$1" shipwormd | head -n 1)
@@ -320,5 +321,6 @@ lab_privileges() {
 		/^Uid:/ { if ($2 == 0 || $3 == 0) bad = "runs as root" }
 		/^CapEff:/ { if ($2 != want) bad = "CapEff " $2 " not " want }
 		/^NoNewPrivs:/ { if ($2 != 1) bad = "no_new_privs not set" }
+		/^Seccomp:/ { if ($2 != 2) bad = "no seccomp filter (Seccomp: " $2 ")" }
 		END { if (bad) { print bad; exit 1 } }' "/proc/$pid/status"
 }
