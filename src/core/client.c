@@ -562,36 +562,24 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 
 static void retry_peers(struct client *c, uint64_t now)
 {
-	struct peer_pending *l = &c->pending;
-	for (uint32_t i = 0; i < l->n;) {
-		struct peer *p = &c->peers.peers[l->idx[i]];
-		if (!p->in_use || !p->next_retry) {
-			l->idx[i] = l->idx[--l->n];
-			continue;
-		}
-		if (p->next_retry > now) {
-			i++;
-			continue;
-		}
-		if (p->retries > CLIENT_RETRIES) {
+	uint32_t cursor = 0;
+	bool give_up;
+	struct peer *p;
+	while ((p = peer_pending_next(&c->pending, &c->peers, &cursor, now, CLIENT_RETRIES,
+				      CLIENT_RETRY_MS, &give_up)) != NULL) {
+		if (give_up) {
 			/* C-42, C-45: give up; each queued packet's sender hears "address
 			 * unreachable" (rate-limited). */
 			c->stats.dropped[CL_DROP_UNREACHABLE] += p->q_count;
 			const struct peer_pkt *k;
 			while ((k = peer_dequeue(&c->peers, p)) != NULL)
 				icmp_error(c, now, ICMP6_UNREACH_ADDR, k->data, k->len);
-			p->next_retry = 0;
 			p->echo_pending = false;
-			l->idx[i] = l->idx[--l->n];
-			continue;
-		}
-		p->retries++;
-		p->next_retry = now + CLIENT_RETRY_MS;
-		if (p->echo_pending)
+		} else if (p->echo_pending) {
 			echo_test(c, p, now);
-		else
+		} else {
 			bubble_peer(c, p, now);
-		i++;
+		}
 	}
 }
 

@@ -204,3 +204,32 @@ bool peer_may_bubble(struct peer *p, uint64_t now)
 	}
 	return now - p->last_tx >= 2000 && p->bubbles < 4;
 }
+
+struct peer *peer_pending_next(struct peer_pending *l, struct peer_table *t, uint32_t *cursor,
+			       uint64_t now, uint8_t max_retries, uint64_t retry_ms, bool *give_up)
+{
+	while (*cursor < l->n) {
+		uint32_t i = *cursor;
+		struct peer *p = &t->peers[l->idx[i]];
+		if (!p->in_use || !p->next_retry) {
+			l->idx[i] = l->idx[--l->n];
+			continue;
+		}
+		if (p->next_retry > now) {
+			(*cursor)++;
+			continue;
+		}
+		if (p->retries > max_retries) {
+			*give_up = true;
+			p->next_retry = 0;
+			l->idx[i] = l->idx[--l->n];
+			return p;
+		}
+		*give_up = false;
+		p->retries++;
+		p->next_retry = now + retry_ms;
+		(*cursor)++;
+		return p;
+	}
+	return NULL;
+}

@@ -95,6 +95,13 @@ struct peer_pending {
  * its next packet to start again. */
 void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p);
 
+/* Walk the pending list from *cursor (start at 0): return the next peer whose retry is
+ * due, forgetting entries that left or finished on the way. For a peer that has had
+ * max_retries repetitions, *give_up is set and the peer leaves the list (next_retry 0);
+ * otherwise its retry count goes up and its next retry is retry_ms away. NULL at the end. */
+struct peer *peer_pending_next(struct peer_pending *l, struct peer_table *t, uint32_t *cursor,
+			       uint64_t now, uint8_t max_retries, uint64_t retry_ms, bool *give_up);
+
 static inline uint32_t peer_index(const struct peer_table *t, const struct peer *p)
 {
 	return (uint32_t)(p - t->peers);

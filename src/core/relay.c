@@ -251,18 +251,12 @@ int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8
 int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)
 {
 	begin(r, acts, cap);
-	struct peer_pending *l = &r->pending;
-	for (uint32_t i = 0; i < l->n;) {
-		struct peer *p = &r->peers.peers[l->idx[i]];
-		if (!p->in_use || !p->next_retry) {
-			l->idx[i] = l->idx[--l->n];
-			continue;
-		}
-		if (p->next_retry > now) {
-			i++;
-			continue;
-		}
-		if (p->retries > CLIENT_RETRIES) {
+	uint32_t cursor = 0;
+	bool give_up;
+	struct peer *p;
+	while ((p = peer_pending_next(&r->pending, &r->peers, &cursor, now, CLIENT_RETRIES,
+				      CLIENT_RETRY_MS, &give_up)) != NULL) {
+		if (give_up) {
 			/* R-08: still nothing: drop the queue and tell its senders. The entry
 			 * itself stays until it expires, so that its bubble count keeps the
 			 * 4-per-300-s limit (C-53, SEC-16) against a stream of native packets. */
@@ -270,18 +264,11 @@ int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)
 			const struct peer_pkt *k;
 			while ((k = peer_dequeue(&r->peers, p)) != NULL)
 				icmp_error(r, now, k->data, k->len);
-			p->next_retry = 0;
-			l->idx[i] = l->idx[--l->n];
-			continue;
-		}
-		p->retries++;
-		p->next_retry = now + CLIENT_RETRY_MS;
-		if (p->q_head != PEER_NONE) {
+		} else if (p->q_head != PEER_NONE) {
 			struct in6_addr src;
 			ip6_src(r->peers.pool[p->q_head].data, &src);
 			bubble_peer(r, p, &src, now);
 		}
-		i++;
 	}
 	peer_sweep(&r->peers, now, 2 * CLIENT_PEER_VALID_MS, 256);
 	return r->o.n;
