@@ -32,8 +32,10 @@ CORE_SRCS := $(wildcard src/core/*.c)
 SYS_SRCS  := $(wildcard src/sys/*.c)
 PURE_SRCS := $(WIRE_SRCS) $(CORE_SRCS)
 CONF_SRCS := src/cmd/config.c
+# The control socket's pure parts (request grammar, answer writer), fuzzed too.
+CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c
 D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)
-T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/log.c
+T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/log.c
 HDRS      := $(shell find src -name '*.h')
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -60,8 +62,8 @@ build build/san build/unit build/fuzz:
 	mkdir -p $@
 
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
-build/unit/%: tests/unit/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) tests/unit/*.h | build/unit
-	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(PURE_SRCS) $(CONF_SRCS) -lcmocka
+build/unit/%: tests/unit/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) -lcmocka
 
 unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	@fail=0; for t in $(UNIT_TESTS); do \
@@ -74,9 +76,9 @@ unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	exit $$fail
 
 # libFuzzer targets (clang), with ASan and UBSan.
-build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(HDRS) | build/fuzz
+build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) | build/fuzz
 	$(CLANG) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(CPPFLAGS) -o $@ $< $(PURE_SRCS) $(CONF_SRCS)
+		$(CPPFLAGS) -o $@ $< $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS)
 
 fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \

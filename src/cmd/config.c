@@ -14,7 +14,7 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D_LOCALDISCOVERY, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -33,6 +33,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_SERVERMAXICMP] = "ServerMaxICMPv6Payload",
 	[D_CLIENTHOOK] = "ClientHook",
 	[D_LOCALDISCOVERY] = "LocalDiscovery",
+	[D_CONTROLGROUP] = "ControlGroup",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -195,6 +196,13 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		else
 			return fail(err, errlen, file, line, "LocalDiscovery: \"%s\" is not yes or no", v);
 		return 0;
+	case D_CONTROLGROUP:
+		/* Resolved to a gid by the daemon (config_parse does no I/O); checked for shape here. */
+		if (strlen(v) >= sizeof c->control_group || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(v))
+			return fail(err, errlen, file, line, "ControlGroup: \"%s\" is not a group name", v);
+		strcpy(c->control_group, v);
+		return 0;
 	case D__COUNT:
 		break;
 	}
@@ -341,4 +349,12 @@ int config_parse(const char *text, size_t len, const char *file, struct sw_confi
 		cfg->line_of[d] = line;
 	}
 	return finish(cfg, file, err, errlen);
+}
+
+int config_line(const struct sw_config *cfg, const char *directive)
+{
+	for (int d = 0; d < D__COUNT; d++)
+		if (!strcasecmp(directive_names[d], directive))
+			return cfg->line_of[d];
+	return 0;
 }

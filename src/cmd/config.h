@@ -28,6 +28,7 @@ struct sw_config {
 	uint16_t max_icmp_payload; /* server: S-24 */
 	char client_hook[CONFIG_STR_MAX]; /* client: script run after each change, or "" */
 	bool local_discovery;   /* client: RFC 4380 §5.2.8, default on */
+	char control_group[33]; /* group allowed on the control socket besides root, or "" */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */
 };
 
@@ -38,5 +39,7 @@ int config_parse(const char *text, size_t len, const char *file, struct sw_confi
 		 char *err, size_t errlen);
 
 const char *config_mode_name(enum sw_mode m);
+/* The line a directive was set on, 0 if it was not (for messages about its value). */
+int config_line(const struct sw_config *cfg, const char *directive);
 
 #endif

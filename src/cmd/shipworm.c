@@ -109,9 +109,11 @@ int main(int argc, char **argv)
 	}
 	char req[64];
 	snprintf(req, sizeof req, "%s%s", cmd, json ? " json" : "");
-	if (control_request(sock, req, STDOUT_FILENO) < 0) {
-		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s\n", sock, strerror(errno));
+	int r = control_request(sock, req, STDOUT_FILENO, STDERR_FILENO);
+	if (r < 0) {
+		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s%s\n", sock, strerror(errno),
+			errno == EACCES ? " (root, or a member of the daemon's ControlGroup, may ask)" : "");
 		return 1;
 	}
-	return 0;
+	return r;
 }

@@ -1,6 +1,7 @@
 /* shipwormd: the Teredo daemon. One process runs one role, chosen by the configuration. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,23 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* A group name, or a number as groupadd would refuse to name a group. */
+static int resolve_group(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	char *end;
+	unsigned long n = strtoul(name, &end, 10);
+	if (*name && !*end && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -82,7 +100,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
-	struct run_opts opts = { .control = CONTROL_DEFAULT };
+	struct run_opts opts = { .control = CONTROL_DEFAULT, .control_gid = (gid_t)-1 };
 	bool check_only = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:fu:p:s:thV", longopts, NULL)) != -1) {
@@ -116,6 +134,11 @@ int main(int argc, char **argv)
 	free(text);
 	if (r < 0) {
 		fprintf(stderr, "shipwormd: %s\n", err);
+		return 1;
+	}
+	if (cfg.control_group[0] && resolve_group(cfg.control_group, &opts.control_gid) < 0) {
+		fprintf(stderr, "shipwormd: %s:%d: ControlGroup: no group \"%s\" on this system\n",
+			config, config_line(&cfg, "ControlGroup"), cfg.control_group);
 		return 1;
 	}
 	if (check_only) {

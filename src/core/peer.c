@@ -194,6 +194,8 @@ void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const 
 			return;
 	if (l->n < PEER_PENDING_MAX)
 		l->idx[l->n++] = idx;
+	else
+		l->full++;
 }
 
 bool peer_may_bubble(struct peer *p, uint64_t now)

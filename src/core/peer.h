@@ -90,6 +90,7 @@ bool peer_may_bubble(struct peer *p, uint64_t now);
 struct peer_pending {
 	uint32_t idx[PEER_PENDING_MAX];
 	uint32_t n;
+	uint64_t full;               /* peers not added because the list was full */
 };
 /* Add p (once); its next_retry must be set. Silently full: such a peer just waits for
  * its next packet to start again. */

@@ -195,18 +195,16 @@ static void status_common(struct client_io *io, struct status_out *o)
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
-	st_u64(o, "peers", c->peers.count);
-	st_u64(o, "peers_max", c->peers.capacity);
-	st_u64(o, "queued_packets", c->peers.pool_used);
+	status_limits(o, &c->peers, &c->pending);
 }
 
-static size_t answer(void *ctx, const char *req, char *out, size_t cap)
+static size_t answer(void *ctx, const struct control_req *req, char *out, size_t cap)
 {
 	struct client_io *io = ctx;
 	const struct client *c = &io->core;
 	struct status_out o;
-	bool json = strstr(req, " json") != NULL;
-	if (!strncmp(req, "status", 6)) {
+	bool json = req->json;
+	if (req->verb == CTL_STATUS) {
 		st_begin(&o, out, cap, json);
 		status_common(io, &o);
 		st_obj_begin(&o, "counters");
@@ -227,8 +225,6 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		st_u64(&o, "icmp_errors", s->icmp_errors);
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
-		st_u64(&o, "peers_evicted", c->peers.stats.evicted);
-		st_u64(&o, "peers_expired", c->peers.stats.expired);
 		st_obj_end(&o);
 		st_obj_begin(&o, "dropped");
 		for (int i = 0; i < CL_DROP__COUNT; i++)
@@ -236,9 +232,7 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 		st_obj_end(&o);
 		return st_end(&o);
 	}
-	if (!strncmp(req, "peers", 5))
-		return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
-	return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
+	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 }
 
 /* RFC 4380 §5.2.8 (C-68): is ip (network byte order) on one of our IPv4 subnets? */
@@ -346,7 +340,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	nl_link_up(io.nl, io.ifindex, cfg->mtu);
-	int ctl = control_listen(opts->control);
+	int ctl = control_listen(opts->control, opts->control_gid);
 	if (ctl < 0) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,7 +13,7 @@
 
 #include "sys/log.h"
 
-int control_listen(const char *path)
+int control_listen(const char *path, gid_t group)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -40,6 +42,9 @@ int control_listen(const char *path)
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
+	/* The mode is set on the path before listen(): no one connects in between. */
+	if (r == 0 && group != (gid_t)-1 && (chown(path, (uid_t)-1, group) < 0 || chmod(path, 0660) < 0))
+		r = -1;
 	if (r < 0 || listen(fd, 16) < 0) {
 		int e = errno;
 		close(fd);
@@ -54,27 +59,31 @@ void control_serve(int lfd, control_fn fn, void *ctx)
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	char req[256];
+	char req[CONTROL_REQ_MAX];
 	size_t n = 0;
-	/* A slow or silent peer costs at most 200 ms. */
-	while (n < sizeof req - 1) {
+	/* A slow or silent peer costs at most 200 ms per read, and one request line. */
+	while (n < sizeof req) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (poll(&p, 1, 200) <= 0)
 			break;
-		ssize_t r = read(fd, req + n, sizeof req - 1 - n);
+		ssize_t r = read(fd, req + n, sizeof req - n);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
 		if (memchr(req, '\n', n))
 			break;
 	}
-	req[n] = 0;
-	char *nl = strchr(req, '\n');
-	if (nl)
-		*nl = 0;
 	char *out = malloc(CONTROL_ANSWER_MAX);
 	if (out) {
-		size_t len = fn(ctx, req, out, CONTROL_ANSWER_MAX);
+		struct control_req rq;
+		const char *why;
+		size_t len;
+		if (control_parse(req, n, &rq, &why) == 0) {
+			len = fn(ctx, &rq, out, CONTROL_ANSWER_MAX);
+		} else {
+			len = (size_t)snprintf(out, CONTROL_ANSWER_MAX, "error: %s\n", why);
+			log_info("control socket: refused a request: %s", why);
+		}
 		size_t off = 0;
 		while (off < len) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -88,10 +97,14 @@ void control_serve(int lfd, control_fn fn, void *ctx)
 		}
 		free(out);
 	}
+	/* Unread bytes would turn close() into a reset that hides the answer from the peer. */
+	char sink[4096];
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+		;
 	close(fd);
 }
 
-int control_request(const char *path, const char *request, int out)
+int control_request(const char *path, const char *request, int out, int err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -109,11 +122,17 @@ int control_request(const char *path, const char *request, int out)
 		goto fail;
 	char buf[4096];
 	ssize_t r;
-	while ((r = read(fd, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)r) != r)
+	size_t total = 0;
+	bool refused = false;
+	while ((r = read(fd, buf, sizeof buf)) > 0) {
+		if (total == 0 && r >= 6 && !memcmp(buf, "error:", 6))
+			refused = true;
+		total += (size_t)r;
+		if (write(refused ? err : out, buf, (size_t)r) != r)
 			goto fail;
+	}
 	close(fd);
-	return r < 0 ? -1 : 0;
+	return r < 0 ? -1 : refused ? 1 : 0;
 fail:;
 	int e = errno;
 	close(fd);

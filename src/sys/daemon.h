@@ -3,6 +3,7 @@
 #define SW_SYS_DAEMON_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@ struct run_opts {
 	const char *user;        /* -u: run as this user after set-up; NULL: the default */
 	const char *pidfile;     /* -p: NULL for none */
 	const char *control;     /* -s: control socket path */
+	gid_t control_gid;       /* ControlGroup: may use the socket too; (gid_t)-1 for root only */
 };
 
 /* Fork into the background (unless foreground); the parent exits once the child calls

@@ -77,15 +77,13 @@ static void execute(struct relay_io *io, struct sw_action *acts, int n)
 	}
 }
 
-static size_t answer(void *ctx, const char *req, char *out, size_t cap)
+static size_t answer(void *ctx, const struct control_req *req, char *out, size_t cap)
 {
 	struct relay_io *io = ctx;
 	const struct relay *r = &io->core;
-	bool json = strstr(req, " json") != NULL;
-	if (!strncmp(req, "peers", 5))
+	bool json = req->json;
+	if (req->verb == CTL_PEERS)
 		return status_peers(&r->peers, r->cfg.prefix, daemon_now_ms(), json, out, cap);
-	if (strncmp(req, "status", 6))
-		return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (status or peers)\n", req);
 	struct status_out o;
 	char a[INET6_ADDRSTRLEN + 8];
 	struct in6_addr p6 = { 0 };
@@ -103,9 +101,7 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 			st_str(&o, NULL, inet_ntop(AF_INET6, &r->local[i], a, sizeof a));
 		st_arr_end(&o);
 	}
-	st_u64(&o, "peers", r->peers.count);
-	st_u64(&o, "peers_max", r->peers.capacity);
-	st_u64(&o, "queued_packets", r->peers.pool_used);
+	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
 	st_u64(&o, "from_udp", s->from_udp);
@@ -116,8 +112,6 @@ static size_t answer(void *ctx, const char *req, char *out, size_t cap)
 	st_u64(&o, "icmp_errors", s->icmp_errors);
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
-	st_u64(&o, "peers_evicted", r->peers.stats.evicted);
-	st_u64(&o, "peers_expired", r->peers.stats.expired);
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");
 	for (int i = 0; i < RL_DROP__COUNT; i++)
@@ -162,7 +156,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	nl_close(nl);
-	int ctl = control_listen(opts->control);
+	int ctl = control_listen(opts->control, opts->control_gid);
 	if (ctl < 0) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;

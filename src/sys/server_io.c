@@ -32,13 +32,13 @@ struct server_io {
 	struct sw_action acts[UDP_BATCH];
 };
 
-static size_t status_answer(void *ctx, const char *req, char *out, size_t cap)
+static size_t status_answer(void *ctx, const struct control_req *req, char *out, size_t cap)
 {
 	struct server_io *io = ctx;
 	const struct server *s = &io->core;
-	bool json = !strcmp(req, "status json");
-	if (strcmp(req, "status") && !json)
-		return (size_t)snprintf(out, cap, "error: unknown request \"%.64s\" (a server answers status)\n", req);
+	bool json = req->json;
+	if (req->verb != CTL_STATUS)
+		return (size_t)snprintf(out, cap, "error: a server keeps no peers; it answers status only\n");
 
 	struct status_out o;
 	char a[INET_ADDRSTRLEN + 8], pfx[INET6_ADDRSTRLEN];
@@ -124,7 +124,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	if (io.raw6 < 0)
 		log_warn("no raw IPv6 socket (%s): direct IPv6 connectivity tests of clients will not be forwarded",
 			 strerror(errno));
-	int ctl = control_listen(opts->control);
+	int ctl = control_listen(opts->control, opts->control_gid);
 	if (ctl < 0) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;

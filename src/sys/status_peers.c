@@ -5,6 +5,29 @@
 #include "sys/status_fmt.h"
 #include "wire/teredo_addr.h"
 
+void status_limits(struct status_out *o, const struct peer_table *t, const struct peer_pending *l)
+{
+	uint64_t tests = 0;
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct peer *p = &t->peers[l->idx[i]];
+		tests += p->in_use && p->next_retry && p->echo_pending;
+	}
+	st_obj_begin(o, "limits");
+	st_u64(o, "peers", t->count);
+	st_u64(o, "peers_max", t->capacity);
+	st_u64(o, "peers_evicted", t->stats.evicted);
+	st_u64(o, "peers_expired", t->stats.expired);
+	st_u64(o, "queued_packets", t->pool_used);
+	st_u64(o, "queued_packets_max", t->pool_size);
+	st_u64(o, "queued_per_peer_max", t->per_peer_max);
+	st_u64(o, "queue_drops", t->stats.queue_drops);
+	st_u64(o, "pending_bubbles", l->n - tests);
+	st_u64(o, "pending_tests", tests);
+	st_u64(o, "pending_max", PEER_PENDING_MAX);
+	st_u64(o, "pending_full", l->full);
+	st_obj_end(o);
+}
+
 size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
 		    char *out, size_t cap)
 {

@@ -8,6 +8,11 @@
 
 #include "core/peer.h"
 
+struct status_out;
+/* The "limits" section of a client's or relay's status: each bounded table and queue
+ * with its use, its limit and what its limit has cost (SEC-06). */
+void status_limits(struct status_out *o, const struct peer_table *t, const struct peer_pending *l);
+
 size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
 		    char *out, size_t cap);
 

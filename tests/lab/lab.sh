@@ -199,8 +199,9 @@ lab_shipwormd() {
 	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"
 }
 
-lab_shipworm_server() { # NODE PRIMARY
-	lab_shipwormd "$1" "shipworm-server-$1" "ServerBindAddress $2"
+lab_shipworm_server() { # NODE PRIMARY [MORE-CONFIG-LINES]
+	lab_shipwormd "$1" "shipworm-server-$1" "ServerBindAddress $2${3:+
+$3}"
 }
 
 # lab_nat_mapping N DST DPORT: the public port NAT n maps its client's flow to DST:DPORT onto.

@@ -21,7 +21,8 @@ lab_nat 4 masquerade 198.51.100.24
 echo "# server: $impl"
 if [ "$impl" = shipworm ]; then
 	lab_notify srv
-	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10
+	# ControlGroup by number: the lab creates no users or groups on the machine.
+	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10 "ControlGroup 4243"
 	check "the server tells systemd it is ready (READY=1)" lab_wait 10 grep -qx 'READY=1' "$LAB_TMP/srv.notify"
 else
 	lab_miredo_server srv 198.51.100.10
@@ -66,6 +67,17 @@ if [ "$impl" = shipworm ]; then
 	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
 	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
+	# The control socket (issue 5): root or the ControlGroup only, strict requests.
+	ctl() { python3 "$SHIPWORM_TOP/tests/lab/ctlpeer.py" "$sock" "$@"; }
+	check_eq "control socket is mode 660, group 4243 (ControlGroup)" "$(stat -c '%a %g' "$sock")" "660 4243"
+	check_eq "a user outside the group cannot connect" "$(ctl 4242 4244 'status\n')" EACCES
+	check "a member of the group gets the status" sh -c "python3 '$SHIPWORM_TOP/tests/lab/ctlpeer.py' '$sock' 4242 4243 'status\n' | grep -q '^mode: server'"
+	for bad in 'statu\n' 'status json extra\n' 'status' 'status\x00\n' 'status\nstatus\n' \
+		"$(printf 'x%.0s' {1..100})\n" '\xff\xfe\n' 'peers\n'; do
+		check "malformed request '$bad' gets an error line" sh -c "python3 '$SHIPWORM_TOP/tests/lab/ctlpeer.py' '$sock' 0 0 '$bad' | grep -q '^error: '"
+	done
+	check "shipworm status exits 1 with the daemon's reason for peers" sh -c "'$SHIPWORM' -s '$sock' peers 2>&1 | grep -q 'error: a server keeps no peers' && ! '$SHIPWORM' -s '$sock' peers 2>/dev/null"
+	check "the control socket still answers after them" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
 	check "shipwormd is still running" test -n "$(lab_pids srv shipwormd)"
 	check "the server runs unprivileged, with no capability" lab_privileges srv 0
 	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv

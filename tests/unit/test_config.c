@@ -111,6 +111,12 @@ static void contradictions_are_errors(void **state)
 	assert_false(cfg.local_discovery);
 	expect_error("ServerAddress 1.2.3.4\nLocalDiscovery maybe\n", "test.conf:2: LocalDiscovery");
 	expect_error("RelayType relay\nLocalDiscovery no\n", "test.conf:2: LocalDiscovery is a client directive");
+	/* The control socket's group, any role (issue 5). */
+	assert_int_equal(parse("ServerBindAddress 1.2.3.4\nControlGroup adm\n"), 0);
+	assert_string_equal(cfg.control_group, "adm");
+	assert_int_equal(parse("ServerBindAddress 1.2.3.4\n"), 0);
+	assert_string_equal(cfg.control_group, "");
+	expect_error("RelayType relay\nControlGroup ../adm\n", "test.conf:2: ControlGroup: \"../adm\" is not a group name");
 }
 
 static void bytes_that_do_not_belong(void **state)

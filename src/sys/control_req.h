@@ -1,0 +1,26 @@
+/* The control socket's request grammar, apart from any I/O so that it can be fuzzed:
+ *
+ *     request = verb [ " json" ] LF        verb = "status" / "peers"
+ *
+ * Anything else (no LF within CONTROL_REQ_MAX bytes, bytes after the LF, control or
+ * non-ASCII bytes, unknown verbs or options) is refused with a one-line reason. */
+#ifndef SW_SYS_CONTROL_REQ_H
+#define SW_SYS_CONTROL_REQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONTROL_REQ_MAX 64
+
+enum control_verb { CTL_STATUS, CTL_PEERS };
+
+struct control_req {
+	enum control_verb verb;
+	bool json;
+};
+
+/* Parses the bytes a peer sent. Returns 0, or -1 with a reason (a static string)
+ * in *why. */
+int control_parse(const char *buf, size_t len, struct control_req *req, const char **why);
+
+#endif

@@ -1,0 +1,88 @@
+/* The control socket's request grammar (issue 5: control requests are input too). */
+#include "helpers.h"
+
+#include "sys/control_req.h"
+
+static int parse(const char *s, struct control_req *r, const char **why)
+{
+	return control_parse(s, strlen(s), r, why);
+}
+
+static void accepts_the_four_requests(void **state)
+{
+	struct control_req r;
+	const char *why;
+	assert_int_equal(parse("status\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_STATUS);
+	assert_false(r.json);
+	assert_int_equal(parse("status json\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_STATUS);
+	assert_true(r.json);
+	assert_int_equal(parse("peers\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_PEERS);
+	assert_false(r.json);
+	assert_int_equal(parse("peers json\n", &r, &why), 0);
+	assert_true(r.json);
+}
+
+static void refuses_malformed_requests(void **state)
+{
+	static const struct {
+		const char *req, *why;
+	} bad[] = {
+		{ "status", "request not terminated by a newline" },
+		{ "", "request not terminated by a newline" },
+		{ "\n", "unknown request (status or peers)" },
+		{ "statusx\n", "unknown request (status or peers)" },
+		{ "stat\n", "unknown request (status or peers)" },
+		{ "STATUS\n", "unknown request (status or peers)" },
+		{ "status  json\n", "unknown option (the only one is \"json\")" },
+		{ "status json \n", "unknown option (the only one is \"json\")" },
+		{ "peers xml\n", "unknown option (the only one is \"json\")" },
+		{ "status\r\n", "request holds a control or non-ASCII byte" },
+		{ "sta\ttus\n", "request holds a control or non-ASCII byte" },
+		{ "status\xff\n", "request holds a control or non-ASCII byte" },
+		{ "status\nstatus\n", "bytes after the request line" },
+		{ "status\n\n", "bytes after the request line" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct control_req r;
+		const char *why = NULL;
+		assert_int_equal(parse(bad[i].req, &r, &why), -1);
+		assert_string_equal(why, bad[i].why);
+	}
+}
+
+/* A NUL inside the line is a control byte, not the end of the request. */
+static void refuses_embedded_nul(void **state)
+{
+	struct control_req r;
+	const char *why;
+	assert_int_equal(control_parse("status\0json\n", 12, &r, &why), -1);
+	assert_string_equal(why, "request holds a control or non-ASCII byte");
+}
+
+/* The daemon reads at most CONTROL_REQ_MAX bytes; no line within them is refused. */
+static void refuses_overlong_requests(void **state)
+{
+	char buf[CONTROL_REQ_MAX + 8];
+	memset(buf, 'a', sizeof buf);
+	buf[sizeof buf - 1] = '\n';
+	struct control_req r;
+	const char *why;
+	assert_int_equal(control_parse(buf, CONTROL_REQ_MAX, &r, &why), -1);
+	assert_string_equal(why, "request too long");
+	assert_int_equal(control_parse(buf, sizeof buf, &r, &why), -1);
+	assert_string_equal(why, "request too long");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepts_the_four_requests),
+		cmocka_unit_test(refuses_malformed_requests),
+		cmocka_unit_test(refuses_embedded_nul),
+		cmocka_unit_test(refuses_overlong_requests),
+	};
+	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
+}
