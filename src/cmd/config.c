@@ -14,7 +14,7 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -31,6 +31,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_BINDPORT] = "BindPort",
 	[D_SYSLOGFACILITY] = "SyslogFacility",
 	[D_SERVERMAXICMP] = "ServerMaxICMPv6Payload",
+	[D_SERVERMAXRS] = "ServerMaxRSRate",
 	[D_CLIENTHOOK] = "ClientHook",
 	[D_LOCALDISCOVERY] = "LocalDiscovery",
 	[D_CONTROLGROUP] = "ControlGroup",
@@ -183,6 +184,11 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "ServerMaxICMPv6Payload: \"%s\" is not a number from 0 to 65535", v);
 		c->max_icmp_payload = (uint16_t)n;
 		return 0;
+	case D_SERVERMAXRS:
+		if (!parse_uint(v, 0, 1000000, &n))
+			return fail(err, errlen, file, line, "ServerMaxRSRate: \"%s\" is not a number from 0 to 1000000", v);
+		c->max_rs_rate = (uint32_t)n;
+		return 0;
 	case D_CLIENTHOOK:
 		if (v[0] != '/' || strlen(v) >= CONFIG_STR_MAX)
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
@@ -217,6 +223,7 @@ static void defaults(struct sw_config *c)
 	strcpy(c->ifname, "teredo");
 	c->syslog_facility = LOG_DAEMON;
 	c->max_icmp_payload = 88; /* S-24: what Miredo and Microsoft servers allow */
+	c->max_rs_rate = 100;     /* RAs per second to one IPv4 address: a NAT's worth of clients */
 	c->local_discovery = true;
 }
 
@@ -224,7 +231,7 @@ static void defaults(struct sw_config *c)
 static int finish(struct sw_config *c, const char *file, char *err, size_t errlen)
 {
 	const int *at = c->line_of;
-	bool server_dirs = at[D_SERVERBINDADDRESS] || at[D_SERVERBINDADDRESS2] || at[D_SERVERMAXICMP];
+	bool server_dirs = at[D_SERVERBINDADDRESS] || at[D_SERVERBINDADDRESS2] || at[D_SERVERMAXICMP] || at[D_SERVERMAXRS];
 	bool client_dirs = at[D_SERVERADDRESS] || at[D_SERVERADDRESS2];
 
 	if (c->mode == MODE_UNSET) {
@@ -284,7 +291,7 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,
 				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]
-				    : at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2] ? at[D_SERVERBINDADDRESS2] : at[D_SERVERMAXICMP],
+				    : at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2] ? at[D_SERVERBINDADDRESS2] : at[D_SERVERMAXICMP] ? at[D_SERVERMAXICMP] : at[D_SERVERMAXRS],
 				    "a relay has no Teredo server; remove this directive");
 		if (!c->bind_port)
 			c->bind_port = TEREDO_PORT;

@@ -26,6 +26,7 @@ struct sw_config {
 	uint16_t bind_port;     /* host byte order; 0 = unset */
 	int syslog_facility;
 	uint16_t max_icmp_payload; /* server: S-24 */
+	uint32_t max_rs_rate;   /* server: RAs per second to one IPv4 address, 0 = no limit */
 	char client_hook[CONFIG_STR_MAX]; /* client: script run after each change, or "" */
 	bool local_discovery;   /* client: RFC 4380 §5.2.8, default on */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */

@@ -2,6 +2,8 @@
  * and §5.3.2 (Router Solicitation processing, S-15..S-20), with RFC 5991 §3.2. */
 #include "core/server.h"
 
+#include "core/siphash.h"
+
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -27,6 +29,7 @@ static const char *const drop_names[SRV_DROP__COUNT] = {
 	[SRV_DROP_LOOP] = "loop",
 	[SRV_DROP_NO_IPV6] = "no_ipv6_egress",
 	[SRV_DROP_NATIVE_BUBBLE] = "bubble_to_native",
+	[SRV_DROP_RS_RATE] = "rs_rate_limited",
 };
 
 const char *server_drop_name(enum server_drop d)
@@ -34,10 +37,11 @@ const char *server_drop_name(enum server_drop d)
 	return (unsigned)d < SRV_DROP__COUNT ? drop_names[d] : "?";
 }
 
-void server_init(struct server *s, const struct server_config *cfg)
+void server_init(struct server *s, const struct server_config *cfg, const uint8_t key[16])
 {
 	memset(s, 0, sizeof *s);
 	s->cfg = *cfg;
+	memcpy(s->key, key, sizeof s->key);
 }
 
 static int drop(struct server *s, enum server_drop why)
@@ -52,12 +56,20 @@ static bool is_own_ipv4(const struct server *s, uint32_t ip)
 }
 
 /* RFC 4380 §5.3.2: answer an RS with an RA that carries the client's mapping. */
-static int answer_rs(struct server *s, int sock, struct sw_endpoint src,
+static int answer_rs(struct server *s, uint64_t now, int sock, struct sw_endpoint src,
 		     const struct teredo_pkt *p, struct sw_action *out)
 {
 	int err = icmp6_check_rs(p->ip6, p->ip6_len);
 	if (err != WIRE_OK)
 		return drop(s, SRV_DROP_BAD_RS);
+	/* RFC 4380 §7.3.5 (SEC-17, SEC-19): RSs are unauthenticated and their answer is
+	 * larger, so RAs to one address are rate limited in fixed memory; many clients
+	 * behind one NAT share its address, hence a per-address rate, not per client. */
+	if (s->cfg.rs_rate) {
+		uint64_t h = siphash24(s->key, &src.ip, sizeof src.ip);
+		if (!ratelimit_take(&s->rs_limit[h % SERVER_RS_BUCKETS], now, s->cfg.rs_rate))
+			return drop(s, SRV_DROP_RS_RATE);
+	}
 
 	size_t off = 0;
 	/* S-19 (interop): echo the nonce of a nonce-only authentication encapsulation,
@@ -94,7 +106,7 @@ static int answer_rs(struct server *s, int sock, struct sw_endpoint src,
 	return 1;
 }
 
-int server_handle(struct server *s, int sock, struct sw_endpoint src,
+int server_handle(struct server *s, uint64_t now, int sock, struct sw_endpoint src,
 		  const uint8_t *buf, size_t len, struct sw_action *out)
 {
 	struct teredo_pkt p;
@@ -121,7 +133,7 @@ int server_handle(struct server *s, int sock, struct sw_endpoint src,
 	 * go on to rule (6): Miredo's clients and relays send their indirect bubbles from
 	 * a random link-local address, and its server forwards them. */
 	if (in6_is_linklocal(&src6) && icmp == ICMP6_RS && in6_is_all_routers(&dst6))
-		return answer_rs(s, sock, src, &p, out);
+		return answer_rs(s, now, sock, src, &p, out);
 
 	bool dst_teredo = teredo_addr_has_prefix(&dst6, s->cfg.prefix);
 	struct teredo_addr dt;

@@ -1,6 +1,8 @@
 /* The Teredo server (RFC 4380 §5.3, RFC 5991 §3.2): a stateless decision function over
- * one received datagram. SEC-19: the server keeps no per-client state at all, so a flood
- * cannot exhaust it; only counters change. */
+ * one received datagram. SEC-19: the server keeps no per-client state, so a flood cannot
+ * exhaust it. The only table is a fixed array of token buckets that limits the RAs sent
+ * to any one IPv4 address (RFC 4380 §7: no reflection of RAs at a spoofed victim); it
+ * is allocated with the server and never grows. */
 #ifndef SW_CORE_SERVER_H
 #define SW_CORE_SERVER_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/action.h"
+#include "core/ratelimit.h"
 #include "wire/endpoint.h"
 
 enum { SERVER_SOCK_PRIMARY = 0, SERVER_SOCK_SECONDARY = 1 };
@@ -29,6 +32,7 @@ enum server_drop {
 	SRV_DROP_LOOP,             /* S-23, SEC-11: from or to this server's own sockets */
 	SRV_DROP_NO_IPV6,          /* S-12: native destination, but no IPv6 egress */
 	SRV_DROP_NATIVE_BUBBLE,    /* bubbles mean nothing to native IPv6 hosts */
+	SRV_DROP_RS_RATE,          /* RSs beyond the per-source rate (ServerMaxRSRate) */
 	SRV_DROP__COUNT
 };
 
@@ -41,7 +45,13 @@ struct server_config {
 	uint32_t mtu;       /* advertised in the RA's MTU option (P-16) */
 	bool ipv6_egress;   /* a raw IPv6 socket exists for native destinations (S-12) */
 	uint16_t max_icmp_payload; /* S-24; 0 = no limit */
+	uint32_t rs_rate;   /* RAs per second to one IPv4 address (burst as many); 0 = no limit */
 };
+
+/* Buckets of the RA limit, chosen by a keyed hash of the source address: a spoofer
+ * who sprays sources shares buckets and so is capped in all at SERVER_RS_BUCKETS
+ * times the rate. */
+#define SERVER_RS_BUCKETS 4096
 
 struct server_stats {
 	uint64_t received;
@@ -54,13 +64,17 @@ struct server_stats {
 struct server {
 	struct server_config cfg;
 	struct server_stats stats;
+	uint8_t key[16];
+	struct ratelimit rs_limit[SERVER_RS_BUCKETS];
 };
 
-void server_init(struct server *s, const struct server_config *cfg);
+/* key: from a CSPRNG, so that no one can aim at a bucket from many addresses. */
+void server_init(struct server *s, const struct server_config *cfg, const uint8_t key[16]);
 
-/* Handle one datagram that arrived on socket `sock` (SERVER_SOCK_*) from src.
- * Returns the number of actions written to out (0 or 1). out->body may point into buf. */
-int server_handle(struct server *s, int sock, struct sw_endpoint src,
+/* Handle one datagram that arrived at time now (ms) on socket `sock` (SERVER_SOCK_*)
+ * from src. Returns the number of actions written to out (0 or 1). out->body may point
+ * into buf. */
+int server_handle(struct server *s, uint64_t now, int sock, struct sw_endpoint src,
 		  const uint8_t *buf, size_t len, struct sw_action *out);
 
 #endif

@@ -85,9 +85,10 @@ static void drain(struct server_io *io, int sock)
 		int n = udp_rx_batch(io->udp[sock], &io->rx);
 		if (n <= 0)
 			break;
+		uint64_t now = daemon_now_ms(); /* one clock read per batch */
 		for (int i = 0; i < n; i++) {
 			struct sw_action *a = &io->acts[i];
-			if (server_handle(&io->core, sock, udp_rx_src(&io->rx, i), io->rx.bufs[i],
+			if (server_handle(&io->core, now, sock, udp_rx_src(&io->rx, i), io->rx.bufs[i],
 					  io->rx.msgs[i].msg_len, a) != 1)
 				continue;
 			if (a->kind == SW_ACT_UDP)
@@ -142,8 +143,11 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		.mtu = cfg->mtu,
 		.ipv6_egress = io.raw6 >= 0,
 		.max_icmp_payload = cfg->max_icmp_payload,
+		.rs_rate = cfg->max_rs_rate,
 	};
-	server_init(&io.core, &sc);
+	uint8_t key[16];
+	daemon_random(NULL, key, sizeof key);
+	server_init(&io.core, &sc, key);
 	io.started = time(NULL);
 
 	const char *user = daemon_user(opts);

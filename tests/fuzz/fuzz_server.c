@@ -14,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct server srv;
 static int ready;
+static uint64_t now = 1000000;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,9 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct server_config c = {
 			.primary = htonl(0xc633640a), .secondary = htonl(0xc633640b),
 			.prefix = TEREDO_PREFIX_DEFAULT, .mtu = 1280, .ipv6_egress = true,
-			.max_icmp_payload = 88,
+			.max_icmp_payload = 88, .rs_rate = 3,
 		};
-		server_init(&srv, &c);
+		static const uint8_t key[16] = { 5 };
+		server_init(&srv, &c, key);
 		ready = 1;
 	}
 	if (size < 7)
@@ -32,10 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&src.ip, data + 1, 4);
 	memcpy(&src.port, data + 5, 2);
 	int sock = data[0] & 1;
+	now += (uint64_t)(data[0] >> 1) * 10; /* the RA limit's clock */
 	const uint8_t *pkt = data + 7;
 	size_t len = size - 7;
 	struct sw_action a;
-	int n = server_handle(&srv, sock, src, pkt, len, &a);
+	int n = server_handle(&srv, now, sock, src, pkt, len, &a);
 	if (n < 0 || n > 1)
 		__builtin_trap();
 	if (n == 1) {

@@ -37,8 +37,9 @@ static void sec08_server(void **state)
 	struct server s;
 	struct server_config c = { .primary = A4("198.51.100.10"), .secondary = A4("198.51.100.11"),
 				   .prefix = TEREDO_PREFIX_DEFAULT, .mtu = 1280, .ipv6_egress = true,
-				   .max_icmp_payload = 88 };
-	server_init(&s, &c);
+				   .max_icmp_payload = 88, .rs_rate = 100 };
+	static const uint8_t key[16] = { 9 };
+	server_init(&s, &c, key);
 	struct sw_endpoint from = EP("203.0.113.5", 40000), peer = EP("203.0.113.6", 50000);
 	struct in6_addr ll = A6("fe80::ffff:ffff:ffff"), me = teredo_of("198.51.100.10", from, 0),
 			them = teredo_of("198.51.100.10", peer, 0), native = A6("2001:db8:1::100");
@@ -47,28 +48,28 @@ static void sec08_server(void **state)
 
 	/* RS without and with nonce: one RA, at most 2.2 times the RS. */
 	in = make_rs(buf, &ll, NULL);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_int_equal(n, 1);
 	assert_true(out * 10 <= in * 22);
 	in = make_rs(buf, &ll, nonce);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_int_equal(n, 1);
 	assert_true(out * 10 <= in * 22);
 	/* Bubble and echo to a client: the same bytes plus the 8-byte origin indication. */
 	in = make_bubble(buf, &me, &them);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_int_equal(n, 1);
 	assert_true(out <= in + 8);
 	in = make_echo(buf, sizeof buf, &me, &them, 80);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_true(n == 1 && out <= in + 8);
 	/* Echo to native: the same packet, no more. */
 	in = make_echo(buf, sizeof buf, &me, &native, 80);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_true(n == 1 && out <= in);
 	/* A spoofed source (mapping mismatch) gets nothing. */
 	in = make_bubble(buf, &them, &me);
-	out = out_bytes(server_handle(&s, 0, from, buf, in, acts), &n);
+	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
 	assert_int_equal(n, 0);
 }
 

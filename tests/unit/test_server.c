@@ -10,6 +10,7 @@
 
 static struct server srv;
 static struct sw_action act;
+static uint64_t now; /* ms */
 static uint8_t buf[2048];
 static const uint8_t nonce[8] = { 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18 };
 
@@ -17,16 +18,18 @@ static int setup(void **state)
 {
 	struct server_config c = {
 		.primary = A4(PRIMARY), .secondary = A4(SECONDARY), .prefix = TEREDO_PREFIX_DEFAULT,
-		.mtu = 1280, .ipv6_egress = true, .max_icmp_payload = 88,
+		.mtu = 1280, .ipv6_egress = true, .max_icmp_payload = 88, .rs_rate = 100,
 	};
-	server_init(&srv, &c);
+	static const uint8_t key[16] = { 7 };
+	server_init(&srv, &c, key);
+	now = 5000000;
 	memset(&act, 0, sizeof act);
 	return 0;
 }
 
 static int handle(int sock, struct sw_endpoint src, size_t len)
 {
-	return server_handle(&srv, sock, src, buf, len, &act);
+	return server_handle(&srv, now, sock, src, buf, len, &act);
 }
 
 static uint64_t total_drops(void)
@@ -324,6 +327,37 @@ static void rfc4380_s5_3_1_s03_malformed(void **state)
 	assert_int_equal(srv.stats.received, 2);
 }
 
+/* RFC 4380 §7.3.5 (SEC-17, SEC-19): RAs to one IPv4 address are limited (burst and
+ * rate of rs_rate per second) in fixed memory; other addresses are not affected. */
+static void sec17_rs_rate_limited_per_source_address(void **state)
+{
+	struct in6_addr ll = A6("fe80::ffff:ffff:fffe");
+	struct sw_endpoint victim = EP("203.0.113.5", 40000), other = EP("203.0.113.77", 40000);
+	for (int i = 0; i < 100; i++) {
+		victim.port = htons((uint16_t)(1024 + i)); /* ports do not buy more answers */
+		assert_int_equal(handle(SERVER_SOCK_PRIMARY, victim, make_rs(buf, &ll, nonce)), 1);
+	}
+	assert_int_equal(handle(SERVER_SOCK_PRIMARY, victim, make_rs(buf, &ll, nonce)), 0);
+	assert_int_equal(handle(SERVER_SOCK_SECONDARY, victim, make_rs(buf, &ll, nonce)), 0);
+	assert_int_equal(handle(SERVER_SOCK_PRIMARY, other, make_rs(buf, &ll, nonce)), 1);
+	now += 100; /* 100 ms at 100/s: ten more */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(handle(SERVER_SOCK_PRIMARY, victim, make_rs(buf, &ll, nonce)), 1);
+	assert_int_equal(handle(SERVER_SOCK_PRIMARY, victim, make_rs(buf, &ll, nonce)), 0);
+	assert_int_equal(srv.stats.rs_answered, 111);
+	assert_int_equal(srv.stats.dropped[SRV_DROP_RS_RATE], 3);
+	assert_int_equal(total_drops(), 3);
+}
+
+static void rs_rate_zero_means_no_limit(void **state)
+{
+	struct in6_addr ll = A6("fe80::ffff:ffff:fffe");
+	struct sw_endpoint c = EP("203.0.113.5", 40000);
+	srv.cfg.rs_rate = 0;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(handle(SERVER_SOCK_PRIMARY, c, make_rs(buf, &ll, nonce)), 1);
+}
+
 static void server_drop_names_complete(void **state)
 {
 	for (int i = 0; i < SRV_DROP__COUNT; i++) {
@@ -360,6 +394,8 @@ int main(void)
 		T(sec10_s13_private_mapping_dropped),
 		T(rfc4380_s5_3_1_s11_scope_and_nd),
 		T(rfc4380_s5_3_1_s03_malformed),
+		T(sec17_rs_rate_limited_per_source_address),
+		T(rs_rate_zero_means_no_limit),
 		T(server_drop_names_complete),
 	};
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
