@@ -103,7 +103,12 @@ deps:
 deps-test:
 	scripts/deps.sh test
 
-lab: build/san/shipwormd build/san/shipworm build/shipwormd
+# The lab's hostile traffic generator (spoofed floods, malformed packets).
+build/lab/flood: tests/lab/flood.c $(WIRE_SRCS) $(HDRS)
+	@mkdir -p build/lab
+	$(CC) $(ALLCFLAGS) -o $@ tests/lab/flood.c $(WIRE_SRCS)
+
+lab: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build/lab/flood
 	@mkdir -p build
 	tests/lab/run.sh 2>&1 | tee build/lab.log; r=$${PIPESTATUS[0]}; \
 	sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed$$/lab \1 \2/p' build/lab.log >> build/check.tally; \

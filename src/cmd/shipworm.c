@@ -15,10 +15,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: shipworm [-s SOCKET] status [--json]\n"
 		"       shipworm [-s SOCKET] peers [--json]\n"
+		"       shipworm [-s SOCKET] peer ADDRESS [--json]\n"
 		"       shipworm decode ADDRESS\n"
 		"\n"
 		"  status   state and counters of the running shipwormd\n"
-		"  peers    the peer table of a client or relay\n"
+		"  peers    the peer table of a client or relay (as much as fits in 64 KiB)\n"
+		"  peer     one entry of the peer table\n"
 		"  decode   the server, flags, mapped port and IPv4 inside a Teredo address\n"
 		"  -s SOCKET  the daemon's control socket (default $SHIPWORM_SOCKET, else\n"
 		"             " CONTROL_DEFAULT ")\n"
@@ -93,22 +95,30 @@ int main(int argc, char **argv)
 		}
 		return decode(argv[i]);
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "peers")) {
+	if (strcmp(cmd, "status") && strcmp(cmd, "peers") && strcmp(cmd, "peer")) {
 		fprintf(stderr, "shipworm: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
 	}
 	bool json = false;
+	const char *addr = NULL;
+	struct in6_addr a6;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(cmd, "peer") && !addr && inet_pton(AF_INET6, argv[i], &a6) == 1) {
+			addr = argv[i];
 		} else {
 			fprintf(stderr, "shipworm: %s: unexpected argument \"%s\"\n", cmd, argv[i]);
 			return 2;
 		}
 	}
-	char req[64];
-	snprintf(req, sizeof req, "%s%s", cmd, json ? " json" : "");
+	if (!strcmp(cmd, "peer") && !addr) {
+		fprintf(stderr, "shipworm: peer needs an IPv6 address\n");
+		return 2;
+	}
+	char req[CONTROL_REQ_MAX];
+	snprintf(req, sizeof req, "%s%s%s%s", cmd, addr ? " " : "", addr ? addr : "", json ? " json" : "");
 	int r = control_request(sock, req, STDOUT_FILENO, STDERR_FILENO);
 	if (r < 0) {
 		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s%s\n", sock, strerror(errno),

@@ -30,6 +30,8 @@ int peer_table_init(struct peer_table *t, uint32_t capacity, uint32_t pool_size,
 	t->pool_size = pool_size;
 	t->pool_free = pool_size ? 0 : PEER_NONE;
 	t->per_peer_max = per_peer_max;
+	t->bytes = (uint64_t)capacity * sizeof *t->peers + (uint64_t)t->nbuckets * sizeof *t->buckets +
+		   (uint64_t)(pool_size ? pool_size : 1) * sizeof *t->pool;
 	memcpy(t->key, key, 16);
 	return 0;
 }
@@ -77,15 +79,35 @@ static uint64_t last_activity(const struct peer *p)
 	return p->last_rx > p->last_tx ? p->last_rx : p->last_tx;
 }
 
-/* Eviction: of the next 8 entries under the clock hand, the least recently active one
- * goes (C-06 "e.g. evict least-recently-used", in O(1)). */
+/* An entry that still hears from its peer PEER_ESTABLISHED_MS after it was made. A
+ * spoofed flood that sprays more sources than the table holds never gets there: its
+ * entries are pushed out before their source comes round again. */
+static bool established(const struct peer *p)
+{
+	return p->last_rx >= p->created + PEER_ESTABLISHED_MS;
+}
+
+/* Is a a better victim than b? New entries before established ones, then the least
+ * recently active. */
+static bool worse(const struct peer *a, const struct peer *b)
+{
+	bool ea = established(a), eb = established(b);
+	if (ea != eb)
+		return !ea;
+	return last_activity(a) < last_activity(b);
+}
+
+/* Eviction (C-06 "e.g. evict least-recently-used", SEC-06), in O(1): of the next 8
+ * entries under the clock hand, the worst goes. Plain LRU would let a flood of new
+ * sources faster than a real peer's packets push that peer out (the lab's flood test
+ * showed it), so entries that have lived are kept while there are new ones to take. */
 static void evict_one(struct peer_table *t)
 {
 	struct peer *victim = NULL;
 	for (int n = 0; n < 8; n++) {
 		struct peer *p = &t->peers[t->clock];
 		t->clock = (t->clock + 1) % t->capacity;
-		if (p->in_use && (!victim || last_activity(p) < last_activity(victim)))
+		if (p->in_use && (!victim || worse(p, victim)))
 			victim = p;
 	}
 	if (!victim) /* sparse region: take the first in use */
@@ -118,6 +140,7 @@ struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t n
 	 * the first bubble may leave at once. */
 	p->last_rx = p->last_tx = now >= 30000 ? now - 30000 : 0;
 	p->bubble_window = now;
+	p->created = now;
 	uint32_t b = bucket_of(t, a);
 	p->next = t->buckets[b];
 	t->buckets[b] = idx;

@@ -14,6 +14,9 @@
 
 #define PEER_NONE UINT32_MAX
 #define PEER_NONCE_LEN 8
+/* An entry still receiving this long after its creation is kept over new ones when the
+ * table is full (see evict_one). */
+#define PEER_ESTABLISHED_MS 2000
 
 struct peer {
 	struct in6_addr addr;        /* the remote IPv6 address (the key) */
@@ -27,6 +30,7 @@ struct peer {
 	uint64_t last_rx, last_tx;   /* ms */
 	uint64_t bubble_window;      /* ms, start of the 300 s window */
 	uint64_t next_retry;         /* ms, 0 = none */
+	uint64_t created;            /* ms */
 	/* RFC 4380 §5.2.8 (C-05, C-69): where local discovery saw it on our own link */
 	bool local;
 	struct sw_endpoint local_ep;
@@ -55,6 +59,7 @@ struct peer_table {
 	uint32_t pool_size, pool_free, pool_used;
 	uint16_t per_peer_max;
 	uint8_t key[16];
+	uint64_t bytes;              /* all the memory the table will ever use */
 	struct peer_stats stats;
 };
 

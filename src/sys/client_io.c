@@ -232,6 +232,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_obj_end(&o);
 		return st_end(&o);
 	}
+	if (req->verb == CTL_PEER)
+		return status_peer(&io->core.peers, &req->addr, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 }
 

@@ -1,5 +1,6 @@
 #include "sys/control_req.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 int control_parse(const char *buf, size_t len, struct control_req *req, const char **why)
@@ -24,19 +25,38 @@ int control_parse(const char *buf, size_t len, struct control_req *req, const ch
 	static const struct {
 		const char *word;
 		enum control_verb verb;
-	} verbs[] = { { "status", CTL_STATUS }, { "peers", CTL_PEERS } };
+	} verbs[] = { { "status", CTL_STATUS }, { "peers", CTL_PEERS }, { "peer", CTL_PEER } };
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		size_t w = strlen(verbs[i].word);
 		if (n < w || memcmp(buf, verbs[i].word, w) || (n > w && buf[w] != ' '))
 			continue;
-		if (n == w || (n == w + 5 && !memcmp(buf + w, " json", 5))) {
-			req->verb = verbs[i].verb;
-			req->json = n != w;
+		req->verb = verbs[i].verb;
+		size_t at = w;
+		if (req->verb == CTL_PEER) {
+			/* one IPv6 address, then maybe " json" */
+			char a[INET6_ADDRSTRLEN];
+			size_t start = at + 1, end = start;
+			while (end < n && buf[end] != ' ')
+				end++;
+			if (at >= n || end == start || end - start >= sizeof a) {
+				*why = "peer needs an IPv6 address";
+				return -1;
+			}
+			memcpy(a, buf + start, end - start);
+			a[end - start] = 0;
+			if (inet_pton(AF_INET6, a, &req->addr) != 1) {
+				*why = "peer needs an IPv6 address";
+				return -1;
+			}
+			at = end;
+		}
+		if (n == at || (n == at + 5 && !memcmp(buf + at, " json", 5))) {
+			req->json = n != at;
 			return 0;
 		}
 		*why = "unknown option (the only one is \"json\")";
 		return -1;
 	}
-	*why = "unknown request (status or peers)";
+	*why = "unknown request (status, peers or peer ADDRESS)";
 	return -1;
 }

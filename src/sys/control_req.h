@@ -1,6 +1,6 @@
 /* The control socket's request grammar, apart from any I/O so that it can be fuzzed:
  *
- *     request = verb [ " json" ] LF        verb = "status" / "peers"
+ *     request = ( "status" / "peers" / "peer " ipv6-address ) [ " json" ] LF
  *
  * Anything else (no LF within CONTROL_REQ_MAX bytes, bytes after the LF, control or
  * non-ASCII bytes, unknown verbs or options) is refused with a one-line reason. */
@@ -8,15 +8,17 @@
 #define SW_SYS_CONTROL_REQ_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stddef.h>
 
 #define CONTROL_REQ_MAX 64
 
-enum control_verb { CTL_STATUS, CTL_PEERS };
+enum control_verb { CTL_STATUS, CTL_PEERS, CTL_PEER };
 
 struct control_req {
 	enum control_verb verb;
 	bool json;
+	struct in6_addr addr; /* CTL_PEER: the peer asked about */
 };
 
 /* Parses the bytes a peer sent. Returns 0, or -1 with a reason (a static string)

@@ -1,6 +1,7 @@
 #include "sys/status_peers.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 
 #include "sys/status_fmt.h"
 #include "wire/teredo_addr.h"
@@ -25,35 +26,58 @@ void status_limits(struct status_out *o, const struct peer_table *t, const struc
 	st_u64(o, "pending_tests", tests);
 	st_u64(o, "pending_max", PEER_PENDING_MAX);
 	st_u64(o, "pending_full", l->full);
+	st_u64(o, "table_bytes", t->bytes);
 	st_obj_end(o);
+}
+
+static void one_peer(struct status_out *o, const struct peer *p, uint32_t prefix, uint64_t now)
+{
+	char a[INET6_ADDRSTRLEN + 8];
+	st_str(o, "address", inet_ntop(AF_INET6, &p->addr, a, sizeof a));
+	st_str(o, "kind", teredo_addr_has_prefix(&p->addr, prefix) ? "teredo" : "native");
+	if (p->trusted)
+		st_str(o, "mapping", endpoint_str(p->mapping, a, sizeof a));
+	if (p->local)
+		st_str(o, "local", endpoint_str(p->local_ep, a, sizeof a));
+	st_bool(o, "trusted", p->trusted);
+	st_u64(o, "queued", p->q_count);
+	st_u64(o, "ms_since_rx", now - p->last_rx);
+	st_u64(o, "ms_since_tx", now - p->last_tx);
+	st_u64(o, "age_ms", now - p->created);
 }
 
 size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
 		    char *out, size_t cap)
 {
 	struct status_out o;
-	char a[INET6_ADDRSTRLEN + 8];
+	uint64_t listed = 0;
 	st_begin(&o, out, cap, json);
 	st_u64(&o, "count", t->count);
 	st_arr_begin(&o, "peers");
-	/* Each entry takes well under 512 bytes: stop while the answer still fits. */
-	for (uint32_t i = 0; i < t->capacity && o.len + 512 < cap; i++) {
+	/* Each entry takes well under 512 bytes: stop while the answer still fits, and say
+	 * so (`shipworm peer ADDRESS` finds any one of them). */
+	for (uint32_t i = 0; i < t->capacity && o.len + 1024 < cap; i++) {
 		const struct peer *p = &t->peers[i];
 		if (!p->in_use)
 			continue;
 		st_obj_begin(&o, NULL);
-		st_str(&o, "address", inet_ntop(AF_INET6, &p->addr, a, sizeof a));
-		st_str(&o, "kind", teredo_addr_has_prefix(&p->addr, prefix) ? "teredo" : "native");
-		if (p->trusted)
-			st_str(&o, "mapping", endpoint_str(p->mapping, a, sizeof a));
-		if (p->local)
-			st_str(&o, "local", endpoint_str(p->local_ep, a, sizeof a));
-		st_bool(&o, "trusted", p->trusted);
-		st_u64(&o, "queued", p->q_count);
-		st_u64(&o, "ms_since_rx", now - p->last_rx);
-		st_u64(&o, "ms_since_tx", now - p->last_tx);
+		one_peer(&o, p, prefix, now);
 		st_obj_end(&o);
+		listed++;
 	}
 	st_arr_end(&o);
+	st_u64(&o, "listed", listed);
+	return st_end(&o);
+}
+
+size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t prefix, uint64_t now,
+		   bool json, char *out, size_t cap)
+{
+	const struct peer *p = peer_find(t, addr);
+	if (!p)
+		return (size_t)snprintf(out, cap, "error: no such peer\n");
+	struct status_out o;
+	st_begin(&o, out, cap, json);
+	one_peer(&o, p, prefix, now);
 	return st_end(&o);
 }

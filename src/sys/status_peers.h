@@ -13,7 +13,11 @@ struct status_out;
  * with its use, its limit and what its limit has cost (SEC-06). */
 void status_limits(struct status_out *o, const struct peer_table *t, const struct peer_pending *l);
 
+/* `shipworm peers`: as many entries as fit in cap, with the count and how many were listed. */
 size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
 		    char *out, size_t cap);
+/* `shipworm peer ADDRESS`: one entry, or "error: no such peer". */
+size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t prefix, uint64_t now,
+		   bool json, char *out, size_t cap);
 
 #endif

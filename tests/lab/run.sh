@@ -35,6 +35,8 @@ run test_relay.sh
 SHIPWORMD=$here/../../build/shipwormd run test_server.sh shipworm
 SHIPWORMD=$here/../../build/shipwormd run test_client.sh shipworm
 SHIPWORMD=$here/../../build/shipwormd run test_relay.sh
+# Hostile traffic (issue 5): the spoofed flood against the production build.
+run test_flood.sh
 left=$(ip netns list | grep -c '^sw' || true)
 if [ "$left" -ne 0 ]; then
 	echo "not ok - $left lab namespace(s) left behind"

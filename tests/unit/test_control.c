@@ -8,7 +8,7 @@ static int parse(const char *s, struct control_req *r, const char **why)
 	return control_parse(s, strlen(s), r, why);
 }
 
-static void accepts_the_four_requests(void **state)
+static void accepts_the_requests(void **state)
 {
 	struct control_req r;
 	const char *why;
@@ -23,6 +23,13 @@ static void accepts_the_four_requests(void **state)
 	assert_false(r.json);
 	assert_int_equal(parse("peers json\n", &r, &why), 0);
 	assert_true(r.json);
+	assert_int_equal(parse("peer 2001:0:c633:640a::1\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_PEER);
+	assert_false(r.json);
+	struct in6_addr a = A6("2001:0:c633:640a::1");
+	assert_memory_equal(&r.addr, &a, 16);
+	assert_int_equal(parse("peer 2001:db8::1 json\n", &r, &why), 0);
+	assert_true(r.json);
 }
 
 static void refuses_malformed_requests(void **state)
@@ -32,10 +39,10 @@ static void refuses_malformed_requests(void **state)
 	} bad[] = {
 		{ "status", "request not terminated by a newline" },
 		{ "", "request not terminated by a newline" },
-		{ "\n", "unknown request (status or peers)" },
-		{ "statusx\n", "unknown request (status or peers)" },
-		{ "stat\n", "unknown request (status or peers)" },
-		{ "STATUS\n", "unknown request (status or peers)" },
+		{ "\n", "unknown request (status, peers or peer ADDRESS)" },
+		{ "statusx\n", "unknown request (status, peers or peer ADDRESS)" },
+		{ "stat\n", "unknown request (status, peers or peer ADDRESS)" },
+		{ "STATUS\n", "unknown request (status, peers or peer ADDRESS)" },
 		{ "status  json\n", "unknown option (the only one is \"json\")" },
 		{ "status json \n", "unknown option (the only one is \"json\")" },
 		{ "peers xml\n", "unknown option (the only one is \"json\")" },
@@ -44,6 +51,11 @@ static void refuses_malformed_requests(void **state)
 		{ "status\xff\n", "request holds a control or non-ASCII byte" },
 		{ "status\nstatus\n", "bytes after the request line" },
 		{ "status\n\n", "bytes after the request line" },
+		{ "peer\n", "peer needs an IPv6 address" },
+		{ "peer \n", "peer needs an IPv6 address" },
+		{ "peer 10.0.0.1\n", "peer needs an IPv6 address" },
+		{ "peer 2001:db8::1 xml\n", "unknown option (the only one is \"json\")" },
+		{ "peer  2001:db8::1\n", "peer needs an IPv6 address" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct control_req r;
@@ -79,7 +91,7 @@ static void refuses_overlong_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(accepts_the_four_requests),
+		cmocka_unit_test(accepts_the_requests),
 		cmocka_unit_test(refuses_malformed_requests),
 		cmocka_unit_test(refuses_embedded_nul),
 		cmocka_unit_test(refuses_overlong_requests),

@@ -66,6 +66,39 @@ static void c06_eviction_when_full(void **state)
 	assert_null(peer_find(&t, &oldest));
 }
 
+/* SEC-06 (RFC 4380 §7.3.5): a flood of new spoofed sources, each more recent than the
+ * real peer's last packet, does not push out a peer that has been talking for a while;
+ * among established peers the least recently active still goes. */
+static void sec06_flood_keeps_established_peer(void **state)
+{
+	struct peer_table big;
+	assert_int_equal(peer_table_init(&big, 64, 4, 2, key), 0);
+	struct in6_addr real = A6("2001:db8:99::1");
+	struct peer *p = peer_get(&big, &real, 1000);
+	p->last_rx = 1000 + PEER_ESTABLISHED_MS; /* still answering 2 s later */
+	for (int i = 0; i < 10000; i++) {
+		struct in6_addr a = nth(i & 0xff);
+		a.s6_addr[14] = (uint8_t)(i >> 8);
+		uint64_t now = 10000 + (uint64_t)i;
+		struct peer *q = peer_get(&big, &a, now);
+		assert_non_null(q);
+		q->last_rx = now;
+	}
+	assert_int_equal(big.count, 64);
+	assert_non_null(peer_find(&big, &real));
+	/* A table of established peers only: LRU again. */
+	for (uint32_t i = 0; i < big.capacity; i++)
+		if (big.peers[i].in_use && &big.peers[i] != p)
+			big.peers[i].last_rx = big.peers[i].created + PEER_ESTABLISHED_MS + 5000000;
+	for (int i = 0; i < 200; i++) {
+		struct in6_addr a = A6("2001:db8:aa::");
+		a.s6_addr[15] = (uint8_t)i;
+		peer_get(&big, &a, 20000000 + (uint64_t)i);
+	}
+	assert_null(peer_find(&big, &real));
+	peer_table_free(&big);
+}
+
 /* C-47, SEC-06: per-peer and pool limits, FIFO order, queue freed with the entry. */
 static void c47_queue_limits_and_order(void **state)
 {
@@ -111,6 +144,7 @@ int main(void)
 		cmocka_unit_test(siphash_reference_vector),
 		T(c50_new_entries_backdated),
 		T(c06_eviction_when_full),
+		T(sec06_flood_keeps_established_peer),
 		T(c47_queue_limits_and_order),
 		T(c40_expiry_sweep),
 	};

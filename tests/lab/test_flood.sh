@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Flood resistance (issue 5, RFC 4380 §7.3.5): FLOOD_COUNT packets (default 1,000,000)
+# from FLOOD_SOURCES spoofed IPv4 (address, port) pairs (default 100,000) at each role in
+# turn, paced at FLOOD_PPS (default 100,000/s). Each role's resident memory is read
+# before and after, its tables must stay within their limits, and a ping6 and a TCP
+# transfer of a real client are measured before and during the flood. Figures are
+# printed; only working/not working is asserted, never a speed.
+#
+#   srv  shipworm server 198.51.100.10/.11   rel  shipworm relay 198.51.100.30
+#   c1   shipworm client behind a full-cone NAT (nat1, 198.51.100.21)
+#   c2   shipworm client behind a masquerade NAT, started during the server's flood
+#   gen  the attacker at 198.51.100.50; 203.0.113.0/24 (the spoofed sources) is routed
+#        to it, so that answers to spoofed sources stay in the lab and die there
+#
+# The production build runs here (the sanitizer build is ~3x slower under a flood, and
+# the malformed packets reach it in test_replay.sh).
+set -u
+. "$(dirname "$0")/lab.sh"
+LAB_ID=${LAB_ID:-swf$$}
+SHIPWORMD=${FLOOD_SHIPWORMD:-$SHIPWORM_TOP/build/shipwormd}
+FLOOD=$SHIPWORM_TOP/build/lab/flood
+N=${FLOOD_COUNT:-1000000}
+S=${FLOOD_SOURCES:-100000}
+PPS=${FLOOD_PPS:-100000}
+
+lab_init
+lab_internet
+lab_public gen 198.51.100.50
+lab_nat 1 fullcone 198.51.100.21
+lab_nat 2 masquerade 198.51.100.22
+for n in srv rel nat1 nat2; do lab_exec "$n" ip route add 203.0.113.0/24 via 198.51.100.50; done
+lab_bg v6host iperf3 iperf3 -s
+
+check "shipworm server starts" lab_shipworm_server srv 198.51.100.10
+check "shipworm relay starts" lab_shipworm_relay rel
+lab_shipworm_client c1 198.51.100.10
+lab_wait 25 lab_has_teredo_addr c1
+a1=$(lab_teredo_addr c1)
+check "client c1 qualifies ($a1)" test -n "$a1"
+check "c1 reaches the native host before any flood" lab_ping6 c1 2001:db8:1::100
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$(lab_pids "$1" shipwormd | head -n 1)/status"; }
+json() { "$SHIPWORM" -s "$1" status --json; }
+field() { sed -E "s/.*\"$2\":([0-9]+).*/\1/" <<<"$1"; }
+
+# measure LABEL: c1's ping6 loss and TCP rate, printed and stored. The ping goes to the
+# relay's own native address: the native host answers the flood's echo requests too, and
+# Linux's global ICMP rate limit would make its losses, not ours.
+measure() {
+	local loss mbit
+	loss=$(lab_exec c1 ping -6 -n -c 20 -i 0.1 -W 1 -w 8 2001:db8:1::30 2>/dev/null |
+		sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
+	mbit=$(lab_iperf c1 2001:db8:1::100 4M)
+	echo "# $1: ping6 loss ${loss:-100}%, TCP ${mbit:-0} Mbit/s"
+	m_loss=${loss:-100}
+	m_mbit=${mbit:-0}
+}
+
+# flood_role NODE NAME SOCK TARGET MIX [FLOOD ARGS]: warm up with 5% of the flood (it
+# touches every buffer once), then the whole flood with measurements during it.
+flood_role() {
+	local node=$1 sock=$3 target=$4 mix=$5; shift 5
+	local r0 r1 r2 st out
+	r0=$(rss_kib "$node")
+	lab_exec gen "$FLOOD" -t "$target" -m "$mix" -n $((N / 20)) -s "$S" -r "$PPS" "$@" >/dev/null
+	sleep 1
+	r1=$(rss_kib "$node")
+	measure "$mix: before the flood"
+	local b_loss=$m_loss b_mbit=$m_mbit
+	lab_exec gen "$FLOOD" -t "$target" -m "$mix" -n "$N" -s "$S" -r "$PPS" "$@" >"$LAB_TMP/flood.out" &
+	local fpid=$!
+	sleep 1
+	measure "$mix: during the flood"
+	[ -n "${ON_FLOOD:-}" ] && $ON_FLOOD
+	wait $fpid
+	out=$(cat "$LAB_TMP/flood.out")
+	echo "# $mix flood: $out"
+	sleep 1
+	r2=$(rss_kib "$node")
+	st=$(json "$sock")
+	echo "# $mix: RSS ${r0} KiB at start, ${r1} KiB after warm-up, ${r2} KiB after the flood"
+	echo "# $mix status: $st"
+	check "$mix: the flood went out whole ($out)" grep -q "^sent $N packets" "$LAB_TMP/flood.out"
+	check "$mix: shipwormd survives $N packets from $S sources" test -n "$(lab_pids "$node" shipwormd)"
+	check "$mix: resident memory stays flat (${r1} -> ${r2} KiB, limit +1024)" test "$r2" -le $((r1 + 1024))
+	check "$mix: the control socket still answers" test -n "$st"
+	check "$mix: c1's ping6 gets answers during the flood (loss ${m_loss}% vs ${b_loss}% before)" \
+		awk -v l="$m_loss" 'BEGIN { exit !(l < 100) }'
+	check "$mix: c1's TCP transfer completes during the flood (${m_mbit} vs ${b_mbit} Mbit/s before)" \
+		awk -v m="$m_mbit" 'BEGIN { exit !(m > 0) }'
+	FLOOD_STATUS=$st
+}
+
+# limits STATUS: every table within its bound.
+limits() {
+	local st=$1
+	[ "$(field "$st" peers)" -le "$(field "$st" peers_max)" ] &&
+		[ "$(field "$st" queued_packets)" -le "$(field "$st" queued_packets_max)" ] &&
+		[ "$((\
+			$(field "$st" pending_bubbles) + $(field "$st" pending_tests)))" -le "$(field "$st" pending_max)" ]
+}
+
+# --- the server: RSs, bubbles and echo requests from spoofed clients, garbage ---------
+ssock=$LAB_TMP/run/shipworm-server-srv.sock
+start_c2() {
+	local t0=$SECONDS
+	lab_shipworm_client c2 198.51.100.10
+	lab_wait 20 lab_has_teredo_addr c2
+	C2_ADDR=$(lab_teredo_addr c2)
+	echo "# c2 qualified during the server's flood in $((SECONDS - t0)) s: ${C2_ADDR:-no address}"
+}
+ON_FLOOD=start_c2 flood_role srv server "$ssock" 198.51.100.10:3544 server -S 198.51.100.10 -6 2001:db8:1::100
+check "server: a new client qualifies during the flood" test -n "${C2_ADDR:-}"
+check "server: RSs were answered (the flood's RAs go to the spoofed sources)" test "$(field "$FLOOD_STATUS" rs_answered)" -gt 0
+check "server: malformed packets were counted" test "$(field "$FLOOD_STATUS" malformed)" -gt 0
+check "server: mismatched sources were counted" test "$(field "$FLOOD_STATUS" teredo_source_mismatch)" -gt 0
+
+# --- the relay: bubbles and echo requests that create peers, mismatches, garbage -------
+rsock=$LAB_TMP/run/shipworm-rel.sock
+flood_role rel relay "$rsock" 198.51.100.30:3544 relay -S 198.51.100.10 -6 2001:db8:1::100
+check "relay: its tables stay within their limits" limits "$FLOOD_STATUS"
+check "relay: the peer table filled and evicted ($(field "$FLOOD_STATUS" peers_evicted) evicted)" \
+	test "$(field "$FLOOD_STATUS" peers_evicted)" -gt 0
+check "relay: mismatched sources were counted" test "$(field "$FLOOD_STATUS" teredo_source_mismatch)" -gt 0
+check "relay: c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
+
+# --- the client: through its full-cone NAT's hole ----------------------------------
+csock=$LAB_TMP/run/shipworm-c1.sock
+port=$(lab_nat_mapping 1 198.51.100.10 3544)
+check "c1's NAT mapping is known (${port:-none})" test -n "$port"
+flood_role c1 client "$csock" "198.51.100.21:${port:-3544}" client -S 198.51.100.10 -d "$a1"
+check "client: its tables stay within their limits" limits "$FLOOD_STATUS"
+check "client: the flood created and evicted peers ($(field "$FLOOD_STATUS" peers_evicted) evicted)" \
+	test "$(field "$FLOOD_STATUS" peers_evicted)" -gt 0
+check "client: is still qualified with the same address" test "$(lab_teredo_addr c1)" = "$a1"
+
+for n in srv rel c1; do
+	check "$n: still unprivileged and sandboxed after the floods" lab_privileges "$n" "$([ $n = c1 ] && echo 1000 || echo 0)"
+done
+check "server stops cleanly" lab_stop_clean srv shipworm-server-srv
+check "relay stops cleanly" lab_stop_clean rel shipworm-rel
+check "client stops cleanly" lab_stop_clean c1 shipworm-c1
+lab_summary
