@@ -30,6 +30,8 @@ run test_server.sh miredo
 run test_client.sh miredo
 run test_client.sh shipworm
 run test_relay.sh
+# Malformed and adversarial packets at every role, under the sanitizers (issue 5).
+run test_replay.sh
 # The production build (no sanitizers) traps any system call outside its seccomp filter,
 # so the roles run once more as they ship.
 SHIPWORMD=$here/../../build/shipwormd run test_server.sh shipworm
