@@ -6,6 +6,8 @@
  * in. */
 #include "helpers.h"
 
+#include <stdio.h>
+
 #include "core/client.h"
 #include "core/relay.h"
 #include "core/server.h"
@@ -25,6 +27,13 @@ static size_t out_bytes(int n, size_t *npkts)
 		(*npkts)++;
 	}
 	return b;
+}
+
+/* The figures for the report: make unit prints them. */
+static void report(const char *what, size_t in, size_t out, size_t n)
+{
+	printf("amplification: %-52s in %5zu B, out %5zu B in %zu packet(s), ratio %.2f\n", what, in, out, n,
+	       in ? (double)out / (double)in : 0.0);
 }
 
 static void rng(void *ctx, void *out, size_t len)
@@ -49,27 +58,33 @@ static void sec08_server(void **state)
 	/* RS without and with nonce: one RA, at most 2.2 times the RS. */
 	in = make_rs(buf, &ll, NULL);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: RS without nonce -> RA", in, out, n);
 	assert_int_equal(n, 1);
 	assert_true(out * 10 <= in * 22);
 	in = make_rs(buf, &ll, nonce);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: RS with nonce -> RA", in, out, n);
 	assert_int_equal(n, 1);
 	assert_true(out * 10 <= in * 22);
 	/* Bubble and echo to a client: the same bytes plus the 8-byte origin indication. */
 	in = make_bubble(buf, &me, &them);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: bubble to a client (S-14)", in, out, n);
 	assert_int_equal(n, 1);
 	assert_true(out <= in + 8);
 	in = make_echo(buf, sizeof buf, &me, &them, 80);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: echo to a client (S-14)", in, out, n);
 	assert_true(n == 1 && out <= in + 8);
 	/* Echo to native: the same packet, no more. */
 	in = make_echo(buf, sizeof buf, &me, &native, 80);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: echo to native IPv6 (S-12)", in, out, n);
 	assert_true(n == 1 && out <= in);
 	/* A spoofed source (mapping mismatch) gets nothing. */
 	in = make_bubble(buf, &them, &me);
 	out = out_bytes(server_handle(&s, 1000, 0, from, buf, in, acts), &n);
+	report("server: bubble from a spoofed source", in, out, n);
 	assert_int_equal(n, 0);
 }
 
@@ -85,22 +100,27 @@ static void sec10_relay(void **state)
 	/* From a client: at most one packet to the native side, never anything over UDP. */
 	in = make_echo(buf, sizeof buf, &cl, &native, 500);
 	out = out_bytes(relay_udp(&r, 1000000, from, buf, in, acts, ACTS), &n);
+	report("relay: echo from a client to native (UDP answers)", in, out, n);
 	assert_int_equal(n, 0);
 	in = make_bubble(buf, &cl, &native);
 	out = out_bytes(relay_udp(&r, 1000000, EP("203.0.113.9", 1), buf, in, acts, ACTS), &n);
+	report("relay: bubble from a spoofed source", in, out, n);
 	assert_int_equal(n, 0);
 	/* From native IPv6 to an unknown client: 40-byte bubbles, one per packet at most,
 	 * and at most 4 per client per 300 s (C-53) however much arrives. */
 	struct in6_addr other = teredo_of("198.51.100.10", EP("203.0.113.77", 1), 0);
-	size_t total = 0;
+	size_t total = 0, tin = 0, tout = 0;
 	for (int i = 0; i < 100; i++) {
 		in = make_echo(buf, sizeof buf, &native, &other, 8);
 		out = out_bytes(relay_tun(&r, 1000000 + (uint64_t)i * 1000, buf, in, acts, ACTS), &n);
 		assert_true(n <= 1 && out <= in);
 		total += n;
-		out_bytes(relay_tick(&r, 1000000 + (uint64_t)i * 1000, acts, ACTS), &n);
+		tin += in;
+		tout += out;
+		tout += out_bytes(relay_tick(&r, 1000000 + (uint64_t)i * 1000, acts, ACTS), &n);
 		total += n;
 	}
+	report("relay: 100 native packets to an unknown client", tin, tout, total);
 	assert_true(total <= 4 * 2); /* an exchange gives up and may start once more */
 	(void)out;
 	relay_free(&r);
@@ -133,18 +153,22 @@ static void sec13_client(void **state)
 	teredo_put_origin(buf, EP("203.0.113.8", 1));
 	in = 8 + make_bubble(buf + 8, &stranger, &me);
 	out = out_bytes(client_udp(&c, 1000100, EP("198.51.100.10", 3544), buf, in, acts, ACTS), &n);
+	report("client: indirect bubble via the server", in, out, n);
 	assert_true(n == 1 && out <= in);
 	/* Discovery bubbles from the link: at most one unicast bubble plus one discovery. */
 	struct in6_addr all = A6("ff02::1");
 	in = make_bubble(buf, &stranger, &all);
 	out = out_bytes(client_discovery(&c, 1000200, EP("10.1.0.9", 5000), true, buf, in, acts, ACTS), &n);
+	report("client: discovery bubble", in, out, n);
 	assert_true(n <= 2 && out <= 2 * in);
 	/* The same again costs nothing more. */
 	out = out_bytes(client_discovery(&c, 1000300, EP("10.1.0.9", 5000), true, buf, in, acts, ACTS), &n);
+	report("client: the same discovery bubble again", in, out, n);
 	assert_int_equal(n, 0);
 	/* Unknown sources get nothing. */
 	in = make_echo(buf, sizeof buf, &stranger, &me, 200);
 	out = out_bytes(client_udp(&c, 1000400, EP("203.0.113.99", 7), buf, in, acts, ACTS), &n);
+	report("client: echo from an unknown source", in, out, n);
 	assert_int_equal(n, 0);
 	client_free(&c);
 }
