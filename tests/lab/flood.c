@@ -15,6 +15,10 @@
  *       COUNT copies (default 10) of one malformed or adversarial packet, from SRC
  *       (default 203.0.113.99:40000). Every IPv6 header it writes carries flow label
  *       0x5badf, so that a capture on the far side can prove none got through.
+ *   flood -m native [-n COUNT] [-s SOURCES] [-r PPS] [-S SERVER] [-6 NATIVE]
+ *       from the native IPv6 side (a raw IPv6 socket, source NATIVE, which must be one
+ *       of this host's addresses): echo requests to the Teredo addresses of SOURCES
+ *       clients that do not exist, routed to whatever relay serves 2001::/32 here.
  *   flood -l
  *       lists the cases.
  *
@@ -319,7 +323,7 @@ static const struct replay_case cases[] = {
 #define NCASES (sizeof cases / sizeof cases[0])
 
 /* --- the flood: one packet of the role's mix --- */
-enum mix { MIX_SERVER, MIX_RELAY, MIX_CLIENT };
+enum mix { MIX_SERVER, MIX_RELAY, MIX_CLIENT, MIX_NATIVE };
 
 static size_t flood_packet(const struct ctx *c, enum mix m, uint32_t i, uint8_t *out)
 {
@@ -344,6 +348,8 @@ static size_t flood_packet(const struct ctx *c, enum mix m, uint32_t i, uint8_t 
 		if (k < 2)
 			return bubble(out, &s, &c->native);
 		return echo(out, &s, &c->native, c->seq);
+	case MIX_NATIVE: /* built by native_packet */
+		return 0;
 	case MIX_CLIENT:
 		if (k < 2)
 			return bubble(out, &s, &c->tdst);
@@ -355,6 +361,15 @@ static size_t flood_packet(const struct ctx *c, enum mix m, uint32_t i, uint8_t 
 		return echo(out, &d, &c->tdst, c->seq);
 	}
 	return 0;
+}
+
+/* From the native side: echo requests from NATIVE to the Teredo addresses of SOURCES
+ * spoofed clients, each new to a relay (a peer, a queued packet, a bubble exchange). */
+static size_t native_packet(const struct ctx *c, uint8_t *out)
+{
+	struct in6_addr d;
+	teredo_of(c, c->src, &d);
+	return echo(out, &c->native, &d, c->seq);
 }
 
 static double now_s(void)
@@ -403,7 +418,8 @@ int main(int argc, char **argv)
 		case 's': sources = atol(optarg); break;
 		case 'r': pps = atol(optarg); break;
 		case 'm':
-			m = !strcmp(optarg, "relay") ? MIX_RELAY : !strcmp(optarg, "client") ? MIX_CLIENT : MIX_SERVER;
+			m = !strcmp(optarg, "relay") ? MIX_RELAY : !strcmp(optarg, "client") ? MIX_CLIENT
+			    : !strcmp(optarg, "native") ? MIX_NATIVE : MIX_SERVER;
 			break;
 		case 'S': if (inet_pton(AF_INET, optarg, &c.server) != 1) usage(); break;
 		case '6': if (inet_pton(AF_INET6, optarg, &c.native) != 1) usage(); break;
@@ -424,14 +440,15 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (!target.ip || sources < 1 || pps < 0)
+	if ((!target.ip && m != MIX_NATIVE) || sources < 1 || pps < 0)
 		usage();
+	bool native = m == MIX_NATIVE && !rc;
 	if (count < 0)
 		count = rc ? 10 : 1000000;
 	if (count > 10000000)
 		count = 10000000; /* every loop of the lab is bounded */
 
-	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	int fd = socket(native ? AF_INET6 : AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0) {
 		perror("flood: raw socket");
 		return 1;
@@ -443,6 +460,7 @@ int main(int argc, char **argv)
 	struct iovec iov[BATCH];
 	struct mmsghdr msgs[BATCH];
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_addr.s_addr = target.ip };
+	static struct sockaddr_in6 dst6[BATCH];
 	long sent = 0, errors = 0;
 	double t0 = now_s();
 	while (sent < count) {
@@ -458,6 +476,15 @@ int main(int argc, char **argv)
 			}
 			c.seq = i;
 			uint8_t *p = pkts[n];
+			if (native) {
+				size_t len = native_packet(&c, p);
+				dst6[n] = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
+				memcpy(&dst6[n].sin6_addr, p + 24, 16);
+				iov[n] = (struct iovec){ p, len };
+				msgs[n] = (struct mmsghdr){ .msg_hdr = { .msg_name = &dst6[n], .msg_namelen = sizeof dst6[n],
+									 .msg_iov = &iov[n], .msg_iovlen = 1 } };
+				continue;
+			}
 			size_t len = rc ? rc->build(&c, p + 28) : flood_packet(&c, m, i, p + 28);
 			struct iphdr *ip = (struct iphdr *)p;
 			memset(ip, 0, sizeof *ip);

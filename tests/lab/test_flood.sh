@@ -61,32 +61,34 @@ measure() {
 flood_role() {
 	local node=$1 sock=$3 target=$4 mix=$5; shift 5
 	local r0 r1 r2 st out
+	local from=${FLOODER:-gen} label=${LABEL:-$mix}
+	[ "$target" = - ] || set -- -t "$target" "$@"
 	r0=$(rss_kib "$node")
-	lab_exec gen "$FLOOD" -t "$target" -m "$mix" -n $((N / 20)) -s "$S" -r "$PPS" "$@" >/dev/null
+	lab_exec "$from" "$FLOOD" -m "$mix" -n $((N / 20)) -s "$S" -r "$PPS" "$@" >/dev/null
 	sleep 1
 	r1=$(rss_kib "$node")
-	measure "$mix: before the flood"
+	measure "$label: before the flood"
 	local b_loss=$m_loss b_mbit=$m_mbit
-	lab_exec gen "$FLOOD" -t "$target" -m "$mix" -n "$N" -s "$S" -r "$PPS" "$@" >"$LAB_TMP/flood.out" &
+	lab_exec "$from" "$FLOOD" -m "$mix" -n "$N" -s "$S" -r "$PPS" "$@" >"$LAB_TMP/flood.out" &
 	local fpid=$!
 	sleep 1
-	measure "$mix: during the flood"
+	measure "$label: during the flood"
 	[ -n "${ON_FLOOD:-}" ] && $ON_FLOOD
 	wait $fpid
 	out=$(cat "$LAB_TMP/flood.out")
-	echo "# $mix flood: $out"
+	echo "# $label flood: $out"
 	sleep 1
 	r2=$(rss_kib "$node")
 	st=$(json "$sock")
-	echo "# $mix: RSS ${r0} KiB at start, ${r1} KiB after warm-up, ${r2} KiB after the flood"
-	echo "# $mix status: $st"
-	check "$mix: the flood went out whole ($out)" grep -q "^sent $N packets" "$LAB_TMP/flood.out"
-	check "$mix: shipwormd survives $N packets from $S sources" test -n "$(lab_pids "$node" shipwormd)"
-	check "$mix: resident memory stays flat (${r1} -> ${r2} KiB, limit +1024)" test "$r2" -le $((r1 + 1024))
-	check "$mix: the control socket still answers" test -n "$st"
-	check "$mix: c1's ping6 gets answers during the flood (loss ${m_loss}% vs ${b_loss}% before)" \
+	echo "# $label: RSS ${r0} KiB at start, ${r1} KiB after warm-up, ${r2} KiB after the flood"
+	echo "# $label status: $st"
+	check "$label: the flood went out whole ($out)" grep -q "^sent $N packets" "$LAB_TMP/flood.out"
+	check "$label: shipwormd survives $N packets from $S sources" test -n "$(lab_pids "$node" shipwormd)"
+	check "$label: resident memory stays flat (${r1} -> ${r2} KiB, limit +1024)" test "$r2" -le $((r1 + 1024))
+	check "$label: the control socket still answers" test -n "$st"
+	check "$label: c1's ping6 gets answers during the flood (loss ${m_loss}% vs ${b_loss}% before)" \
 		awk -v l="$m_loss" 'BEGIN { exit !(l < 100) }'
-	check "$mix: c1's TCP transfer completes during the flood (${m_mbit} vs ${b_mbit} Mbit/s before)" \
+	check "$label: c1's TCP transfer completes during the flood (${m_mbit} vs ${b_mbit} Mbit/s before)" \
 		awk -v m="$m_mbit" 'BEGIN { exit !(m > 0) }'
 	FLOOD_STATUS=$st
 }
@@ -123,6 +125,14 @@ check "relay: the peer table filled and evicted ($(field "$FLOOD_STATUS" peers_e
 	test "$(field "$FLOOD_STATUS" peers_evicted)" -gt 0
 check "relay: mismatched sources were counted" test "$(field "$FLOOD_STATUS" teredo_source_mismatch)" -gt 0
 check "relay: c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
+
+# --- the relay from the native side: packets to 100,000 Teredo clients that do not
+# exist, each a new peer with a queued packet and a bubble exchange to start ---------
+FLOODER=v6host LABEL="relay (native side)" flood_role rel relay "$rsock" - native -S 198.51.100.10 -6 2001:db8:1::100
+check "relay (native side): its tables stay within their limits" limits "$FLOOD_STATUS"
+echo "# relay (native side): pending $(field "$FLOOD_STATUS" pending_bubbles)/$(field "$FLOOD_STATUS" pending_max), pending list full $(field "$FLOOD_STATUS" pending_full) times, queued $(field "$FLOOD_STATUS" queued_packets)/$(field "$FLOOD_STATUS" queued_packets_max), $(field "$FLOOD_STATUS" queue_drops) queue drops"
+check "relay (native side): the pending list hit its limit and said so" test "$(field "$FLOOD_STATUS" pending_full)" -gt 0
+check "relay (native side): c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
 
 # --- the client: through its full-cone NAT's hole ----------------------------------
 csock=$LAB_TMP/run/shipworm-c1.sock
