@@ -14,7 +14,7 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -35,6 +35,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_CLIENTHOOK] = "ClientHook",
 	[D_LOCALDISCOVERY] = "LocalDiscovery",
 	[D_CONTROLGROUP] = "ControlGroup",
+	[D_RELAYACCEPTUNKNOWN] = "RelayAcceptUnknown",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -195,13 +196,26 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		strcpy(c->client_hook, v);
 		return 0;
 	case D_LOCALDISCOVERY:
-		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
-			c->local_discovery = true;
+	case D_RELAYACCEPTUNKNOWN: {
+		int yes = -1;
+		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || (d == D_LOCALDISCOVERY && !strcmp(v, "1")))
+			yes = 1;
 		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
-			c->local_discovery = false;
-		else
-			return fail(err, errlen, file, line, "LocalDiscovery: \"%s\" is not yes or no", v);
+			yes = 0;
+		if (d == D_LOCALDISCOVERY) {
+			if (yes < 0)
+				return fail(err, errlen, file, line, "LocalDiscovery: \"%s\" is not yes or no", v);
+			c->local_discovery = yes;
+		} else if (yes >= 0) {
+			c->relay_unknown_rate = yes ? UINT32_MAX : 0;
+		} else if (parse_uint(v, 1, 1000000, &n)) {
+			c->relay_unknown_rate = (uint32_t)n;
+		} else {
+			return fail(err, errlen, file, line,
+				    "RelayAcceptUnknown: \"%s\" is not yes, no or a rate from 1 to 1000000", v);
+		}
 		return 0;
+	}
 	case D_CONTROLGROUP:
 		/* Resolved to a gid by the daemon (config_parse does no I/O); checked for shape here. */
 		if (strlen(v) >= sizeof c->control_group || strspn(v, "abcdefghijklmnopqrstuvwxyz"
@@ -224,6 +238,7 @@ static void defaults(struct sw_config *c)
 	c->syslog_facility = LOG_DAEMON;
 	c->max_icmp_payload = 88; /* S-24: what Miredo and Microsoft servers allow */
 	c->max_rs_rate = 100;     /* RAs per second to one IPv4 address: a NAT's worth of clients */
+	c->relay_unknown_rate = 1000; /* new clients a second, enough to recover from a restart */
 	c->local_discovery = true;
 }
 
@@ -266,6 +281,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file,
 				    at[D_INTERFACENAME] ? at[D_INTERFACENAME] : at[D_BINDADDRESS] ? at[D_BINDADDRESS] : at[D_BINDPORT],
 				    "a server has no tunnel interface and always binds UDP port 3544 on ServerBindAddress");
+		if (at[D_RELAYACCEPTUNKNOWN])
+			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
 		if (!c->server_bind)
 			return fail(err, errlen, file, at[D_MODE], "a server needs ServerBindAddress");
 		if (!c->server_bind2)
@@ -280,6 +297,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 				    "ServerBindAddress is a server directive; a client uses ServerAddress");
 		if (at[D_PREFIX])
 			return fail(err, errlen, file, at[D_PREFIX], "a client learns its prefix from the server; Prefix is for relays and servers");
+		if (at[D_RELAYACCEPTUNKNOWN])
+			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
 		if (!c->server_address[0])
 			return fail(err, errlen, file, 0, "a client needs ServerAddress");
 		break;

@@ -344,7 +344,7 @@ static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uin
 {
 	p->trusted = true;
 	p->mapping = from;
-	p->last_rx = now;
+	peer_heard(p, now);
 	p->bubbles = 0;
 	flush_queue(c, p, now);
 }
@@ -389,7 +389,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	struct peer *peer = peer_find(&c->peers, &s6);
 	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
 		/* Case 1 (C-33). */
-		peer->last_rx = now;
+		peer_heard(peer, now);
 		if (peer->q_count)
 			flush_queue(c, peer, now);
 	} else if (peer && peer->echo_pending && icmp == ICMP6_ECHO_REP &&
@@ -466,8 +466,11 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	}
 	if (!p)
 		p = peer_get(&c->peers, &d6, now);
-	if (!p || !peer_enqueue(&c->peers, p, pkt, len))
+	if (!p)
 		return drop(c, CL_DROP_QUEUE_FULL);
+	/* A full queue loses this packet, not the exchange (as in relay_tun). */
+	if (!peer_enqueue(&c->peers, p, pkt, len))
+		c->stats.dropped[CL_DROP_QUEUE_FULL]++;
 	if (p->next_retry)
 		return c->o.n; /* an exchange is already under way */
 	p->retries = 1;
@@ -546,7 +549,7 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 	peer->local = true;
 	peer->local_ep = src;
 	peer->last_local = now;
-	peer->last_rx = now;
+	peer_heard(peer, now);
 	/* C-36: answer with a unicast bubble, once per new local address (a flood of
 	 * discovery bubbles costs at most one answer each, within the bubble limits). */
 	if (!known && peer_may_bubble(peer, now)) {

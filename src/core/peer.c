@@ -87,20 +87,30 @@ static bool established(const struct peer *p)
 	return p->last_rx >= p->created + PEER_ESTABLISHED_MS;
 }
 
-/* Is a a better victim than b? New entries before established ones, then the least
- * recently active. */
+/* How much an entry is worth keeping: a peer we can reach (trusted: it proved its
+ * mapping), one that still talks after PEER_ESTABLISHED_MS, and one that has sent
+ * PEER_BUSY_PACKETS are worth more. A flood from the native side makes only untrusted
+ * entries (nobody answers their bubbles); a flood of spoofed Teredo sources makes
+ * trusted ones, and an attacker who repeats its sources can make them established, but
+ * each busy entry costs it PEER_BUSY_PACKETS packets where a real peer pays nothing. */
+static int worth(const struct peer *p)
+{
+	return (int)p->trusted + (int)established(p) + (p->heard >= PEER_BUSY_PACKETS);
+}
+
+/* Is a a better victim than b? The less worth first, then the least recently active. */
 static bool worse(const struct peer *a, const struct peer *b)
 {
-	bool ea = established(a), eb = established(b);
-	if (ea != eb)
-		return !ea;
+	int wa = worth(a), wb = worth(b);
+	if (wa != wb)
+		return wa < wb;
 	return last_activity(a) < last_activity(b);
 }
 
 /* Eviction (C-06 "e.g. evict least-recently-used", SEC-06), in O(1): of the next 8
  * entries under the clock hand, the worst goes. Plain LRU would let a flood of new
  * sources faster than a real peer's packets push that peer out (the lab's flood test
- * showed it), so entries that have lived are kept while there are new ones to take. */
+ * showed it), so entries that proved themselves are kept while there are others. */
 static void evict_one(struct peer_table *t)
 {
 	struct peer *victim = NULL;

@@ -14,9 +14,10 @@
 
 #define PEER_NONE UINT32_MAX
 #define PEER_NONCE_LEN 8
-/* An entry still receiving this long after its creation is kept over new ones when the
- * table is full (see evict_one). */
+/* An entry still receiving this long after its creation, and one that has sent us this
+ * many packets, is kept over others when the table is full (see evict_one). */
 #define PEER_ESTABLISHED_MS 2000
+#define PEER_BUSY_PACKETS 32
 
 struct peer {
 	struct in6_addr addr;        /* the remote IPv6 address (the key) */
@@ -27,6 +28,7 @@ struct peer {
 	uint8_t nonce[PEER_NONCE_LEN];
 	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
 	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */
+	uint8_t heard;               /* packets accepted from it, saturating (eviction) */
 	uint64_t last_rx, last_tx;   /* ms */
 	uint64_t bubble_window;      /* ms, start of the 300 s window */
 	uint64_t next_retry;         /* ms, 0 = none */
@@ -107,6 +109,14 @@ void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const 
  * otherwise its retry count goes up and its next retry is retry_ms away. NULL at the end. */
 struct peer *peer_pending_next(struct peer_pending *l, struct peer_table *t, uint32_t *cursor,
 			       uint64_t now, uint8_t max_retries, uint64_t retry_ms, bool *give_up);
+
+/* A packet from p was accepted at now. */
+static inline void peer_heard(struct peer *p, uint64_t now)
+{
+	p->last_rx = now;
+	if (p->heard < UINT8_MAX)
+		p->heard++;
+}
 
 static inline uint32_t peer_index(const struct peer_table *t, const struct peer *p)
 {

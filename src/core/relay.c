@@ -24,6 +24,7 @@ static const char *const drop_names[RL_DROP__COUNT] = {
 	[RL_DROP_QUEUE_FULL] = "queue_full",
 	[RL_DROP_UNREACHABLE] = "peer_unreachable",
 	[RL_DROP_LOOP] = "loop",
+	[RL_DROP_UNKNOWN_PEER] = "unknown_peer",
 };
 
 const char *relay_drop_name(enum relay_drop d)
@@ -171,8 +172,13 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	/* the cone bit is ignored (RFC 5991 §3.2); always R-08. */
 	if (!p)
 		p = peer_get(&r->peers, &d6, now);
-	if (!p || !peer_enqueue(&r->peers, p, pkt, len))
+	if (!p)
 		return drop(r, RL_DROP_QUEUE_FULL);
+	/* A full queue loses this packet but not the exchange: under a flood that fills
+	 * the pool, a real client still gets its bubble, and the sender's next packet
+	 * finds it trusted (the lab's native-side flood starved new clients otherwise). */
+	if (!peer_enqueue(&r->peers, p, pkt, len))
+		r->stats.dropped[RL_DROP_QUEUE_FULL]++;
 	if (p->next_retry)
 		return r->o.n;
 	p->retries = 1;
@@ -214,18 +220,29 @@ int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8
 	struct peer *peer = peer_find(&r->peers, &s6);
 	bool bubble = ip6_is_bubble(p.ip6, p.ip6_len);
 	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
-		peer->last_rx = now;
+		peer_heard(peer, now);
 	} else if (endpoint_eq(t.mapped, src) || (peer && peer->next_retry && bubble)) {
 		/* R-11 with R-08: the source sends from the mapping in its address, or it
 		 * answers the bubble we sent (a client behind a symmetric NAT answers from
 		 * another port; its bubble is what our indirect bubble asked for). */
+		/* R-12, R-14 (RFC 4380 §5.4.2, §7.3.5): a relay may take packets only from
+		 * clients it has sent to, as Miredo's does: a real client reaches a relay
+		 * after the relay forwarded a native packet to it (the client learns the
+		 * relay from that packet), so a spoofed flood of matching sources would
+		 * create no state and reach no one. But after a restart the relay knows
+		 * no one, and its clients' flows would stall until they test again (30 s);
+		 * so new clients are taken at a limited rate, which a flood cannot turn
+		 * into more than that many entries and packets a second. */
+		uint32_t rate = r->cfg.unknown_rate;
+		if (!peer && rate != RELAY_UNKNOWN_ALL && (!rate || !ratelimit_take(&r->unknown, now, rate)))
+			return drop(r, RL_DROP_UNKNOWN_PEER);
 		if (!peer)
-			peer = peer_get(&r->peers, &s6, now); /* we accept new clients */
+			peer = peer_get(&r->peers, &s6, now);
 		if (!peer)
 			return drop(r, RL_DROP_QUEUE_FULL);
 		peer->trusted = true;
 		peer->mapping = src;
-		peer->last_rx = now;
+		peer_heard(peer, now);
 		peer->bubbles = 0;
 		flush_queue(r, peer, now);
 	} else {

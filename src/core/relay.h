@@ -29,14 +29,20 @@ enum relay_drop {
 	RL_DROP_QUEUE_FULL,        /* R-09, SEC-06 */
 	RL_DROP_UNREACHABLE,       /* no answer to the bubbles */
 	RL_DROP_LOOP,              /* SEC-11 (d): a mapping that is our own socket */
+	RL_DROP_UNKNOWN_PEER,      /* from a client we never sent to */
 	RL_DROP__COUNT
 };
 const char *relay_drop_name(enum relay_drop d);
+
+#define RELAY_UNKNOWN_ALL UINT32_MAX
 
 struct relay_config {
 	uint32_t prefix;          /* host byte order */
 	bool host_only;           /* host-specific relay (H-01, H-05) */
 	bool direct_bubbles;      /* RelayType restricted: also bubble the mapping */
+	/* R-12: packets from clients with no entry taken per second (a burst of as many);
+	 * 0 for none, RELAY_UNKNOWN_ALL for all. */
+	uint32_t unknown_rate;
 	struct sw_endpoint self;  /* our own UDP socket, for the loop guard (0 = unknown) */
 	uint32_t peer_capacity, queue_pool;
 	uint16_t queue_per_peer;
@@ -54,6 +60,7 @@ struct relay {
 	unsigned nlocal;
 	struct peer_pending pending;
 	struct ratelimit icmp;
+	struct ratelimit unknown;
 	struct relay_stats stats;
 	struct sw_out o;
 };

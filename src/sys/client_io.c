@@ -405,15 +405,18 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				}
 				break;
 			case 1:
-				now = daemon_now_ms();
-				for (int k = 0; k < TUN_BATCH; k++) {
-					ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
-					if (len <= 0)
-						break;
-					execute_batch(&io, io.tun_acts[k],
-						      client_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
+				/* As many rounds as the UDP side gets (see relay_io.c). */
+				for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
+					now = daemon_now_ms();
+					for (k = 0; k < TUN_BATCH; k++) {
+						ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
+						if (len <= 0)
+							break;
+						execute_batch(&io, io.tun_acts[k],
+							      client_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
+					}
+					io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
 				}
-				io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);

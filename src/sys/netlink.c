@@ -75,6 +75,9 @@ int nl_link_up(struct nl *n, int ifindex, uint32_t mtu)
 	ifi->ifi_change = IFF_UP;
 	if (mtu)
 		mnl_attr_put_u32(h, IFLA_MTU, mtu);
+	/* A TUN's default queue of 500 packets overflows in a few milliseconds at the
+	 * rates of a busy relay; a longer one rides out a burst on the other side. */
+	mnl_attr_put_u32(h, IFLA_TXQLEN, NL_TUN_TXQLEN);
 	return transact(n, h);
 }
 

@@ -33,7 +33,8 @@ static void rng(void *ctx, void *out, size_t len)
 int main(int argc, char **argv)
 {
 	uint32_t n = argc > 1 ? (uint32_t)atol(argv[1]) : 1000000;
-	struct relay_config c = { .prefix = TEREDO_PREFIX_DEFAULT, .peer_capacity = n,
+	/* RelayAcceptUnknown: every client below makes an entry of its own. */
+	struct relay_config c = { .prefix = TEREDO_PREFIX_DEFAULT, .unknown_rate = RELAY_UNKNOWN_ALL, .peer_capacity = n,
 				  .queue_pool = 1024, .queue_per_peer = 16 };
 	static struct relay r;
 	long before = rss_kib();

@@ -90,7 +90,8 @@ check "a capture on the host shows the packets go directly to and from the clien
 hsock=$LAB_TMP/run/shipworm-hr.sock
 check "host relay status lists its own addresses" sh -c "'$SHIPWORM' -s '$hsock' status | grep -q '2001:db8:1::40'"
 # H-05: a host relay forwards nothing but the host's own traffic: from a source it
-# accepts (Teredo, matching its UDP source), to the host it goes in, to anyone else not.
+# accepts (Teredo, matching its UDP source; a new one is taken at RelayAcceptUnknown's
+# rate), to the host it goes in, to anyone else not.
 before=$(lab_counter "$hsock" destination_not_served)
 tun_before=$(lab_counter "$hsock" to_tun)
 lab_exec gen python3 "$(dirname "$0")/spoof.py" --matching 198.51.100.50 198.51.100.40 2001:db8:1::100 3

@@ -111,6 +111,17 @@ static void contradictions_are_errors(void **state)
 	assert_false(cfg.local_discovery);
 	expect_error("ServerAddress 1.2.3.4\nLocalDiscovery maybe\n", "test.conf:2: LocalDiscovery");
 	expect_error("RelayType relay\nLocalDiscovery no\n", "test.conf:2: LocalDiscovery is a client directive");
+	/* Relays may take packets from clients they never sent to; off by default. */
+	assert_int_equal(parse("RelayType cone\n"), 0);
+	assert_int_equal(cfg.relay_unknown_rate, 1000);
+	assert_int_equal(parse("RelayType cone\nRelayAcceptUnknown yes\n"), 0);
+	assert_int_equal(cfg.relay_unknown_rate, UINT32_MAX);
+	assert_int_equal(parse("RelayType cone\nRelayAcceptUnknown no\n"), 0);
+	assert_int_equal(cfg.relay_unknown_rate, 0);
+	assert_int_equal(parse("RelayType cone\nRelayAcceptUnknown 50\n"), 0);
+	assert_int_equal(cfg.relay_unknown_rate, 50);
+	expect_error("RelayType cone\nRelayAcceptUnknown perhaps\n", "test.conf:2: RelayAcceptUnknown: \"perhaps\" is not yes, no or a rate");
+	expect_error("ServerAddress 1.2.3.4\nRelayAcceptUnknown yes\n", "test.conf:2: RelayAcceptUnknown is a relay directive");
 	/* The control socket's group, any role (issue 5). */
 	assert_int_equal(parse("ServerBindAddress 1.2.3.4\nControlGroup adm\n"), 0);
 	assert_string_equal(cfg.control_group, "adm");

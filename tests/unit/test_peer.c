@@ -86,10 +86,42 @@ static void sec06_flood_keeps_established_peer(void **state)
 	}
 	assert_int_equal(big.count, 64);
 	assert_non_null(peer_find(&big, &real));
-	/* A table of established peers only: LRU again. */
+	/* A young but trusted peer survives new untrusted entries (a native-side flood at
+	 * a relay: nobody answers their bubbles). */
+	struct in6_addr young = A6("2001:db8:99::2");
+	struct peer *y = peer_get(&big, &young, 20000);
+	y->trusted = true;
+	y->last_rx = 20000;
+	for (int i = 0; i < 10000; i++) {
+		struct in6_addr a = A6("2001:db8:bb::");
+		put_be16(a.s6_addr + 14, (uint16_t)i);
+		assert_non_null(peer_get(&big, &a, 20001 + (uint64_t)i));
+	}
+	assert_non_null(peer_find(&big, &young));
+	assert_non_null(peer_find(&big, &real));
+	peer_remove(&big, y);
+	/* An attacker who repeats its spoofed sources can make trusted, established
+	 * entries (two packets each, 2 s apart, more recent than the real peer's last);
+	 * a peer that has sent PEER_BUSY_PACKETS still outlasts them. */
+	p->trusted = true;
+	for (int i = 0; i < PEER_BUSY_PACKETS; i++)
+		peer_heard(p, 30000);
+	for (int i = 0; i < 10000; i++) {
+		struct in6_addr a = A6("2001:db8:cc::");
+		put_be16(a.s6_addr + 14, (uint16_t)i);
+		struct peer *q = peer_get(&big, &a, 40000 + (uint64_t)i);
+		q->trusted = true;
+		peer_heard(q, 40000 + (uint64_t)i);
+		peer_heard(q, 42000 + (uint64_t)i);
+	}
+	assert_non_null(peer_find(&big, &real));
+	/* A table of peers all worth as much: LRU again. */
 	for (uint32_t i = 0; i < big.capacity; i++)
-		if (big.peers[i].in_use && &big.peers[i] != p)
+		if (big.peers[i].in_use && &big.peers[i] != p) {
 			big.peers[i].last_rx = big.peers[i].created + PEER_ESTABLISHED_MS + 5000000;
+			big.peers[i].trusted = true;
+			big.peers[i].heard = UINT8_MAX;
+		}
 	for (int i = 0; i < 200; i++) {
 		struct in6_addr a = A6("2001:db8:aa::");
 		a.s6_addr[15] = (uint8_t)i;

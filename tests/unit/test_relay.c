@@ -17,10 +17,11 @@ static void fake_rng(void *ctx, void *out, size_t len)
 	memset(out, 0x5a, len);
 }
 
-static int setup_with(bool host_only, bool direct)
+static int setup_with(bool host_only, bool direct, bool open)
 {
 	struct relay_config c = {
 		.prefix = TEREDO_PREFIX_DEFAULT, .host_only = host_only, .direct_bubbles = direct,
+		.unknown_rate = open ? RELAY_UNKNOWN_ALL : 0,
 		.self = EP("198.51.100.30", 3544),
 		.peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
 	};
@@ -30,9 +31,11 @@ static int setup_with(bool host_only, bool direct)
 	relay_set_local(&rl, &local, 1);
 	return r;
 }
-static int setup(void **state) { return setup_with(false, false); }
-static int setup_host(void **state) { return setup_with(true, false); }
-static int setup_restricted(void **state) { return setup_with(false, true); }
+static int setup(void **state) { return setup_with(false, false, false); }
+static int setup_restricted(void **state) { return setup_with(false, true, false); }
+/* RelayAcceptUnknown yes: packets from clients with no entry are taken too. */
+static int setup_open(void **state) { return setup_with(false, false, true); }
+static int setup_host_open(void **state) { return setup_with(true, false, true); }
 static int teardown(void **state) { relay_free(&rl); return 0; }
 
 static int count_to(struct sw_endpoint ep)
@@ -144,7 +147,8 @@ static void rfc4380_s5_4_1_r03_r04_checks(void **state)
 static void rfc4380_s5_4_2_r11_r13_reception(void **state)
 {
 	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr(), native = A6("2001:db8:9::1");
-	/* A matching source is accepted and forwarded to native IPv6 (R-12: new clients ok). */
+	/* A matching source is accepted and forwarded to native IPv6 (R-12, with
+	 * RelayAcceptUnknown: new clients ok). */
 	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &host, 8), acts, ACTS);
 	assert_int_equal(count_kind(SW_ACT_TUN), 1);
 	/* A mismatching source, a non-Teredo source, a Teredo destination, malformed. */
@@ -206,6 +210,68 @@ static void h05_host_relay_local_only(void **state)
 	assert_int_equal(nacts, 1);
 }
 
+/* R-12, R-14 (RFC 4380 §5.4.2, §7.3.5), the default: a client the relay never sent to
+ * gets nothing through and no entry, however well its source matches; once the relay
+ * has bubbled it for a native packet, its answer makes it trusted and its data flows. */
+static void rfc4380_s5_4_2_r12_unknown_clients_dropped(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	for (int i = 0; i < 100; i++) {
+		struct in6_addr spoofed = teredo_of("198.51.100.10", EP("203.0.113.50", (uint16_t)(1000 + i)), 0);
+		nacts = relay_udp(&rl, now, EP("203.0.113.50", 1000 + i), buf,
+				  make_echo(buf, sizeof buf, &spoofed, &host, 8), acts, ACTS);
+		assert_int_equal(nacts, 0);
+	}
+	assert_int_equal(rl.stats.dropped[RL_DROP_UNKNOWN_PEER], 100);
+	assert_int_equal(rl.peers.count, 0);
+	tun_in(&host, &cl); /* native traffic for the client: an entry, a bubble */
+	assert_int_equal(count_to(SERVER_EP), 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_true(peer_find(&rl.peers, &cl)->trusted);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &cl, &host, 8), acts, ACTS);
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	assert_int_equal(rl.stats.dropped[RL_DROP_UNKNOWN_PEER], 100);
+}
+
+/* SEC-06 with R-08: a full packet pool loses the packet, not the exchange: the new
+ * client still gets its bubble, so that the sender's next packet goes through. */
+static void sec06_full_pool_still_bubbles(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	for (int i = 0; i < 8; i++) { /* the pool holds 8 */
+		struct in6_addr other = teredo_of("198.51.100.10", EP("203.0.113.60", (uint16_t)(2000 + i)), 0);
+		tun_in(&host, &other);
+	}
+	assert_int_equal(rl.peers.pool_used, 8);
+	tun_in(&host, &cl);
+	assert_int_equal(rl.stats.dropped[RL_DROP_QUEUE_FULL], 1);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_true(peer_find(&rl.peers, &cl)->trusted);
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(CLIENT_EP), 1);
+}
+
+/* R-12 with a rate (RelayAcceptUnknown N, 1000 by default): that many new clients a
+ * second get through, so that a restarted relay recovers; a flood gets no more. */
+static void rfc4380_s5_4_2_r12_unknown_clients_rate(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100");
+	rl.cfg.unknown_rate = 10;
+	int fwd = 0;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 100; i++) {
+			struct sw_endpoint ep = EP("203.0.113.50", (uint16_t)(1000 + round * 100 + i));
+			struct in6_addr c = teredo_of("198.51.100.10", ep, 0);
+			nacts = relay_udp(&rl, now, ep, buf, make_echo(buf, sizeof buf, &c, &host, 8), acts, ACTS);
+			fwd += count_kind(SW_ACT_TUN);
+		}
+		now += 1000;
+	}
+	assert_int_equal(fwd, 20);
+	assert_int_equal(rl.stats.dropped[RL_DROP_UNKNOWN_PEER], 180);
+}
+
 static void relay_drop_names_complete(void **state)
 {
 	for (int i = 0; i < RL_DROP__COUNT; i++)
@@ -220,10 +286,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r08_restricted_direct_bubble, setup_restricted, teardown),
 		T(rfc4380_s5_4_1_r08_give_up),
 		T(rfc4380_s5_4_1_r03_r04_checks),
-		T(rfc4380_s5_4_2_r11_r13_reception),
+		cmocka_unit_test_setup_teardown(rfc4380_s5_4_2_r11_r13_reception, setup_open, teardown),
+		T(rfc4380_s5_4_2_r12_unknown_clients_dropped),
+		T(rfc4380_s5_4_2_r12_unknown_clients_rate),
 		T(rfc4380_s5_4_1_r08_symmetric_client_answer),
-		T(stale_entry_bubbles_again),
-		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host, teardown),
+		cmocka_unit_test_setup_teardown(stale_entry_bubbles_again, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host_open, teardown),
+		T(sec06_full_pool_still_bubbles),
 		T(relay_drop_names_complete),
 	};
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
