@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		return 0;
 	}
-	if (size > CONTROL_REQ_MAX || data[size - 1] != '\n' || (req.verb != CTL_STATUS && req.verb != CTL_PEERS))
+	if (size > CONTROL_REQ_MAX || data[size - 1] != '\n' ||
+	    (req.verb != CTL_STATUS && req.verb != CTL_PEERS && req.verb != CTL_PEER))
 		__builtin_trap();
 
 	/* Peers from the request bytes themselves: varied addresses, flags and clocks. */
@@ -90,7 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			peer_remove(&table, p);
 	}
 	size_t cap = 1 + (n ? (size_t)tb[0] * 64 : sizeof answer - 1);
-	size_t len = status_peers(&table, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap);
+	size_t len = req.verb == CTL_PEER
+			     ? status_peer(&table, &req.addr, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap)
+			     : status_peers(&table, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap);
 	if (len >= cap || answer[len] != 0)
 		__builtin_trap();
 	struct status_out o;
