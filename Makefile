@@ -35,7 +35,7 @@ CONF_SRCS := src/cmd/config.c
 # The control socket's pure parts (request grammar, answer writer), fuzzed too.
 CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c
 D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)
-T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/log.c
+T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/status_fmt.c src/sys/log.c
 HDRS      := $(shell find src -name '*.h')
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sys/log.h"
+#include "sys/status_fmt.h"
 
 int control_listen(const char *path, gid_t group)
 {
@@ -81,7 +82,7 @@ void control_serve(int lfd, control_fn fn, void *ctx)
 		if (control_parse(req, n, &rq, &why) == 0) {
 			len = fn(ctx, &rq, out, CONTROL_ANSWER_MAX);
 		} else {
-			len = (size_t)snprintf(out, CONTROL_ANSWER_MAX, "error: %s\n", why);
+			len = st_line(out, CONTROL_ANSWER_MAX, "error: %s\n", why);
 			log_info("control socket: refused a request: %s", why);
 		}
 		size_t off = 0;

@@ -38,7 +38,7 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	const struct server *s = &io->core;
 	bool json = req->json;
 	if (req->verb != CTL_STATUS)
-		return (size_t)snprintf(out, cap, "error: a server keeps no peers; it answers status only\n");
+		return st_line(out, cap, "error: a server keeps no peers; it answers status only\n");
 
 	struct status_out o;
 	char a[INET_ADDRSTRLEN + 8], pfx[INET6_ADDRSTRLEN];

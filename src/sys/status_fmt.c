@@ -125,3 +125,18 @@ size_t st_end(struct status_out *o)
 		put(o, "}\n");
 	return o->len;
 }
+
+size_t st_line(char *out, size_t cap, const char *fmt, ...)
+{
+	if (!cap)
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		out[0] = 0;
+		return 0;
+	}
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}

@@ -75,7 +75,7 @@ size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t p
 {
 	const struct peer *p = peer_find(t, addr);
 	if (!p)
-		return (size_t)snprintf(out, cap, "error: no such peer\n");
+		return st_line(out, cap, "error: no such peer\n");
 	struct status_out o;
 	st_begin(&o, out, cap, json);
 	one_peer(&o, p, prefix, now);

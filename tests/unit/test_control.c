@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include "sys/control_req.h"
+#include "sys/status_fmt.h"
 
 static int parse(const char *s, struct control_req *r, const char **why)
 {
@@ -88,6 +89,18 @@ static void refuses_overlong_requests(void **state)
 	assert_string_equal(why, "request too long");
 }
 
+/* An error answer cut to a small buffer reports what it wrote, not what it wanted to
+ * (fuzz_control found status_peer returning snprintf's length). */
+static void error_lines_are_cut_to_fit(void **state)
+{
+	char out[8];
+	assert_int_equal(st_line(out, 1, "error: no such peer\n"), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(st_line(out, sizeof out, "error: no such peer\n"), 7);
+	assert_string_equal(out, "error: ");
+	assert_int_equal(st_line(out, sizeof out, "ok\n"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +108,7 @@ int main(void)
 		cmocka_unit_test(refuses_malformed_requests),
 		cmocka_unit_test(refuses_embedded_nul),
 		cmocka_unit_test(refuses_overlong_requests),
+		cmocka_unit_test(error_lines_are_cut_to_fit),
 	};
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
 }
