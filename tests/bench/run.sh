@@ -173,6 +173,48 @@ bench_relay miredo miredo
 awk -v a="${rtcp[shipworm]:-0}" -v b="${rtcp[miredo]:-0}" -v c="${rpps[shipworm]:-0}" -v d="${rpps[miredo]:-0}" 'BEGIN {
 	printf "ratio shipworm/miredo: %.2fx TCP throughput, %.2fx packets per CPU-second\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
 
+# ---------------------------------------------------------------------------------
+echo
+BENCH_FLOOD=${BENCH_FLOOD:-1000000}
+echo "== Relay under a flood: $BENCH_FLOOD packets from 100,000 spoofed sources at 100,000/s,"
+echo "   from the IPv4 side (gen), then from the native side (v6host); the Miredo client's"
+echo "   ping6 and TCP (native host -> client) measured during each, the relay's memory after"
+cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/flood" "$top/tests/lab/flood.c" "$top"/src/wire/*.c || exit 1
+for n in rel nat1; do lab_exec "$n" ip route add 203.0.113.0/24 via 198.51.100.50 2>/dev/null; done
+lab_exec srv ip route add 203.0.113.0/24 via 198.51.100.50 2>/dev/null
+flood_during() { # FLOODER ARGS...: prints "loss% Mbit/s" measured during the flood
+	local from=$1; shift
+	lab_exec "$from" "$top/build/bench/flood" -n "$BENCH_FLOOD" -s 100000 -r 100000 "$@" >/dev/null &
+	local fp=$! loss mbit
+	sleep 1
+	loss=$(lab_exec v6host ping -6 -n -c 20 -i 0.1 -W 1 -w 8 "$ca" 2>/dev/null | sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
+	mbit=$(lab_exec v6host timeout 30 iperf3 -6 -c "$ca" -t 3 -J 2>/dev/null |
+		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); printf "%.1f", $2 / 1e6; exit }')
+	wait $fp
+	echo "${loss:-100} ${mbit:-0}"
+}
+bench_relay_flood() { # IMPL COMM
+	local impl=$1 comm=$2 pid r0 r1 r2 v4 v6
+	if [ "$impl" = shipworm ]; then lab_shipworm_relay rel; else lab_miredo_relay rel; fi
+	sleep 1
+	lab_ping6 v6host "$ca" 3 >/dev/null
+	pid=$(lab_pids rel "$comm" | tail -n 1)
+	r0=$(rss_kib "$pid")
+	v4=$(flood_during gen -t 198.51.100.30:3544 -m relay -S 198.51.100.10 -6 2001:db8:1::100)
+	r1=$(rss_kib "$pid")
+	v6=$(flood_during v6host -m native -S 198.51.100.10 -6 2001:db8:1::100)
+	r2=$(rss_kib "$pid")
+	printf '%-9s IPv4-side flood: ping6 loss %s%%, TCP %s Mbit/s; native-side flood: ping6 loss %s%%, TCP %s Mbit/s\n' \
+		"$impl" ${v4% *} ${v4#* } ${v6% *} ${v6#* }
+	printf '%-9s RSS %s KiB before, %s KiB after the IPv4-side flood, %s KiB after the native-side flood\n' \
+		"$impl" "$r0" "$r1" "$r2"
+	kill $(lab_pids rel "$comm") 2>/dev/null
+	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns rel))\""
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+}
+bench_relay_flood shipworm shipwormd
+bench_relay_flood miredo miredo
+
 echo
 echo "== Relay memory per peer (the core alone, filled with 1,000,000 clients)"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/peermem" "$here/peermem.c" "$top"/src/core/*.c "$top"/src/wire/*.c &&
