@@ -87,7 +87,7 @@ static void rfc6081_s4_x03_trailers_follow_ipv6(void **state)
 /* SEC-18: every length is checked against the datagram. */
 static void sec18_rejections(void **state)
 {
-	uint8_t buf[128];
+	uint8_t buf[128] = { 0 };
 	struct teredo_pkt p;
 	size_t len;
 
