@@ -216,6 +216,40 @@ bench_relay_flood shipworm shipwormd
 bench_relay_flood miredo miredo
 
 echo
+echo "== Client under a flood through its full-cone NAT's hole: $BENCH_FLOOD packets from 100,000"
+echo "   spoofed sources at 100,000/s (Miredo server and relay); its ping6 and TCP to the native"
+echo "   host measured during the flood, its memory before and after"
+no_proc() { [ -z "$(lab_pids "$1" "$2")" ]; }
+kill $(lab_pids c1 miredo) 2>/dev/null
+lab_wait 10 no_proc c1 miredo
+lab_miredo_relay rel
+bench_client_flood() { # IMPL COMM
+	local impl=$1 comm=$2 pid r0 r1 a port loss mbit fp
+	if [ "$impl" = shipworm ]; then lab_shipworm_client c1 198.51.100.10; else lab_miredo_client c1 198.51.100.10; fi
+	lab_wait 20 lab_has_teredo_addr c1 || { echo "$impl: no address"; return; }
+	a=$(lab_teredo_addr c1)
+	lab_ping6 c1 2001:db8:1::100 2 >/dev/null
+	port=$(lab_nat_mapping 1 198.51.100.10 3544)
+	pid=$(lab_pids c1 "$comm" | tail -n 1)
+	r0=$(rss_kib "$pid")
+	lab_exec gen "$top/build/bench/flood" -t "198.51.100.21:$port" -m client -n "$BENCH_FLOOD" -s 100000 -r 100000 \
+		-S 198.51.100.10 -d "$a" >/dev/null &
+	fp=$!
+	sleep 1
+	loss=$(lab_exec c1 ping -6 -n -c 20 -i 0.1 -W 1 -w 8 2001:db8:1::100 2>/dev/null | sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
+	mbit=$(lab_iperf c1 2001:db8:1::100 4M)
+	wait $fp
+	r1=$(rss_kib "$pid")
+	printf '%-9s during the flood: ping6 loss %s%%, TCP %s Mbit/s; RSS %s KiB before, %s KiB after\n' \
+		"$impl" "${loss:-100}" "${mbit:-0}" "$r0" "$r1"
+	kill $(lab_pids c1 "$comm") 2>/dev/null
+	lab_wait 10 no_proc c1 "$comm"
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo"
+}
+bench_client_flood shipworm shipwormd
+bench_client_flood miredo miredo
+
+echo
 echo "== Relay memory per peer (the core alone, filled with 1,000,000 clients)"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/peermem" "$here/peermem.c" "$top"/src/core/*.c "$top"/src/wire/*.c &&
 	"$top/build/bench/peermem" 1000000
