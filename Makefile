@@ -76,7 +76,7 @@ unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	exit $$fail
 
 # libFuzzer targets (clang), with ASan and UBSan.
-build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) | build/fuzz
+build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) $(wildcard tests/fuzz/*.h) | build/fuzz
 	$(CLANG) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(CPPFLAGS) -o $@ $< $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS)
 

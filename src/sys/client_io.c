@@ -34,7 +34,6 @@
 #define TICK_MS 200
 #define ACTS 64
 /* Host packets handled per TUN wake-up: their UDP datagrams leave in one sendmmsg. */
-#define TUN_BATCH 32
 #define TUN_ACTS 8
 
 struct client_io {
@@ -50,7 +49,7 @@ struct client_io {
 	struct udp_tx tx;
 	struct sw_action acts[ACTS];
 	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
-	uint8_t tunbuf[TUN_BATCH][65536];
+	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
 };
 
 /* The optional ClientHook, with Miredo's client-hook variables, for users who want to
@@ -137,7 +136,14 @@ static void set_address(struct client_io *io, const struct in6_addr *addr, uint3
 	run_hook(io, "up", &old);
 }
 
-/* Carry out n actions; UDP datagrams are only queued (flush with udp_tx_flush). */
+/* Send the queued UDP datagrams in one batch. */
+static void flush(void *ctx)
+{
+	struct client_io *io = ctx;
+	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+}
+
+/* Carry out n actions; UDP datagrams are only queued (flush() sends them). */
 static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -146,7 +152,7 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		case SW_ACT_UDP:
 			udp_tx_add(&io->tx, a);
 			if (io->tx.n == UDP_BATCH)
-				io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+				flush(io);
 			break;
 		case SW_ACT_TUN: {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
@@ -170,7 +176,13 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 static void execute(struct client_io *io, int n)
 {
 	execute_batch(io, io->acts, n);
-	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+	flush(io);
+}
+
+static void tun_packet(void *ctx, int k, size_t len, uint64_t now)
+{
+	struct client_io *io = ctx;
+	execute_batch(io, io->tun_acts[k], client_tun(&io->core, now, io->tunbuf[k], len, io->tun_acts[k], TUN_ACTS));
 }
 
 static void status_common(struct client_io *io, struct status_out *o)
@@ -405,18 +417,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				}
 				break;
 			case 1:
-				/* As many rounds as the UDP side gets (see relay_io.c). */
-				for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
-					now = daemon_now_ms();
-					for (k = 0; k < TUN_BATCH; k++) {
-						ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
-						if (len <= 0)
-							break;
-						execute_batch(&io, io.tun_acts[k],
-							      client_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
-					}
-					io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
-				}
+				tun_drain(io.tun, io.tunbuf, tun_packet, flush, &io);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);

@@ -25,7 +25,6 @@
 
 #define TICK_MS 200
 #define LOCAL_REFRESH_MS 10000
-#define TUN_BATCH 32
 #define TUN_ACTS 8
 #define UDP_ACTS 32
 
@@ -38,7 +37,7 @@ struct relay_io {
 	struct udp_tx tx;
 	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
 	struct sw_action udp_acts[UDP_ACTS];
-	uint8_t tunbuf[TUN_BATCH][65536];
+	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
 };
 
 /* H-01, H-05: the host's own global, non-Teredo IPv6 addresses. */
@@ -60,7 +59,14 @@ static void refresh_local(struct relay_io *io)
 	relay_set_local(&io->core, addrs, n);
 }
 
-/* Carry out actions; UDP datagrams are only queued (flush with udp_tx_flush). */
+/* Send the queued UDP datagrams in one batch. */
+static void flush(void *ctx)
+{
+	struct relay_io *io = ctx;
+	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+}
+
+/* Carry out actions; UDP datagrams are only queued (flush() sends them). */
 static void execute(struct relay_io *io, struct sw_action *acts, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -68,13 +74,19 @@ static void execute(struct relay_io *io, struct sw_action *acts, int n)
 		if (a->kind == SW_ACT_UDP) {
 			udp_tx_add(&io->tx, a);
 			if (io->tx.n == UDP_BATCH)
-				io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+				flush(io);
 		} else if (a->kind == SW_ACT_TUN) {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
 			if (writev(io->tun, v, 2) < 0)
 				io->send_errors++;
 		}
 	}
+}
+
+static void tun_packet(void *ctx, int k, size_t len, uint64_t now)
+{
+	struct relay_io *io = ctx;
+	execute(io, io->tun_acts[k], relay_tun(&io->core, now, io->tunbuf[k], len, io->tun_acts[k], TUN_ACTS));
 }
 
 static size_t answer(void *ctx, const struct control_req *req, char *out, size_t cap)
@@ -210,26 +222,13 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					for (int j = 0; j < k; j++)
 						execute(&io, io.udp_acts, relay_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
 										   io.rx.msgs[j].msg_len, io.udp_acts, UDP_ACTS));
-					io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
+					flush(&io);
 					if (k < UDP_BATCH)
 						break;
 				}
 				break;
 			case 1:
-				/* As many rounds as the UDP side gets: under a flood on the UDP side
-				 * the native side's packets must not wait behind it (the lab's flood
-				 * test saw the TUN queue overflow with one round). */
-				for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
-					now = daemon_now_ms();
-					for (k = 0; k < TUN_BATCH; k++) {
-						ssize_t len = read(io.tun, io.tunbuf[k], sizeof io.tunbuf[k]);
-						if (len <= 0)
-							break;
-						execute(&io, io.tun_acts[k],
-							relay_tun(&io.core, now, io.tunbuf[k], (size_t)len, io.tun_acts[k], TUN_ACTS));
-					}
-					io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
-				}
+				tun_drain(io.tun, io.tunbuf, tun_packet, flush, &io);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);
@@ -243,7 +242,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		now = daemon_now_ms();
 		if (now >= next_tick) {
 			execute(&io, io.udp_acts, relay_tick(&io.core, now, io.udp_acts, UDP_ACTS));
-			io.send_errors += (uint64_t)udp_tx_flush(io.udp, &io.tx);
+			flush(&io);
 			next_tick = now + TICK_MS;
 		}
 		if (host && now >= next_local) {

@@ -1,5 +1,7 @@
 #include "sys/tun.h"
 
+#include "sys/daemon.h"
+
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -22,4 +24,20 @@ int tun_open(const char *name, int *ifindex)
 	}
 	*ifindex = (int)if_nametoindex(ifr.ifr_name);
 	return fd;
+}
+
+void tun_drain(int fd, uint8_t (*bufs)[TUN_BUF],
+	       void (*packet)(void *ctx, int slot, size_t len, uint64_t now),
+	       void (*round_done)(void *ctx), void *ctx)
+{
+	for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
+		uint64_t now = daemon_now_ms();
+		for (k = 0; k < TUN_BATCH; k++) {
+			ssize_t len = read(fd, bufs[k], TUN_BUF);
+			if (len <= 0)
+				break;
+			packet(ctx, k, (size_t)len, now);
+		}
+		round_done(ctx);
+	}
 }

@@ -180,8 +180,7 @@ echo "== Relay under a flood: $BENCH_FLOOD packets from 100,000 spoofed sources 
 echo "   from the IPv4 side (gen), then from the native side (v6host); the Miredo client's"
 echo "   ping6 and TCP (native host -> client) measured during each, the relay's memory after"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/flood" "$top/tests/lab/flood.c" "$top"/src/wire/*.c || exit 1
-for n in rel nat1; do lab_exec "$n" ip route add 203.0.113.0/24 via 198.51.100.50 2>/dev/null; done
-lab_exec srv ip route add 203.0.113.0/24 via 198.51.100.50 2>/dev/null
+lab_spoof_routes srv rel nat1
 flood_during() { # FLOODER ARGS...: prints "loss% Mbit/s" measured during the flood
 	local from=$1; shift
 	lab_exec "$from" "$top/build/bench/flood" -n "$BENCH_FLOOD" -s 100000 -r 100000 "$@" >/dev/null &

@@ -14,6 +14,8 @@
 #include "wire/ipv6.h"
 #include "wire/teredo_addr.h"
 
+#include "fuzz_step.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct client cl;
@@ -27,23 +29,6 @@ static void rng(void *ctx, void *out, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		rng_state = rng_state * 1103515245u + 12345u;
 		p[i] = (uint8_t)(rng_state >> 16);
-	}
-}
-
-static void check(const struct sw_action *a, int n, const uint8_t *in, size_t len)
-{
-	if (n < 0 || n > 32)
-		__builtin_trap();
-	for (int i = 0; i < n; i++) {
-		if (a[i].hdr_len > sizeof a[i].hdr)
-			__builtin_trap();
-		/* A body points into the input or into the client's own queue pool. */
-		const uint8_t *b = a[i].body;
-		const uint8_t *pool = (const uint8_t *)cl.peers.pool;
-		size_t pool_len = cl.peers.pool_size * sizeof cl.peers.pool[0];
-		if (a[i].body_len && !((b >= in && b + a[i].body_len <= in + len) ||
-				       (b >= pool && b + a[i].body_len <= pool + pool_len)))
-			__builtin_trap();
 	}
 }
 
@@ -83,30 +68,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		qualify();
 		ready = 1;
 	}
-	if (size < 9)
+	struct fuzz_step st;
+	if (!fuzz_step_decode(data, size, &now, &st))
 		return 0;
-	struct sw_endpoint src;
-	memcpy(&src.ip, data + 1, 4);
-	memcpy(&src.port, data + 5, 2);
-	now += (uint64_t)(data[7] << 8 | data[8]) * 4;
-	const uint8_t *pkt = data + 9;
-	size_t len = size - 9;
+	size_t len = st.len;
 	int n;
-	switch (data[0] % 4) {
+	switch (st.op % 4) {
 	case 0:
-		n = client_udp(&cl, now, src, pkt, len, acts, 32);
+		n = client_udp(&cl, now, st.src, st.pkt, len, acts, 32);
 		break;
 	case 1:
-		n = client_tun(&cl, now, pkt, len, acts, 32);
+		n = client_tun(&cl, now, st.pkt, len, acts, 32);
 		break;
 	case 2:
-		n = client_discovery(&cl, now, src, data[0] & 4, pkt, len, acts, 32);
+		n = client_discovery(&cl, now, st.src, st.op & 4, st.pkt, len, acts, 32);
 		break;
 	default:
 		n = client_tick(&cl, now, acts, 32);
 		len = 0;
 		break;
 	}
-	check(acts, n, pkt, len);
+	fuzz_check_actions(acts, n, st.pkt, len, &cl.peers);
 	return 0;
 }

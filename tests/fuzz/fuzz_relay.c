@@ -10,6 +10,8 @@
 #include "core/relay.h"
 #include "wire/teredo_addr.h"
 
+#include "fuzz_step.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct relay rl;
@@ -37,31 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		relay_set_local(&rl, &local, 1);
 		ready = 1;
 	}
-	if (size < 9)
+	struct fuzz_step st;
+	if (!fuzz_step_decode(data, size, &now, &st))
 		return 0;
-	struct sw_endpoint src;
-	memcpy(&src.ip, data + 1, 4);
-	memcpy(&src.port, data + 5, 2);
-	now += (uint64_t)(data[7] << 8 | data[8]) * 4;
-	const uint8_t *pkt = data + 9;
-	size_t len = size - 9;
+	size_t len = st.len;
 	int n;
-	switch (data[0] % 3) {
-	case 0: n = relay_udp(&rl, now, src, pkt, len, acts, 32); break;
-	case 1: n = relay_tun(&rl, now, pkt, len, acts, 32); break;
+	switch (st.op % 3) {
+	case 0: n = relay_udp(&rl, now, st.src, st.pkt, len, acts, 32); break;
+	case 1: n = relay_tun(&rl, now, st.pkt, len, acts, 32); break;
 	default: n = relay_tick(&rl, now, acts, 32); len = 0; break;
 	}
-	if (n < 0 || n > 32)
-		__builtin_trap();
-	const uint8_t *pool = (const uint8_t *)rl.peers.pool;
-	size_t pool_len = rl.peers.pool_size * sizeof rl.peers.pool[0];
-	for (int i = 0; i < n; i++) {
-		const uint8_t *b = acts[i].body;
-		if (acts[i].hdr_len > sizeof acts[i].hdr)
-			__builtin_trap();
-		if (acts[i].body_len && !((b >= pkt && b + acts[i].body_len <= pkt + len) ||
-					  (b >= pool && b + acts[i].body_len <= pool + pool_len)))
-			__builtin_trap();
-	}
+	fuzz_check_actions(acts, n, st.pkt, len, &rl.peers);
 	return 0;
 }

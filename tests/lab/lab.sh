@@ -199,6 +199,14 @@ lab_shipwormd() {
 	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"
 }
 
+# lab_spoof_routes NODE...: route 203.0.113.0/24, the spoofed sources of build/lab/flood,
+# from each NODE to the sender `gen` (198.51.100.50, made with lab_public), so that
+# answers to spoofed sources stay in the lab and die there (gen does not forward).
+lab_spoof_routes() {
+	local n
+	for n in "$@"; do lab_exec "$n" ip route replace 203.0.113.0/24 via 198.51.100.50; done
+}
+
 lab_shipworm_server() { # NODE PRIMARY [MORE-CONFIG-LINES]
 	lab_shipwormd "$1" "shipworm-server-$1" "ServerBindAddress $2${3:+
 $3}"

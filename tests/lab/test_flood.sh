@@ -28,7 +28,7 @@ lab_internet
 lab_public gen 198.51.100.50
 lab_nat 1 fullcone 198.51.100.21
 lab_nat 2 masquerade 198.51.100.22
-for n in srv rel nat1 nat2; do lab_exec "$n" ip route add 203.0.113.0/24 via 198.51.100.50; done
+lab_spoof_routes srv rel nat1 nat2
 lab_bg v6host iperf3 iperf3 -s
 
 check "shipworm server starts" lab_shipworm_server srv 198.51.100.10

@@ -18,7 +18,7 @@ lab_init
 lab_internet
 lab_public gen 198.51.100.50
 lab_nat 1 fullcone 198.51.100.21
-for n in srv rel nat1; do lab_exec "$n" ip route add 203.0.113.0/24 via 198.51.100.50; done
+lab_spoof_routes srv rel nat1
 
 check "shipworm server starts" lab_shipworm_server srv 198.51.100.10
 check "shipworm relay starts" lab_shipworm_relay rel
