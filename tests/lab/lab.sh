@@ -68,7 +68,10 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 # lab_nat N KIND PUBLIC: namespace natN with PUBLIC on the Internet, and client cN behind
 # it at 10.N.0.2. KIND selects the NAT's behaviour:
 #   fullcone   endpoint-independent mapping and filtering (masquerade + DNAT of new UDP)
-#   masquerade Linux's default: address-and-port-dependent filtering
+#   masquerade Linux's default: address-and-port-dependent filtering; unsolicited input
+#              is answered with ICMP port unreachable (no socket behind the public port)
+#   homerouter the same mapping and filtering, but unsolicited input is dropped silently,
+#              as home routers do
 #   symmetric  a new random port for every destination (masquerade random)
 lab_nat() {
 	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
@@ -79,10 +82,11 @@ lab_nat() {
 	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev lan0
 	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 	lab_lan_client "$n" "$cli" "10.$n.0.2"
-	local post="oifname \"eth0\" masquerade" pre=""
+	local post="oifname \"eth0\" masquerade" pre="" input=""
 	case $kind in
 	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to 10.$n.0.2" ;;
 	masquerade) ;;
+	homerouter) input="iifname \"eth0\" ct state new drop" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
 	*) lab_log "unknown NAT kind $kind"; return 1 ;;
 	esac
@@ -90,6 +94,7 @@ lab_nat() {
 table ip lab {
 	chain post { type nat hook postrouting priority srcnat; $post; }
 	chain pre { type nat hook prerouting priority dstnat; $pre; }
+	chain input { type filter hook input priority filter; $input; }
 }
 NFT
 }
@@ -263,6 +268,17 @@ lab_pids() {
 	done
 }
 
+# lab_kill_wait NODE COMM [SIGNAL]: signal every COMM process of NODE and wait until each
+# has exited (not until a side effect such as its interface going away: a daemon
+# restarted before the old one has exited finds its control socket still live).
+lab_kill_wait() {
+	local pids
+	pids=$(lab_pids "$1" "$2")
+	[ -n "$pids" ] || return 0
+	kill "-${3:-TERM}" $pids 2>/dev/null
+	lab_wait 15 sh -c "! kill -0 $(echo $pids | tr '\n' ' ') 2>/dev/null"
+}
+
 # lab_stop_clean NODE NAME: SIGTERM the shipwormd of NODE, wait for it to exit, and fail
 # if its log holds a sanitizer report (ASan/UBSan builds in `make check`).
 lab_stop_clean() {
@@ -317,6 +333,19 @@ lab_shipworm_relay() { # NODE [RELAYTYPE]
 # lab_counter SOCKET NAME: one counter from `shipworm status --json`.
 lab_counter() {
 	"$SHIPWORM" -s "$1" status --json | sed -E "s/.*\"$2\":([0-9]+).*/\1/"
+}
+
+# lab_wait_counter SOCKET NAME AT-LEAST: wait (5 s at most) until that counter of
+# `shipworm status --json` reaches AT-LEAST, so that a check reads it after the daemon
+# has handled what was sent rather than after a guessed delay.
+lab_wait_counter() {
+	local i v
+	for i in $(seq 50); do
+		v=$(lab_counter "$1" "$2")
+		[ "${v:-0}" -ge "$3" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # lab_privileges NODE CAPEFF-HEX: NODE's shipwormd runs as a non-root user with exactly

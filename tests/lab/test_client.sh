@@ -107,7 +107,7 @@ echo "# c3 <-> c6 behind two default-masquerade NATs: $r (Miredo's clients fail 
 lab_exec c1 ping -6 -n -c 30 -i 0.3 -W 1 2001:db8:1::100 >"$LAB_TMP/restart-ping.log" 2>&1 &
 ping_pid=$!
 sleep 2
-kill $(lab_pids srv "$([ "$srvimpl" = shipworm ] && echo shipwormd || echo miredo-server)")
+lab_kill_wait srv "$([ "$srvimpl" = shipworm ] && echo shipwormd || echo miredo-server)"
 sleep 3
 start_server
 wait $ping_pid

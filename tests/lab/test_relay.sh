@@ -54,7 +54,7 @@ check "relay peers lists both clients as trusted" sh -c "'$SHIPWORM' -s '$rsock'
 before=$(lab_counter "$rsock" teredo_source_mismatch)
 tun_before=$(lab_counter "$rsock" to_tun)
 lab_exec gen python3 "$(dirname "$0")/spoof.py" 198.51.100.30 "$a1" 2001:db8:1::100 5
-sleep 0.5
+lab_wait_counter "$rsock" teredo_source_mismatch $((before + 5))
 check_eq "5 spoofed packets are dropped as teredo_source_mismatch" "$(($(lab_counter "$rsock" teredo_source_mismatch) - before))" 5
 check_eq "none of them reached the native side" "$(lab_counter "$rsock" to_tun)" "$tun_before"
 
@@ -62,8 +62,7 @@ check_eq "none of them reached the native side" "$(lab_counter "$rsock" to_tun)"
 lab_exec c1 timeout 40 iperf3 -6 -c 2001:db8:1::100 -t 8 -J >"$LAB_TMP/restart.json" 2>&1 &
 ipid=$!
 sleep 2
-kill $(lab_pids rel shipwormd)
-lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+lab_kill_wait rel shipwormd
 lab_shipworm_relay rel
 wait $ipid
 rc=$?
@@ -74,7 +73,7 @@ check "and data flows again after the restart (${late} bytes in the last seconds
 # Host-specific relay: no relay on the path; the packets travel directly between the
 # client's NAT and the host.
 lab_bg hr tcpdump-hr tcpdump -n -i eth0 -U -w "$LAB_TMP/hr.pcap" udp port 3544
-sleep 0.5
+lab_wait 10 grep -q 'listening on' "$LAB_TMP/tcpdump-hr.log"
 check "Miredo client pings the host-relay host" lab_ping6 c1 2001:db8:1::40
 check "shipworm client pings the host-relay host" lab_ping6 c2 2001:db8:1::40
 check "the host pings the Miredo client itself" lab_ping6 hr "$a1"
@@ -82,9 +81,7 @@ mbit=$(lab_iperf c1 2001:db8:1::40)
 check "Miredo client carries TCP to the host-relay host (${mbit:-0} Mbit/s)" test -n "$mbit"
 mbit=$(lab_iperf c2 2001:db8:1::40)
 check "shipworm client carries TCP to the host-relay host (${mbit:-0} Mbit/s)" test -n "$mbit"
-sleep 0.5
-kill $(lab_pids hr tcpdump) 2>/dev/null
-sleep 0.5
+lab_kill_wait hr tcpdump INT
 direct=$(tcpdump -n -r "$LAB_TMP/hr.pcap" 2>/dev/null | grep -cE '198\.51\.100\.2[12]\.[0-9]+ > 198\.51\.100\.40\.3544|198\.51\.100\.40\.3544 > 198\.51\.100\.2[12]\.')
 check "a capture on the host shows the packets go directly to and from the clients' NATs ($direct)" test "$direct" -gt 100
 hsock=$LAB_TMP/run/shipworm-hr.sock
@@ -96,7 +93,8 @@ before=$(lab_counter "$hsock" destination_not_served)
 tun_before=$(lab_counter "$hsock" to_tun)
 lab_exec gen python3 "$(dirname "$0")/spoof.py" --matching 198.51.100.50 198.51.100.40 2001:db8:1::100 3
 lab_exec gen python3 "$(dirname "$0")/spoof.py" --matching 198.51.100.50 198.51.100.40 2001:db8:1::40 2
-sleep 0.5
+lab_wait_counter "$hsock" destination_not_served $((before + 3))
+lab_wait_counter "$hsock" to_tun $((tun_before + 2))
 check_eq "3 packets for another host are dropped (H-05)" "$(($(lab_counter "$hsock" destination_not_served) - before))" 3
 check_eq "2 packets for the host itself go in" "$(($(lab_counter "$hsock" to_tun) - tun_before))" 2
 

@@ -31,12 +31,14 @@ port=$(lab_nat_mapping 1 198.51.100.10 3544)
 
 # Captures on the far sides, bounded in time and count (not through lab_exec, so that
 # $! is the capture itself and can be stopped).
-ip netns exec "$(lab_ns v6host)" timeout 300 tcpdump -i eth0 -n -U -c 10000 -w "$LAB_TMP/v6host.pcap" "$MARK" 2>/dev/null &
+ip netns exec "$(lab_ns v6host)" timeout 300 tcpdump -i eth0 -n -U -c 10000 -w "$LAB_TMP/v6host.pcap" "$MARK" 2>"$LAB_TMP/cap1.err" &
 cap1=$!
-ip netns exec "$(lab_ns c1)" timeout 300 tcpdump -i teredo -n -U -c 10000 -w "$LAB_TMP/c1tun.pcap" "$MARK" 2>/dev/null &
+ip netns exec "$(lab_ns c1)" timeout 300 tcpdump -i teredo -n -U -c 10000 -w "$LAB_TMP/c1tun.pcap" "$MARK" 2>"$LAB_TMP/cap2.err" &
 cap2=$!
-LAB_HOST_PIDS="${LAB_HOST_PIDS:-} $cap1 $cap2"
-sleep 1
+LAB_HOST_PIDS+=($cap1 $cap2)
+# Both captures are running before anything is sent.
+lab_wait 10 grep -q 'listening on' "$LAB_TMP/cap1.err"
+lab_wait 10 grep -q 'listening on' "$LAB_TMP/cap2.err"
 
 # drops SOCK: the daemon's drop counters as "reason count" lines.
 drops() {
@@ -58,9 +60,13 @@ replay() {
 		[ "$c" = from-server ] && [ "$role" != server ] && from=(-f 198.51.100.10:3544)
 		before=$(drops "$sock")
 		lab_exec gen "$FLOOD" -t "$target" -c "$c" -n "$K" "${from[@]}" "$@" >/dev/null
-		sleep 0.1
-		after=$(drops "$sock")
-		d=$(delta "$before" "$after")
+		# Read the counters once the daemon has counted every copy (5 s at most).
+		for _ in $(seq 50); do
+			after=$(drops "$sock")
+			d=$(delta "$before" "$after")
+			[ "${d%% *}" -ge "$K" ] && break
+			sleep 0.1
+		done
 		check "$role: $K x $c are dropped (${d#* })" test "${d%% *}" -eq "$K"
 	done
 	check "$role: shipwormd is still running" test -n "$(lab_pids "${node[$role]}" shipwormd)"
@@ -91,7 +97,7 @@ wait $cap1 $cap2 2>/dev/null
 ssock=$LAB_TMP/run/shipworm-server-srv.sock
 before=$(lab_counter "$ssock" rs_rate_limited)
 lab_exec gen "$FLOOD" -t 198.51.100.10:3544 -m server -n 400 -s 1 -r 0 >/dev/null
-sleep 0.3
+lab_wait_counter "$ssock" rs_rate_limited $((before + 1))
 limited=$(( $(lab_counter "$ssock" rs_rate_limited) - before ))
 check "server: RSs beyond 100 from one address are refused ($limited rs_rate_limited)" test "$limited" -gt 0
 
