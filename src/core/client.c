@@ -10,6 +10,7 @@
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/teredo_addr.h"
+#include "wire/trailer.h"
 #include "wire/wire_err.h"
 
 static const char *const drop_names[CL_DROP__COUNT] = {
@@ -25,6 +26,9 @@ static const char *const drop_names[CL_DROP__COUNT] = {
 	[CL_DROP_QUEUE_FULL] = "queue_full",
 	[CL_DROP_UNREACHABLE] = "peer_unreachable",
 	[CL_DROP_DISCOVERY] = "invalid_discovery_bubble",
+	[CL_DROP_LOCAL_SUBNET] = "mapping_in_local_subnet",
+	[CL_DROP_STRANGER_LIMITED] = "stranger_test_limited",
+	[CL_DROP_TRAILER] = "trailer_discard",
 };
 
 const char *client_drop_name(enum client_drop d)
@@ -72,6 +76,19 @@ int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng
 void client_free(struct client *c)
 {
 	peer_table_free(&c->peers);
+}
+
+void client_set_nets(struct client *c, const struct ipv4_net *nets, unsigned n)
+{
+	c->nnets = n < IPV4_NETS_MAX ? n : IPV4_NETS_MAX;
+	memcpy(c->nets, nets, sizeof *nets * c->nnets);
+}
+
+/* SEC-22 (CVE-2006-6264): a mapping inside one of our own subnets is only believed when
+ * local discovery found it on the link; P-08 comes first. */
+static bool mapping_ok(const struct client *c, uint32_t ip)
+{
+	return ipv4_is_global_unicast(ip) && !ipv4_in_nets(c->nets, c->nnets, ip);
 }
 
 static void begin(struct client *c, struct sw_action *acts, int cap)
@@ -213,6 +230,11 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 	/* A nonce answers once. */
 	memset(c->rs_nonce, 0, sizeof c->rs_nonce);
 	c->stats.ra_accepted++;
+	/* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte asks the client for a new
+	 * key. Without secure qualification there is no key to renew: the RA stays valid
+	 * and the request is counted, so that the operator sees it (status, log). */
+	if (p->confirmation)
+		c->stats.ra_new_key++;
 	if (ri.mtu >= 1280 && ri.mtu <= 65535)
 		c->mtu = ri.mtu;
 
@@ -281,7 +303,7 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 		 * and accepts our unicast bubble (case 5, C-37). */
 		send_discovery_soon(c, now);
 	}
-	if (ipv4_is_global_unicast(t.mapped.ip))
+	if (mapping_ok(c, t.mapped.ip))
 		send_bubble(c, t.mapped, &p->addr);
 	if (ipv4_is_global_unicast(t.server))
 		send_bubble(c, server_ep(t.server), &p->addr);
@@ -327,17 +349,126 @@ static void add_pending(struct client *c, struct peer *p, uint64_t now)
 	peer_pending_add(&c->pending, &c->peers, p);
 }
 
-/* Send everything queued for a peer that just became reachable (C-34, C-35). */
+/* Send everything queued for a peer that just became reachable (C-34, C-35): packets
+ * for it to its mapping, and a native peer's first packets, held while the
+ * connectivity test ran, to the host. */
 static void flush_queue(struct client *c, struct peer *p, uint64_t now)
 {
 	const struct peer_pkt *k;
 	p->next_retry = 0;
 	p->echo_pending = false;
+	p->stranger = false;
 	p->retries = 0;
 	while (c->o.n < c->o.cap && (k = peer_dequeue(&c->peers, p)) != NULL) {
+		if (k->to_host) {
+			/* C-66: only what came through the relay the test proved. */
+			if (!endpoint_eq(k->from, p->mapping)) {
+				c->stats.dropped[CL_DROP_UNKNOWN_SOURCE]++;
+				continue;
+			}
+			struct sw_action *a = sw_emit(&c->o);
+			a->kind = SW_ACT_TUN;
+			a->body = k->data;
+			a->body_len = k->len;
+			c->stats.to_tun++;
+			c->stats.stranger_delivered++;
+			continue;
+		}
 		send_udp(c, p->mapping, k->data, k->len);
 		p->last_tx = now;
 	}
+}
+
+/* Remember a relay our server introduced (C-32): its data may follow. */
+static void introduced(struct client *c, struct sw_endpoint ep, uint64_t now)
+{
+	for (unsigned i = 0; i < CLIENT_INTRO_MAX; i++)
+		if (endpoint_eq(c->intro[i], ep)) {
+			c->intro_at[i] = now;
+			return;
+		}
+	c->intro[c->intro_next] = ep;
+	c->intro_at[c->intro_next] = now;
+	c->intro_next = (c->intro_next + 1) % CLIENT_INTRO_MAX;
+}
+
+/* Did our server introduce ep lately? */
+static bool introduced_lately(const struct client *c, struct sw_endpoint ep, uint64_t now)
+{
+	for (unsigned i = 0; i < CLIENT_INTRO_MAX; i++)
+		if (c->intro_at[i] && endpoint_eq(c->intro[i], ep) && now - c->intro_at[i] < CLIENT_INTRO_VALID_MS)
+			return true;
+	return false;
+}
+
+/* Do a trusted native peer's packets already come from ep (a relay that still trusts
+ * us sends a new native peer's packets without bubbling first)? A table scan: the
+ * caller takes a token of the stranger rate first. */
+static bool relays_for_us(const struct client *c, struct sw_endpoint ep)
+{
+	for (uint32_t i = 0; i < c->peers.capacity; i++) {
+		const struct peer *q = &c->peers.peers[i];
+		if (q->in_use && q->trusted && endpoint_eq(q->mapping, ep) &&
+		    !teredo_addr_has_prefix(&q->addr, c->cfg.prefix))
+			return true;
+	}
+	return false;
+}
+
+/* RFC 4380 §5.2.3 case 6 (C-38) and §5.2.9 (C-65, C-66): a packet from a native peer we
+ * hold no trusted entry for, through a relay. It is held (bounded) while a direct IPv6
+ * connectivity test through our own server proves which relay serves that peer; the
+ * mapping is learned from the echo reply only (case 2), never from this packet. Against
+ * CVE-2006-6266 (SEC-22): a test goes only to the IPv6 source of a packet that came
+ * from a relay we know of, at most CLIENT_STRANGER_RATE a second in all and 4 per peer
+ * in 300 s, one echo per received packet at most (no timer repeats it), so a stranger
+ * can never make us send more than it sent. */
+static int stranger(struct client *c, uint64_t now, struct sw_endpoint src, const struct in6_addr *s6,
+		    struct peer *peer, const struct teredo_pkt *p)
+{
+	if (!in6_is_global_scope(s6) || in6_is_multicast(s6))
+		return drop(c, CL_DROP_UNKNOWN_SOURCE);
+	if (!ipv4_is_global_unicast(src.ip))
+		return drop(c, CL_DROP_NOT_GLOBAL);
+	bool token = false;
+	if (!introduced_lately(c, src, now)) {
+		if (!ratelimit_take(&c->stranger, now, CLIENT_STRANGER_RATE))
+			return drop(c, CL_DROP_STRANGER_LIMITED);
+		token = true;
+		if (!relays_for_us(c, src))
+			return drop(c, CL_DROP_UNKNOWN_SOURCE);
+	}
+	bool testing = peer && peer->echo_pending;
+	if (!peer)
+		peer = peer_get(&c->peers, s6, now);
+	if (!peer)
+		return drop(c, CL_DROP_QUEUE_FULL);
+	if (peer_enqueue(&c->peers, peer, p->ip6, p->ip6_len, true)) {
+		c->peers.pool[peer->q_tail].from = src;
+		c->stats.stranger_queued++;
+	} else {
+		c->stats.dropped[CL_DROP_QUEUE_FULL]++;
+	}
+	/* One echo for this packet if the per-peer limits allow (2 s apart, 4 in 300 s:
+	 * the bubble limits of C-52, C-53); the nonce stays, so a late reply still counts. */
+	if (!peer_may_bubble(peer, now))
+		return c->o.n;
+	if (!token && !ratelimit_take(&c->stranger, now, CLIENT_STRANGER_RATE)) {
+		c->stats.dropped[CL_DROP_STRANGER_LIMITED]++; /* held; its next packet may test */
+		return c->o.n;
+	}
+	if (!testing) {
+		c->rng(c->rng_ctx, peer->nonce, PEER_NONCE_LEN);
+		peer->echo_pending = true;
+		peer->stranger = true;
+		peer->retries = 0;
+	}
+	peer->bubbles++;
+	echo_test(c, peer, now);
+	c->stats.stranger_tests++;
+	add_pending(c, peer, now);
+	peer->retries = 1;
+	return c->o.n;
 }
 
 static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
@@ -357,6 +488,11 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	c->stats.from_udp++;
 	if (teredo_parse(buf, len, &p) != WIRE_OK)
 		return drop(c, CL_DROP_MALFORMED);
+	/* RFC 6081 §5.1.2 (X-04): trailers in order; an unknown one whose type says
+	 * "discard" takes the packet with it. None of them is acted on yet. */
+	struct teredo_trailers tr;
+	if (p.trailers_len && teredo_trailers_parse(p.trailers, p.trailers_len, &tr) != WIRE_OK)
+		return drop(c, CL_DROP_TRAILER);
 	bool from_server = (src.ip == c->cfg.server || src.ip == c->cfg.server2) &&
 			   src.port == htons(TEREDO_PORT);
 	if (from_server)
@@ -377,9 +513,22 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	if (from_server && p.has_origin) {
 		if (!ipv4_is_global_unicast(p.origin.ip))
 			return drop(c, CL_DROP_NOT_GLOBAL);
+		if (!mapping_ok(c, p.origin.ip))
+			return drop(c, CL_DROP_LOCAL_SUBNET);
 		send_bubble(c, p.origin, &s6);
+		introduced(c, p.origin, now);
 		if (bubble)
 			return c->o.n;
+	} else if (from_server && bubble && teredo_addr_has_prefix(&s6, c->cfg.prefix)) {
+		/* C-32 as Miredo does it: a server that forwards an indirect bubble without an
+		 * origin indication still lets us answer the mapping embedded in its source. */
+		struct teredo_addr t;
+		teredo_addr_decode(&s6, &t);
+		if (!mapping_ok(c, t.mapped.ip))
+			return drop(c, ipv4_is_global_unicast(t.mapped.ip) ? CL_DROP_LOCAL_SUBNET : CL_DROP_NOT_GLOBAL);
+		send_bubble(c, t.mapped, &s6);
+		c->stats.origin_fallback++;
+		return c->o.n;
 	}
 	if (!bubble && memcmp(&d6, &c->addr, 16))
 		return drop(c, CL_DROP_NOT_FOR_US); /* C-31 */
@@ -404,12 +553,16 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			teredo_addr_decode(&s6, &t);
 		if (teredo && endpoint_eq(t.mapped, src)) {
 			/* Case 3 (C-35): the source sends from the mapping in its address. */
+			if (!mapping_ok(c, src.ip))
+				return drop(c, CL_DROP_LOCAL_SUBNET); /* SEC-22 */
 			peer = peer_get(&c->peers, &s6, now);
 			if (peer)
 				trust(c, peer, src, now);
 		} else if (teredo && peer && peer->local && endpoint_eq(peer->local_ep, src)) {
 			/* Case 5 (C-37): a local peer answering from its address on our link. */
 			trust(c, peer, src, now);
+		} else if (!teredo && !from_server && !bubble) {
+			return stranger(c, now, src, &s6, peer, &p); /* case 6 (C-38) */
 		} else {
 			return drop(c, CL_DROP_UNKNOWN_SOURCE); /* case 6 (C-38) */
 		}
@@ -469,7 +622,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	if (!p)
 		return drop(c, CL_DROP_QUEUE_FULL);
 	/* A full queue loses this packet, not the exchange (as in relay_tun). */
-	if (!peer_enqueue(&c->peers, p, pkt, len))
+	if (!peer_enqueue(&c->peers, p, pkt, len, false))
 		c->stats.dropped[CL_DROP_QUEUE_FULL]++;
 	if (p->next_retry)
 		return c->o.n; /* an exchange is already under way */
@@ -571,13 +724,18 @@ static void retry_peers(struct client *c, uint64_t now)
 	while ((p = peer_pending_next(&c->pending, &c->peers, &cursor, now, CLIENT_RETRIES,
 				      CLIENT_RETRY_MS, &give_up)) != NULL) {
 		if (give_up) {
-			/* C-42, C-45: give up; each queued packet's sender hears "address
-			 * unreachable" (rate-limited). */
+			/* C-42, C-45: give up; each queued packet's local sender hears
+			 * "address unreachable" (rate-limited); a stranger's held packets
+			 * just go. */
 			c->stats.dropped[CL_DROP_UNREACHABLE] += p->q_count;
 			const struct peer_pkt *k;
 			while ((k = peer_dequeue(&c->peers, p)) != NULL)
-				icmp_error(c, now, ICMP6_UNREACH_ADDR, k->data, k->len);
+				if (!k->to_host)
+					icmp_error(c, now, ICMP6_UNREACH_ADDR, k->data, k->len);
 			p->echo_pending = false;
+			p->stranger = false;
+		} else if (p->stranger) {
+			/* Only the stranger's next packet repeats its test (no amplification). */
 		} else if (p->echo_pending) {
 			echo_test(c, p, now);
 		} else {

@@ -15,6 +15,7 @@
 #include "core/peer.h"
 #include "core/ratelimit.h"
 #include "wire/endpoint.h"
+#include "wire/ipv4.h"
 
 /* RFC 4380 §5.2.1 (C-13): T = 4 s, N = 3. */
 #define CLIENT_RS_TIMEOUT_MS 4000
@@ -31,6 +32,12 @@
 #define CLIENT_LOCAL_VALID_MS 600000
 #define TEREDO_DISCOVERY_GROUP 0xe00000fdu /* 224.0.0.253, host byte order */
 #define CLIENT_ICMP_RATE 10            /* ICMPv6 errors to the host per second (burst 10) */
+/* RFC 4380 §5.2.3 case 6, §5.2.9 with CVE-2006-6266 (C-38, SEC-22): direct IPv6
+ * connectivity tests started because a native peer wrote first, in all per second
+ * (burst as many); a relay stays vouched for this long after our server introduced it. */
+#define CLIENT_STRANGER_RATE 10
+#define CLIENT_INTRO_VALID_MS 30000
+#define CLIENT_INTRO_MAX 16
 
 typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
 
@@ -58,6 +65,9 @@ enum client_drop {
 	CL_DROP_QUEUE_FULL,       /* C-47 */
 	CL_DROP_UNREACHABLE,      /* bubbles or echo tests gave up */
 	CL_DROP_DISCOVERY,        /* C-68: an invalid local discovery bubble */
+	CL_DROP_LOCAL_SUBNET,     /* SEC-22 (CVE-2006-6264): mapping in one of our subnets */
+	CL_DROP_STRANGER_LIMITED, /* SEC-22 (CVE-2006-6266): connectivity test not started */
+	CL_DROP_TRAILER,          /* RFC 6081 §5.1.2: an unknown trailer of type 01xxxxxx */
 	CL_DROP__COUNT
 };
 const char *client_drop_name(enum client_drop d);
@@ -77,6 +87,10 @@ struct client_stats {
 	uint64_t bubbles_sent, echo_tests, to_tun, to_udp, from_tun, from_udp;
 	uint64_t icmp_errors, icmp_errors_limited;
 	uint64_t discovery_sent, discovery_received;
+	uint64_t ra_new_key;     /* C-19: RAs whose confirmation byte asked for a new key */
+	uint64_t stranger_tests; /* C-38: connectivity tests for a native peer that wrote first */
+	uint64_t stranger_queued, stranger_delivered;
+	uint64_t origin_fallback; /* C-32: bubbles answered by the source's embedded mapping */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -101,12 +115,23 @@ struct client {
 	struct peer_table peers;
 	struct peer_pending pending;
 	struct ratelimit icmp; /* ICMPv6 errors to the host (RFC 4443 §2.4 (f)) */
+	struct ratelimit stranger; /* CLIENT_STRANGER_RATE */
+	/* Endpoints our server introduced (an origin indication we answered with a direct
+	 * bubble): the relays that may bring a native peer's first packet (C-32, C-38). */
+	struct sw_endpoint intro[CLIENT_INTRO_MAX];
+	uint64_t intro_at[CLIENT_INTRO_MAX];
+	unsigned intro_next;
+	/* The host's own IPv4 subnets, from the shell (SEC-22, C-68). */
+	struct ipv4_net nets[IPV4_NETS_MAX];
+	unsigned nnets;
 	struct client_stats stats;
 	struct sw_out o; /* output of the current call */
 };
 
 int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng, void *rng_ctx);
 void client_free(struct client *c);
+/* The host's attached IPv4 subnets (at most IPV4_NETS_MAX are kept). */
+void client_set_nets(struct client *c, const struct ipv4_net *nets, unsigned n);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

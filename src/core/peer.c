@@ -159,7 +159,7 @@ struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t n
 	return p;
 }
 
-bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len)
+bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len, bool to_host)
 {
 	if (len > sizeof t->pool[0].data || p->q_count >= t->per_peer_max || t->pool_free == PEER_NONE) {
 		t->stats.queue_drops++;
@@ -171,6 +171,7 @@ bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size
 	t->pool_used++;
 	k->next = PEER_NONE;
 	k->len = (uint16_t)len;
+	k->to_host = to_host;
 	memcpy(k->data, pkt, len);
 	if (p->q_tail == PEER_NONE)
 		p->q_head = i;

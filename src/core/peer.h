@@ -25,6 +25,7 @@ struct peer {
 	bool trusted;
 	bool in_use;
 	bool echo_pending;           /* a direct IPv6 connectivity test runs (C-65) */
+	bool stranger;               /* ... started because the peer wrote first (C-38) */
 	uint8_t nonce[PEER_NONCE_LEN];
 	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
 	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */
@@ -46,6 +47,11 @@ struct peer {
 struct peer_pkt {
 	uint32_t next;
 	uint16_t len;
+	/* Which way the packet waits: out to the peer over UDP (the usual case), or in to
+	 * the host, for a packet from a native peer held during the direct IPv6
+	 * connectivity test that must vouch for its relay (RFC 4380 §5.2.3 case 6, §5.2.9). */
+	bool to_host;
+	struct sw_endpoint from;     /* to_host: the relay it came through */
 	uint8_t data[1280 + 40];
 };
 
@@ -76,9 +82,10 @@ struct peer *peer_find(struct peer_table *t, const struct in6_addr *a);
 struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t now);
 void peer_remove(struct peer_table *t, struct peer *p);
 
-/* Queue a copy of pkt for p. Returns false (and counts a drop) when the packet is too
- * large, the peer's queue is full, or the pool is exhausted. */
-bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len);
+/* Queue a copy of pkt for p, to go out to it (to_host false) or in to the host once it
+ * is trusted. Returns false (and counts a drop) when the packet is too large, the
+ * peer's queue is full, or the pool is exhausted. */
+bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len, bool to_host);
 /* Take the oldest queued packet of p; returns NULL when none. The packet stays valid
  * until the next call into the table. */
 const struct peer_pkt *peer_dequeue(struct peer_table *t, struct peer *p);

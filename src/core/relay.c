@@ -177,7 +177,7 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	/* A full queue loses this packet but not the exchange: under a flood that fills
 	 * the pool, a real client still gets its bubble, and the sender's next packet
 	 * finds it trusted (the lab's native-side flood starved new clients otherwise). */
-	if (!peer_enqueue(&r->peers, p, pkt, len))
+	if (!peer_enqueue(&r->peers, p, pkt, len, false))
 		r->stats.dropped[RL_DROP_QUEUE_FULL]++;
 	if (p->next_retry)
 		return r->o.n;

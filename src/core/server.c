@@ -55,6 +55,16 @@ static bool is_own_ipv4(const struct server *s, uint32_t ip)
 	return ip == s->cfg.primary || ip == s->cfg.secondary;
 }
 
+/* RSs and pings to the server share one per-address budget (RFC 4380 §7.3.5, SEC-17):
+ * neither may turn the server into a reflector at a spoofed victim. */
+static bool rate_ok(struct server *s, uint64_t now, uint32_t ip)
+{
+	if (!s->cfg.rs_rate)
+		return true;
+	uint64_t h = siphash24(s->key, &ip, sizeof ip);
+	return ratelimit_take(&s->rs_limit[h % SERVER_RS_BUCKETS], now, s->cfg.rs_rate);
+}
+
 /* RFC 4380 §5.3.2: answer an RS with an RA that carries the client's mapping. */
 static int answer_rs(struct server *s, uint64_t now, int sock, struct sw_endpoint src,
 		     const struct teredo_pkt *p, struct sw_action *out)
@@ -65,11 +75,8 @@ static int answer_rs(struct server *s, uint64_t now, int sock, struct sw_endpoin
 	/* RFC 4380 §7.3.5 (SEC-17, SEC-19): RSs are unauthenticated and their answer is
 	 * larger, so RAs to one address are rate limited in fixed memory; many clients
 	 * behind one NAT share its address, hence a per-address rate, not per client. */
-	if (s->cfg.rs_rate) {
-		uint64_t h = siphash24(s->key, &src.ip, sizeof src.ip);
-		if (!ratelimit_take(&s->rs_limit[h % SERVER_RS_BUCKETS], now, s->cfg.rs_rate))
-			return drop(s, SRV_DROP_RS_RATE);
-	}
+	if (!rate_ok(s, now, src.ip))
+		return drop(s, SRV_DROP_RS_RATE);
 
 	size_t off = 0;
 	/* S-19 (interop): echo the nonce of a nonce-only authentication encapsulation,
@@ -103,6 +110,40 @@ static int answer_rs(struct server *s, uint64_t now, int sock, struct sw_endpoin
 	out->body = NULL;
 	out->body_len = 0;
 	s->stats.rs_answered++;
+	return 1;
+}
+
+/* RFC 4380 §5.3.1 (S-10): an echo request to the server's own link-local address is
+ * answered locally, from that address, with the request's identifier, sequence and
+ * data; no larger than the forwarding limit (S-24), so never more than came in. */
+static int answer_echo(struct server *s, uint64_t now, int sock, struct sw_endpoint src,
+		       const struct teredo_pkt *p, const struct in6_addr *src6, const struct in6_addr *ll,
+		       struct sw_action *out)
+{
+	size_t mlen = p->ip6_len - IPV6_HDR_LEN;
+	if (mlen < 8)
+		return drop(s, SRV_DROP_MALFORMED);
+	if (s->cfg.max_icmp_payload && mlen > s->cfg.max_icmp_payload)
+		return drop(s, SRV_DROP_TOO_BIG);
+	const uint8_t *m = p->ip6 + IPV6_HDR_LEN;
+	if (m[1] != 0 || icmp6_checksum(src6, ll, m, mlen) != 0)
+		return drop(s, SRV_DROP_MALFORMED);
+	if (!rate_ok(s, now, src.ip))
+		return drop(s, SRV_DROP_RS_RATE);
+	uint8_t *h = out->hdr;
+	ip6_put_header(h, (uint16_t)mlen, IPPROTO_ICMPV6_, 255, ll, src6);
+	h[40] = ICMP6_ECHO_REP;
+	h[41] = 0;
+	h[42] = h[43] = 0;
+	memcpy(h + 44, m + 4, 4); /* identifier and sequence */
+	put_be16(h + 42, icmp6_checksum2(ll, src6, h + 40, 8, m + 8, mlen - 8));
+	out->kind = SW_ACT_UDP;
+	out->sock = (uint8_t)sock;
+	out->dst = src;
+	out->hdr_len = 48;
+	out->body = m + 8;
+	out->body_len = mlen - 8;
+	s->stats.echo_answered++;
 	return 1;
 }
 
@@ -153,6 +194,14 @@ int server_handle(struct server *s, uint64_t now, int sock, struct sw_endpoint s
 		return drop(s, SRV_DROP_NOT_OURS);
 	}
 
+	/* S-10: an echo request to our link-local address is ours to answer (after S-07,
+	 * so only from a Teredo client sending from its own mapping). */
+	if (icmp == ICMP6_ECHO_REQ && in6_is_linklocal(&dst6)) {
+		struct in6_addr ll;
+		teredo_server_link_local(s->cfg.primary, &ll);
+		if (!memcmp(&ll, &dst6, 16))
+			return answer_echo(s, now, sock, src, &p, &src6, &ll, out);
+	}
 	/* S-10, S-11: nothing link-scoped or multicast below global scope is forwarded. */
 	if (!in6_is_global_scope(&dst6) || in6_is_multicast(&dst6))
 		return drop(s, in6_is_linklocal(&dst6) ? SRV_DROP_LINK_LOCAL : SRV_DROP_DST_NOT_GLOBAL);

@@ -58,6 +58,7 @@ struct server_stats {
 	uint64_t rs_answered;
 	uint64_t forwarded_udp;
 	uint64_t forwarded_ipv6;
+	uint64_t echo_answered; /* S-10: pings to the server's link-local address */
 	uint64_t dropped[SRV_DROP__COUNT];
 };
 

@@ -35,6 +35,7 @@
 #define ACTS 64
 /* Host packets handled per TUN wake-up: their UDP datagrams leave in one sendmmsg. */
 #define TUN_ACTS 8
+#define NETS_REFRESH_MS 10000
 
 struct client_io {
 	struct client core;
@@ -228,6 +229,11 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "server_losses", s->server_losses);
 		st_u64(&o, "bubbles_sent", s->bubbles_sent);
 		st_u64(&o, "echo_tests", s->echo_tests);
+		st_u64(&o, "stranger_tests", s->stranger_tests);
+		st_u64(&o, "stranger_queued", s->stranger_queued);
+		st_u64(&o, "stranger_delivered", s->stranger_delivered);
+		st_u64(&o, "origin_fallback_bubbles", s->origin_fallback);
+		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
 		st_u64(&o, "from_tun", s->from_tun);
@@ -249,22 +255,24 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 }
 
-/* RFC 4380 §5.2.8 (C-68): is ip (network byte order) on one of our IPv4 subnets? */
-static bool on_our_link(uint32_t ip)
+/* The host's IPv4 subnets, for local discovery's on-link check (C-68) and the
+ * CVE-2006-6264 rule (SEC-22); read at start and every NETS_REFRESH_MS. */
+static void refresh_nets(struct client_io *io)
 {
+	struct ipv4_net nets[IPV4_NETS_MAX];
+	unsigned n = 0;
 	struct ifaddrs *ifa, *i;
-	bool found = false;
 	if (getifaddrs(&ifa) < 0)
-		return false;
-	for (i = ifa; i && !found; i = i->ifa_next) {
+		return;
+	for (i = ifa; i && n < IPV4_NETS_MAX; i = i->ifa_next) {
 		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
 			continue;
-		uint32_t a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-		uint32_t m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
-		found = (a & m) == (ip & m) && a != ip;
+		nets[n].addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		nets[n].mask = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+		n++;
 	}
 	freeifaddrs(ifa);
-	return found;
+	client_set_nets(&io->core, nets, n);
 }
 
 /* The discovery socket (C-67): bound to the group, so that only datagrams sent to
@@ -391,8 +399,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	char a[INET_ADDRSTRLEN];
 	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);
 	daemon_ready();
+	refresh_nets(&io);
 	execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
-	uint64_t next_tick = daemon_now_ms() + TICK_MS;
+	uint64_t next_tick = daemon_now_ms() + TICK_MS, next_nets = daemon_now_ms() + NETS_REFRESH_MS;
+	uint64_t new_key_seen = 0;
 
 	for (;;) {
 		uint64_t now = daemon_now_ms();
@@ -431,7 +441,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++) {
 					struct sw_endpoint src = udp_rx_src(&io.rx, j);
-					execute(&io, client_discovery(&io.core, now, src, on_our_link(src.ip), io.rx.bufs[j],
+					bool on_link = ipv4_in_nets(io.core.nets, io.core.nnets, src.ip);
+					execute(&io, client_discovery(&io.core, now, src, on_link, io.rx.bufs[j],
 								      io.rx.msgs[j].msg_len, io.acts, ACTS));
 				}
 				break;
@@ -442,6 +453,14 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (now >= next_tick) {
 			execute(&io, client_tick(&io.core, now, io.acts, ACTS));
 			next_tick = now + TICK_MS;
+			/* C-19: say once that the server asks for a key we do not have. */
+			if (io.core.stats.ra_new_key && !new_key_seen)
+				log_warn("the server asks for a new key (RA confirmation byte); secure qualification is not used, so nothing changes");
+			new_key_seen = io.core.stats.ra_new_key;
+		}
+		if (now >= next_nets) {
+			refresh_nets(&io);
+			next_nets = now + NETS_REFRESH_MS;
 		}
 	}
 out:

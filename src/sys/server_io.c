@@ -60,6 +60,7 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	st_u64(&o, "rs_answered", s->stats.rs_answered);
 	st_u64(&o, "forwarded_udp", s->stats.forwarded_udp);
 	st_u64(&o, "forwarded_ipv6", s->stats.forwarded_ipv6);
+	st_u64(&o, "echo_answered", s->stats.echo_answered);
 	st_u64(&o, "send_errors", io->send_errors);
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");

@@ -21,3 +21,11 @@ bool ipv4_is_global_unicast(uint32_t ip_net)
 			return false;
 	return true;
 }
+
+bool ipv4_in_nets(const struct ipv4_net *nets, unsigned n, uint32_t ip)
+{
+	for (unsigned i = 0; i < n; i++)
+		if ((nets[i].addr & nets[i].mask) == (ip & nets[i].mask) && nets[i].addr != ip)
+			return true;
+	return false;
+}

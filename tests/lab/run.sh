@@ -30,6 +30,9 @@ run test_server.sh miredo
 run test_client.sh miredo
 run test_client.sh shipworm
 run test_relay.sh
+# Contact opened by native hosts (issue 9): every relay kind, every NAT kind, fresh and
+# after every timeout, against Miredo's client in the same cells.
+run test_inbound.sh
 # Malformed and adversarial packets at every role, under the sanitizers (issue 5).
 run test_replay.sh
 # The production build (no sanitizers) traps any system call outside its seccomp filter,

@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+#include "wire/ipv6.h"
+
 #include "core/client.h"
 #include "core/relay.h"
 #include "core/server.h"
@@ -170,6 +172,35 @@ static void sec13_client(void **state)
 	out = out_bytes(client_udp(&c, 1000400, EP("203.0.113.99", 7), buf, in, acts, ACTS), &n);
 	report("client: echo from an unknown source", in, out, n);
 	assert_int_equal(n, 0);
+	/* A native peer writing first through a relay our server introduced (C-38,
+	 * CVE-2006-6266 in SEC-22): the smallest packet it can send makes at most one echo
+	 * test through our server, and a stream of such packets from 50 sources never
+	 * makes more packets than came in. */
+	struct sw_endpoint relay = EP("203.0.113.30", 3544);
+	struct in6_addr ll = A6("fe80::8000:1");
+	teredo_put_origin(buf, relay);
+	in = 8 + make_bubble(buf + 8, &ll, &me);
+	client_udp(&c, 1000500, EP("198.51.100.10", 3544), buf, in, acts, ACTS);
+	size_t tin = 0, tout = 0, total = 0;
+	for (int i = 0; i < 200; i++) {
+		char src[64];
+		snprintf(src, sizeof src, "2001:db8:5::%x", i % 50);
+		struct in6_addr native = A6(src);
+		/* 41 bytes: an IPv6 header and one byte of payload. */
+		ip6_put_header(buf, 1, IPV6_NH_NONE, 64, &native, &me);
+		buf[40] = 0;
+		in = 41;
+		out = out_bytes(client_udp(&c, 1000600 + (uint64_t)i * 50, relay, buf, in, acts, ACTS), &n);
+		tin += in;
+		tout += out;
+		total += n;
+		out = out_bytes(client_tick(&c, 1000600 + (uint64_t)i * 50, acts, ACTS), &n);
+		tout += out;
+		total += n;
+	}
+	report("client: 200 first packets from 50 native peers", tin, tout, total);
+	assert_true(total <= 200);
+	assert_true(tout <= 2 * tin);
 	client_free(&c);
 }
 

@@ -2,6 +2,8 @@
  * with RFC 5991 §3 (C-10..C-71). */
 #include "helpers.h"
 
+#include <stdio.h>
+
 #include "core/client.h"
 #include "wire/wire_err.h"
 
@@ -384,6 +386,232 @@ static void rfc4380_s5_2_3_c38_unknown_sources(void **state)
 	assert_int_equal(cl.stats.dropped[CL_DROP_MALFORMED], 1);
 }
 
+/* The server introduces a relay (an indirect bubble with its origin, C-32) and the
+ * client answers it with a direct bubble: what precedes a native peer's first packet. */
+static void introduce(struct sw_endpoint relay)
+{
+	struct in6_addr me = our_addr(), ll = A6("fe80::8000:1");
+	teredo_put_origin(buf, relay);
+	udp_in(EP(SERVER, 3544), 8 + make_bubble(buf + 8, &ll, &me));
+	assert_int_equal(count_to(relay), 1);
+}
+
+/* The echo test the client sent in acts: returns its nonce. */
+static void echo_nonce(uint8_t nonce[8])
+{
+	for (int i = 0; i < nacts; i++)
+		if (acts[i].kind == SW_ACT_UDP && icmp6_type(acts[i].hdr, acts[i].hdr_len) == ICMP6_ECHO_REQ) {
+			assert_true(endpoint_eq(acts[i].dst, EP(SERVER, 3544)));
+			memcpy(nonce, acts[i].hdr + 48, 8);
+			return;
+		}
+	fail_msg("no echo test sent");
+}
+
+static int count_kind(enum sw_action_kind k)
+{
+	int n = 0;
+	for (int i = 0; i < nacts; i++)
+		n += acts[i].kind == k;
+	return n;
+}
+
+/* RFC 4380 §5.2.3 case 6 (C-38) and §5.2.9 (C-65): a native host writes first through a
+ * relay. Its packets are held while an echo test through our server finds the relay
+ * nearest to it; the reply through that relay makes the peer trusted and the held
+ * packets go to the host. */
+static void rfc4380_s5_2_3_c38_native_peer_writes_first(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544);
+	qualify(m, m);
+	introduce(relay);
+	struct in6_addr me = our_addr(), host = A6("2001:db8:1::100");
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 0);
+	uint8_t nonce[8];
+	echo_nonce(nonce);
+	assert_int_equal(cl.stats.stranger_tests, 1);
+	/* A second packet within 2 s is held, no second test (C-52). */
+	now += 500;
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 16));
+	assert_int_equal(nacts, 0);
+	/* The reply: trusted through the relay, both packets delivered in order. */
+	size_t len = icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &host, &me, 0, 0, nonce, 8);
+	udp_in(relay, len);
+	assert_int_equal(count_kind(SW_ACT_TUN), 2);
+	assert_int_equal(acts[0].body_len, 48 + 8);
+	assert_int_equal(acts[1].body_len, 48 + 16);
+	assert_int_equal(cl.stats.stranger_delivered, 2);
+	/* From now on the host's packets go straight in (case 1), our answers to the relay. */
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &host, 8), acts, ACTS);
+	assert_int_equal(count_to(relay), 1);
+}
+
+/* Later in the client's life (C-40, C-38): a relay that still trusts us sends a new
+ * native peer's packets without bubbling first; a relay that a trusted native peer's
+ * packets already come through is vouched for too. */
+static void rfc4380_s5_2_3_c38_known_relay_needs_no_introduction(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544);
+	qualify(m, m);
+	introduce(relay);
+	struct in6_addr me = our_addr(), a = A6("2001:db8:1::100"), b = A6("2001:db8:1::101");
+	uint8_t nonce[8];
+	udp_in(relay, make_echo(buf, sizeof buf, &a, &me, 8));
+	echo_nonce(nonce);
+	udp_in(relay, icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &a, &me, 0, 0, nonce, 8));
+	now += CLIENT_INTRO_VALID_MS + 1000; /* the introduction is old */
+	udp_in(relay, make_echo(buf, sizeof buf, &a, &me, 8)); /* keeps a's entry warm */
+	udp_in(relay, make_echo(buf, sizeof buf, &b, &me, 8));
+	echo_nonce(nonce);
+	udp_in(relay, icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &b, &me, 0, 0, nonce, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+}
+
+/* CVE-2006-6266 (SEC-22), C-66: a stranger cannot make the client test on its behalf.
+ * No test for a source no relay of ours brings, none beyond the global rate, at most
+ * one echo per packet received and none by timer; held packets that came through
+ * another relay than the one the test proved are never delivered. */
+static void sec22_cve_2006_6266_stranger_tests_bounded(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544),
+			   rogue = EP("198.51.100.66", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), host = A6("2001:db8:1::100");
+	/* Nobody introduced rogue, and no trusted peer's packets come from it. */
+	for (int i = 0; i < 20; i++) {
+		udp_in(rogue, make_echo(buf, sizeof buf, &host, &me, 8));
+		assert_int_equal(nacts, 0);
+	}
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], CLIENT_STRANGER_RATE);
+	assert_int_equal(cl.stats.dropped[CL_DROP_STRANGER_LIMITED], 20 - CLIENT_STRANGER_RATE);
+	assert_int_equal(cl.stats.stranger_tests, 0);
+	/* Through a relay the server introduced: one test, then nothing by timer. */
+	now += 1000; /* the rogue spent the second's tokens */
+	introduce(relay);
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 8));
+	uint8_t nonce[8];
+	echo_nonce(nonce);
+	for (int i = 0; i < 20; i++) {
+		now += 200;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_int_equal(count_kind(SW_ACT_UDP), 0);
+	}
+	/* The rogue cannot slip a packet into the held queue, even introduced: the reply
+	 * proves only the relay, and only the relay's packet goes in. */
+	introduce(rogue);
+	udp_in(rogue, make_echo(buf, sizeof buf, &host, &me, 24));
+	udp_in(relay, icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &host, &me, 0, 0, nonce, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	assert_int_equal(acts[0].body_len, 48 + 8);
+	/* A new native peer: tests start at most CLIENT_STRANGER_RATE a second in all. */
+	now += 1000;
+	int started = 0;
+	for (int i = 0; i < 3 * CLIENT_STRANGER_RATE; i++) {
+		char a[64];
+		snprintf(a, sizeof a, "2001:db8:7::%x", i + 1);
+		struct in6_addr h = A6(a);
+		udp_in(relay, make_echo(buf, sizeof buf, &h, &me, 8));
+		started += count_kind(SW_ACT_UDP);
+	}
+	assert_int_equal(started, CLIENT_STRANGER_RATE);
+	/* At most 4 tests per peer in 300 s (C-53), whatever arrives. */
+	uint64_t before = cl.stats.stranger_tests;
+	for (int i = 0; i < 20; i++) {
+		now += 2500;
+		introduce(relay);
+		udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 8));
+	}
+	assert_true(cl.stats.stranger_tests - before <= 4);
+}
+
+/* C-66 again: held packets are delivered only when they came through the relay the
+ * test proved. */
+static void rfc4380_s5_2_9_c66_held_packets_only_from_proven_relay(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), relay = EP("198.51.100.30", 3544),
+			   other = EP("198.51.100.31", 3544);
+	qualify(m, m);
+	introduce(relay);
+	introduce(other);
+	struct in6_addr me = our_addr(), host = A6("2001:db8:1::100");
+	udp_in(other, make_echo(buf, sizeof buf, &host, &me, 8));
+	uint8_t nonce[8];
+	echo_nonce(nonce);
+	udp_in(relay, make_echo(buf, sizeof buf, &host, &me, 16));
+	udp_in(relay, icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REP, 64, &host, &me, 0, 0, nonce, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	assert_int_equal(acts[0].body_len, 48 + 16);
+}
+
+/* RFC 6081 §5.1.2 (X-04): a packet with an unknown trailer of type 01xxxxxx is
+ * discarded; one of type 00xxxxxx is skipped and the packet kept. */
+static void rfc6081_s5_1_2_x04_client_trailer_discard(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), peer_ep = EP("203.0.113.40", 50000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", peer_ep, 0);
+	size_t len = make_echo(buf, sizeof buf, &peer, &me, 8);
+	buf[len] = 0x41; buf[len + 1] = 0;
+	udp_in(peer_ep, len + 2);
+	assert_int_equal(cl.stats.dropped[CL_DROP_TRAILER], 1);
+	assert_int_equal(count_kind(SW_ACT_TUN), 0);
+	buf[len] = 0x21;
+	udp_in(peer_ep, len + 2);
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	assert_int_equal(acts[0].body_len, len); /* the trailer stays out of the host's packet */
+}
+
+/* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte is reported; the RA stays valid. */
+static void rfc4380_s5_2_2_c19_confirmation_byte(void **state)
+{
+	uint8_t nonce[8];
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	nacts = client_start(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	size_t len = make_ra(buf, nonce, m, SERVER);
+	buf[12] = 1; /* the confirmation byte */
+	udp_in(EP(SERVER, 3544), len);
+	assert_int_equal(cl.state, CLIENT_PROBING_SECONDARY);
+	assert_int_equal(cl.stats.ra_new_key, 1);
+}
+
+/* C-32 as Miredo does it: an indirect bubble the server forwards without an origin
+ * indication is answered at the mapping embedded in its Teredo source. */
+static void rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), peer_ep = EP("203.0.113.40", 50000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", peer_ep, 0);
+	udp_in(EP(SERVER, 3544), make_bubble(buf, &peer, &me));
+	assert_int_equal(count_to(peer_ep), 1);
+	assert_int_equal(cl.stats.origin_fallback, 1);
+	/* Never to a private embedded mapping (P-08). */
+	struct in6_addr priv = teredo_of("198.51.100.12", EP("10.0.0.5", 5), 0);
+	udp_in(EP(SERVER, 3544), make_bubble(buf, &priv, &me));
+	assert_int_equal(nacts, 0);
+}
+
+/* CVE-2006-6264 (SEC-22): a Teredo peer whose mapping lies in one of our own subnets is
+ * neither trusted from its packets nor sent a direct bubble; local discovery is what
+ * finds such peers. */
+static void sec22_cve_2006_6264_mapping_in_own_subnet(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), inside = EP("192.0.2.50", 4000);
+	qualify(m, m);
+	struct ipv4_net net = { .addr = A4("192.0.2.1"), .mask = A4("255.255.255.0") };
+	client_set_nets(&cl, &net, 1);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", inside, 0);
+	udp_in(inside, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 0);
+	assert_int_equal(cl.stats.dropped[CL_DROP_LOCAL_SUBNET], 1);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(inside), 0);
+	assert_int_equal(count_to(EP("198.51.100.12", 3544)), 1); /* the indirect bubble only */
+}
+
 /* C-46: never towards a private mapping; host packets with a wrong source or scope. */
 static void rfc4380_s5_2_4_c46_host_packet_checks(void **state)
 {
@@ -550,6 +778,14 @@ int main(void)
 		T(rfc4380_s5_2_9_c65_connectivity_test),
 		T(rfc4380_s5_2_3_c32_bubble_to_origin),
 		T(rfc4380_s5_2_3_c38_unknown_sources),
+		T(rfc4380_s5_2_3_c38_native_peer_writes_first),
+		T(rfc4380_s5_2_3_c38_known_relay_needs_no_introduction),
+		T(sec22_cve_2006_6266_stranger_tests_bounded),
+		T(rfc4380_s5_2_9_c66_held_packets_only_from_proven_relay),
+		T(rfc4380_s5_2_2_c19_confirmation_byte),
+		T(rfc6081_s5_1_2_x04_client_trailer_discard),
+		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
+		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
 		T(sec06_c47_queue_limits),
 		T(sec05_c06_peer_expiry_and_eviction),

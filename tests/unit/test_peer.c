@@ -137,12 +137,12 @@ static void c47_queue_limits_and_order(void **state)
 	struct in6_addr a = nth(1), b = nth(2);
 	struct peer *p = peer_get(&t, &a, 100000), *q = peer_get(&t, &b, 100000);
 	uint8_t pkt[64] = { 1 };
-	assert_true(peer_enqueue(&t, p, pkt, 10));
+	assert_true(peer_enqueue(&t, p, pkt, 10, false));
 	pkt[0] = 2;
-	assert_true(peer_enqueue(&t, p, pkt, 20));
-	assert_false(peer_enqueue(&t, p, pkt, 30)); /* 2 per peer */
-	assert_true(peer_enqueue(&t, q, pkt, 30));
-	assert_false(peer_enqueue(&t, q, pkt, 30)); /* pool of 3 */
+	assert_true(peer_enqueue(&t, p, pkt, 20, false));
+	assert_false(peer_enqueue(&t, p, pkt, 30, false)); /* 2 per peer */
+	assert_true(peer_enqueue(&t, q, pkt, 30, false));
+	assert_false(peer_enqueue(&t, q, pkt, 30, false)); /* pool of 3 */
 	assert_int_equal(t.stats.queue_drops, 2);
 	const struct peer_pkt *k = peer_dequeue(&t, p);
 	assert_int_equal(k->len, 10);
@@ -153,7 +153,7 @@ static void c47_queue_limits_and_order(void **state)
 	peer_remove(&t, q); /* frees its queued packet */
 	assert_int_equal(t.pool_used, 0);
 	uint8_t big[2000] = { 0 };
-	assert_false(peer_enqueue(&t, p, big, sizeof big));
+	assert_false(peer_enqueue(&t, p, big, sizeof big, false));
 }
 
 /* C-40: entries idle beyond the limit are swept. */

@@ -315,6 +315,40 @@ static void rfc4380_s5_3_1_s11_scope_and_nd(void **state)
 	expect_drop(handle(SERVER_SOCK_PRIMARY, a, 64), SRV_DROP_ND);
 }
 
+/* RFC 4380 §5.3.1 (S-10): an echo request to the server's link-local address is
+ * answered with an echo reply from that address, same identifier, sequence and data,
+ * on the socket it came in on; one larger than the ICMPv6 limit (S-24) is not. */
+static void rfc4380_s5_3_1_s10_echo_to_link_local_answered(void **state)
+{
+	struct sw_endpoint a = EP("203.0.113.5", 40000);
+	struct in6_addr sa = teredo_of(PRIMARY, a, 0), ll;
+	teredo_server_link_local(A4(PRIMARY), &ll);
+	uint8_t data[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	size_t len = icmp6_build_echo(buf, sizeof buf, ICMP6_ECHO_REQ, 64, &sa, &ll, 0x1234, 7, data, sizeof data);
+	assert_int_equal(handle(SERVER_SOCK_SECONDARY, a, len), 1);
+	assert_int_equal(act.kind, SW_ACT_UDP);
+	assert_int_equal(act.sock, SERVER_SOCK_SECONDARY);
+	assert_true(endpoint_eq(act.dst, a));
+	uint8_t out[128];
+	memcpy(out, act.hdr, act.hdr_len);
+	memcpy(out + act.hdr_len, act.body, act.body_len);
+	size_t olen = act.hdr_len + act.body_len;
+	assert_int_equal(olen, len);
+	assert_int_equal(icmp6_type(out, olen), ICMP6_ECHO_REP);
+	struct in6_addr s6, d6;
+	ip6_src(out, &s6);
+	ip6_dst(out, &d6);
+	assert_memory_equal(&s6, &ll, 16);
+	assert_memory_equal(&d6, &sa, 16);
+	assert_int_equal(icmp6_checksum(&s6, &d6, out + 40, olen - 40), 0);
+	assert_int_equal(get_be16(out + 44), 0x1234);
+	assert_int_equal(get_be16(out + 46), 7);
+	assert_memory_equal(out + 48, data, sizeof data);
+	assert_int_equal(srv.stats.echo_answered, 1);
+	setup(state);
+	expect_drop(handle(SERVER_SOCK_PRIMARY, a, make_echo(buf, sizeof buf, &sa, &ll, 200)), SRV_DROP_TOO_BIG);
+}
+
 /* S-03 (1): malformed payloads of every kind are dropped and counted. */
 static void rfc4380_s5_3_1_s03_malformed(void **state)
 {
@@ -373,6 +407,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(rfc4380_s5_3_2_s15_rs_with_nonce_gets_ra),
 		T(rfc4380_s5_3_2_rs_without_auth),
+		T(rfc4380_s5_3_1_s10_echo_to_link_local_answered),
 		T(rfc4380_s5_3_2_s17_secondary_c0_same_address),
 		T(rfc5991_s3_2_s17_cone_bit_answers_from_other_address),
 		T(rfc4861_s6_1_1_s20_invalid_rs_dropped),
