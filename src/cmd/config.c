@@ -14,7 +14,8 @@
 enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
-	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN, D__COUNT
+	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
+	D_SYMMETRICNAT, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -36,6 +37,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_LOCALDISCOVERY] = "LocalDiscovery",
 	[D_CONTROLGROUP] = "ControlGroup",
 	[D_RELAYACCEPTUNKNOWN] = "RelayAcceptUnknown",
+	[D_SYMMETRICNAT] = "SymmetricNATSupport",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -195,6 +197,14 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
 		strcpy(c->client_hook, v);
 		return 0;
+	case D_SYMMETRICNAT:
+		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
+			c->symmetric_nat = true;
+		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+			c->symmetric_nat = false;
+		else
+			return fail(err, errlen, file, line, "SymmetricNATSupport: \"%s\" is not yes or no", v);
+		return 0;
 	case D_LOCALDISCOVERY:
 	case D_RELAYACCEPTUNKNOWN: {
 		int yes = -1;
@@ -240,6 +250,24 @@ static void defaults(struct sw_config *c)
 	c->max_rs_rate = 100;     /* RAs per second to one IPv4 address: a NAT's worth of clients */
 	c->relay_unknown_rate = 1000; /* new clients a second, enough to recover from a restart */
 	c->local_discovery = true;
+	c->symmetric_nat = true;
+}
+
+/* The first directive set that only a client takes (for messages). */
+static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT };
+static int client_only_line(const int *at)
+{
+	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)
+		if (at[client_only[i]])
+			return at[client_only[i]];
+	return 0;
+}
+static const char *client_only_name(const int *at)
+{
+	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)
+		if (at[client_only[i]])
+			return directive_names[client_only[i]];
+	return "?";
 }
 
 /* Resolve the mode and check that the directives fit it. */
@@ -271,9 +299,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 
 	switch (c->mode) {
 	case MODE_SERVER:
-		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY])
-			return fail(err, errlen, file, at[D_CLIENTHOOK] ? at[D_CLIENTHOOK] : at[D_LOCALDISCOVERY],
-				    "%s is a client directive", at[D_CLIENTHOOK] ? "ClientHook" : "LocalDiscovery");
+		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY] || at[D_SYMMETRICNAT])
+			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
 		if (client_dirs)
 			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
 				    "ServerAddress is a client directive; a server uses ServerBindAddress");
@@ -304,9 +331,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		break;
 	case MODE_RELAY:
 	case MODE_HOST_RELAY:
-		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY])
-			return fail(err, errlen, file, at[D_CLIENTHOOK] ? at[D_CLIENTHOOK] : at[D_LOCALDISCOVERY],
-				    "%s is a client directive", at[D_CLIENTHOOK] ? "ClientHook" : "LocalDiscovery");
+		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY] || at[D_SYMMETRICNAT])
+			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,
 				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]

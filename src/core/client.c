@@ -277,14 +277,38 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 static void send_discovery_soon(struct client *c, uint64_t now);
 
 
-static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to)
+/* A bubble to `to` at dst, with a Nonce Trailer when nonce is given (RFC 6081 §4.2). */
+static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to,
+			const uint8_t *nonce)
 {
 	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
 	a->hdr_len = bubble_build(a->hdr, &c->addr, to);
+	if (nonce)
+		a->hdr_len += trailer_put_nonce(a->hdr + a->hdr_len, nonce);
 	a->dst = dst;
 	c->stats.bubbles_sent++;
+}
+
+/* RFC 6081 §5.2.4.1 (X-12): an indirect bubble through the peer's server carries a
+ * fresh nonce, remembered as Nonce Sent; a peer behind a symmetric NAT proves itself by
+ * returning it from whatever port its NAT gives it (X-15). */
+static void send_indirect(struct client *c, struct peer *p, uint32_t server)
+{
+	const uint8_t *nonce = NULL;
+	if (c->cfg.symmetric_nat) {
+		c->rng(c->rng_ctx, p->nonce_sent, sizeof p->nonce_sent);
+		p->has_nonce_sent = true;
+		nonce = p->nonce_sent;
+	}
+	send_bubble(c, server_ep(server), &p->addr, nonce);
+}
+
+/* a direct bubble echoes the nonce of the peer's last indirect bubble, if any. */
+static const uint8_t *nonce_for_direct(const struct client *c, const struct peer *p)
+{
+	return c->cfg.symmetric_nat && p && p->has_nonce_rcvd ? p->nonce_rcvd : NULL;
 }
 
 /* C-45: a direct bubble to the embedded mapping and an indirect one via the peer's own
@@ -298,15 +322,15 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 	/* C-43: a peer seen by local discovery also gets a bubble on the link; its
 	 * private address came from the link itself, not from a packet (C-46). */
 	if (p->local && now - p->last_local < CLIENT_LOCAL_VALID_MS) {
-		send_bubble(c, p->local_ep, &p->addr);
+		send_bubble(c, p->local_ep, &p->addr, NULL);
 		/* C-43: and a discovery bubble, so that the peer learns our local address
 		 * and accepts our unicast bubble (case 5, C-37). */
 		send_discovery_soon(c, now);
 	}
 	if (mapping_ok(c, t.mapped.ip))
-		send_bubble(c, t.mapped, &p->addr);
+		send_bubble(c, t.mapped, &p->addr, nonce_for_direct(c, p));
 	if (ipv4_is_global_unicast(t.server))
-		send_bubble(c, server_ep(t.server), &p->addr);
+		send_indirect(c, p, t.server);
 	p->last_tx = now;
 	p->bubbles++;
 }
@@ -490,7 +514,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		return drop(c, CL_DROP_MALFORMED);
 	/* RFC 6081 §5.1.2 (X-04): trailers in order; an unknown one whose type says
 	 * "discard" takes the packet with it. None of them is acted on yet. */
-	struct teredo_trailers tr;
+	struct teredo_trailers tr = { 0 };
 	if (p.trailers_len && teredo_trailers_parse(p.trailers, p.trailers_len, &tr) != WIRE_OK)
 		return drop(c, CL_DROP_TRAILER);
 	bool from_server = (src.ip == c->cfg.server || src.ip == c->cfg.server2) &&
@@ -515,8 +539,30 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			return drop(c, CL_DROP_NOT_GLOBAL);
 		if (!mapping_ok(c, p.origin.ip))
 			return drop(c, CL_DROP_LOCAL_SUBNET);
-		send_bubble(c, p.origin, &s6);
+		struct peer *q = NULL;
+		if (bubble && c->cfg.symmetric_nat && teredo_addr_has_prefix(&s6, c->cfg.prefix)) {
+			/* RFC 6081 §5.2.4.3: keep the peer's nonce, or forget an old one. */
+			q = peer_get(&c->peers, &s6, now);
+			if (q) {
+				q->has_nonce_rcvd = tr.has_nonce;
+				memcpy(q->nonce_rcvd, tr.nonce, sizeof q->nonce_rcvd);
+			}
+		}
+		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
 		introduced(c, p.origin, now);
+		/* RFC 6081 §5.2 (its example, step 6): a peer whose indirect bubble shows it
+		 * speaks the extension (a nonce) and that we do not trust yet gets our own
+		 * indirect bubble too, so that from behind a symmetric NAT it can answer with
+		 * our nonce from the port its NAT gives it (X-15). Within the bubble limits. */
+		if (q && tr.has_nonce && !q->trusted && peer_may_bubble(q, now)) {
+			struct teredo_addr t;
+			teredo_addr_decode(&s6, &t);
+			if (ipv4_is_global_unicast(t.server)) {
+				send_indirect(c, q, t.server);
+				q->last_tx = now;
+				q->bubbles++;
+			}
+		}
 		if (bubble)
 			return c->o.n;
 	} else if (from_server && bubble && teredo_addr_has_prefix(&s6, c->cfg.prefix)) {
@@ -526,7 +572,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		teredo_addr_decode(&s6, &t);
 		if (!mapping_ok(c, t.mapped.ip))
 			return drop(c, ipv4_is_global_unicast(t.mapped.ip) ? CL_DROP_LOCAL_SUBNET : CL_DROP_NOT_GLOBAL);
-		send_bubble(c, t.mapped, &s6);
+		send_bubble(c, t.mapped, &s6, NULL);
 		c->stats.origin_fallback++;
 		return c->o.n;
 	}
@@ -561,6 +607,19 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		} else if (teredo && peer && peer->local && endpoint_eq(peer->local_ep, src)) {
 			/* Case 5 (C-37): a local peer answering from its address on our link. */
 			trust(c, peer, src, now);
+		} else if (teredo && bubble && peer && c->cfg.symmetric_nat && peer->has_nonce_sent && tr.has_nonce &&
+			   !memcmp(tr.nonce, peer->nonce_sent, sizeof tr.nonce)) {
+			/* RFC 6081 §5.2.4.4 (X-15): a direct bubble from another mapping than its
+			 * address says, carrying the nonce of our indirect bubble: a peer behind a
+			 * symmetric NAT; its mapping is where this came from. */
+			if (!mapping_ok(c, src.ip))
+				return drop(c, CL_DROP_LOCAL_SUBNET);
+			trust(c, peer, src, now);
+			c->stats.nonce_accepted++;
+			/* C-39: answer there, so that the peer hears us from the mapping in our
+			 * address (its case 3) through the hole its bubble opened. */
+			send_bubble(c, src, &s6, NULL);
+			return c->o.n;
 		} else if (!teredo && !from_server && !bubble) {
 			return stranger(c, now, src, &s6, peer, &p); /* case 6 (C-38) */
 		} else {
@@ -704,9 +763,11 @@ int client_discovery(struct client *c, uint64_t now, struct sw_endpoint src, boo
 	peer->last_local = now;
 	peer_heard(peer, now);
 	/* C-36: answer with a unicast bubble, once per new local address (a flood of
-	 * discovery bubbles costs at most one answer each, within the bubble limits). */
-	if (!known && peer_may_bubble(peer, now)) {
-		send_bubble(c, src, &s6);
+	 * discovery bubbles costs at most one answer each, within the bubble count). The
+	 * 2 s spacing is not waited for: it may have been spent on an indirect bubble to
+	 * the same peer a moment ago (RFC 6081 §5.2), and this one goes to our link. */
+	if (!known && (peer_may_bubble(peer, now) || peer->bubbles < 4)) {
+		send_bubble(c, src, &s6, NULL);
 		peer->last_tx = now;
 		peer->bubbles++;
 		/* A newcomer missed our last discovery bubble: announce ourselves now, so

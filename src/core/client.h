@@ -80,6 +80,7 @@ struct client_config {
 	uint32_t peer_capacity, queue_pool;
 	uint16_t queue_per_peer;
 	bool local_discovery;  /* RFC 4380 §5.2.8, on by default (LocalDiscovery) */
+	bool symmetric_nat;    /* RFC 6081 §5.2, on by default (SymmetricNATSupport) */
 };
 
 struct client_stats {
@@ -91,6 +92,7 @@ struct client_stats {
 	uint64_t stranger_tests; /* C-38: connectivity tests for a native peer that wrote first */
 	uint64_t stranger_queued, stranger_delivered;
 	uint64_t origin_fallback; /* C-32: bubbles answered by the source's embedded mapping */
+	uint64_t nonce_accepted;  /* direct bubbles taken on their nonce */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 

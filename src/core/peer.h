@@ -26,6 +26,10 @@ struct peer {
 	bool in_use;
 	bool echo_pending;           /* a direct IPv6 connectivity test runs (C-65) */
 	bool stranger;               /* ... started because the peer wrote first (C-38) */
+	/* RFC 6081 §5.2.1 (X-11): the nonce of our last indirect bubble to the peer, and of
+	 * its last indirect bubble to us. */
+	bool has_nonce_sent, has_nonce_rcvd;
+	uint8_t nonce_sent[4], nonce_rcvd[4];
 	uint8_t nonce[PEER_NONCE_LEN];
 	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
 	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */

@@ -208,6 +208,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
+	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
 }
 
@@ -233,6 +234,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "stranger_queued", s->stranger_queued);
 		st_u64(&o, "stranger_delivered", s->stranger_delivered);
 		st_u64(&o, "origin_fallback_bubbles", s->origin_fallback);
+		st_u64(&o, "nonce_bubbles_accepted", s->nonce_accepted);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -351,6 +353,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			log_warn("local discovery off: cannot join 224.0.0.253: %s", strerror(errno));
 	}
 	cc.local_discovery = io.disc >= 0;
+	cc.symmetric_nat = cfg->symmetric_nat;
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));

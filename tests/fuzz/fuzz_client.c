@@ -39,6 +39,7 @@ static void qualify(void)
 		.server = htonl(0xc633640a), .server2 = htonl(0xc633640b), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
 		.local_discovery = true,
+		.symmetric_nat = true,
 	};
 	client_init(&cl, &c, rng, NULL);
 	for (int round = 0; round < 2; round++) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "wire/ipv6.h"
+#include "wire/trailer.h"
 
 #include "core/client.h"
 #include "core/relay.h"
@@ -133,7 +134,8 @@ static void sec13_client(void **state)
 	struct client c;
 	struct client_config cc = { .server = A4("198.51.100.10"), .server2 = A4("198.51.100.11"),
 				    .prefix = TEREDO_PREFIX_DEFAULT, .refresh_ms = 30000, .peer_capacity = 16,
-				    .queue_pool = 8, .queue_per_peer = 4, .local_discovery = true };
+				    .queue_pool = 8, .queue_per_peer = 4, .local_discovery = true,
+				    .symmetric_nat = true };
 	assert_int_equal(client_init(&c, &cc, rng, NULL), 0);
 	/* Qualify by hand: an RA answering the client's RS. */
 	int k = client_start(&c, 1000000, acts, ACTS);
@@ -157,6 +159,22 @@ static void sec13_client(void **state)
 	out = out_bytes(client_udp(&c, 1000100, EP("198.51.100.10", 3544), buf, in, acts, ACTS), &n);
 	report("client: indirect bubble via the server", in, out, n);
 	assert_true(n == 1 && out <= in);
+	/* With a Nonce Trailer (RFC 6081 §5.2): the direct bubble echoes it and our own
+	 * indirect bubble goes to the peer's server, within the bubble limits (C-53). */
+	struct in6_addr sns = teredo_of("198.51.100.10", EP("203.0.113.9", 2), 0);
+	static const uint8_t tn[4] = { 1, 2, 3, 4 };
+	size_t sout = 0, stot = 0, sin = 0;
+	for (int i = 0; i < 20; i++) {
+		teredo_put_origin(buf, EP("203.0.113.9", 2));
+		in = 8 + make_bubble(buf + 8, &sns, &me);
+		in += trailer_put_nonce(buf + in, tn);
+		sin += in;
+		sout += out_bytes(client_udp(&c, 1000110 + (uint64_t)i * 100, EP("198.51.100.10", 3544), buf, in, acts, ACTS), &n);
+		stot += n;
+	}
+	report("client: 20 indirect bubbles with a nonce (RFC 6081)", sin, sout, stot);
+	assert_true(stot <= 20 + 1); /* a direct bubble each; one indirect in the 2 s */
+	assert_true(sout <= 2 * sin);
 	/* Discovery bubbles from the link: at most one unicast bubble plus one discovery. */
 	struct in6_addr all = A6("ff02::1");
 	in = make_bubble(buf, &stranger, &all);

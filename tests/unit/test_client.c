@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "core/client.h"
+#include "wire/trailer.h"
 #include "wire/wire_err.h"
 
 #define SERVER "198.51.100.10"
@@ -31,6 +32,7 @@ static int setup(void **state)
 	struct client_config c = {
 		.server = A4(SERVER), .server2 = A4(SERVER2), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
+		.symmetric_nat = true,
 	};
 	rng_counter = 0;
 	now = 1000000;
@@ -564,6 +566,94 @@ static void rfc6081_s5_1_2_x04_client_trailer_discard(void **state)
 	assert_int_equal(acts[0].body_len, len); /* the trailer stays out of the host's packet */
 }
 
+/* The Nonce Trailer of the bubble in acts[i], or NULL. */
+static const uint8_t *bubble_nonce(int i)
+{
+	struct teredo_pkt p;
+	static struct teredo_trailers t;
+	assert_int_equal(teredo_parse(acts[i].hdr, acts[i].hdr_len, &p), WIRE_OK);
+	assert_true(ip6_is_bubble(p.ip6, p.ip6_len));
+	assert_int_equal(teredo_trailers_parse(p.trailers, p.trailers_len, &t), WIRE_OK);
+	return t.has_nonce ? t.nonce : NULL;
+}
+
+static int index_to(struct sw_endpoint ep)
+{
+	for (int i = 0; i < nacts; i++)
+		if (acts[i].kind == SW_ACT_UDP && endpoint_eq(acts[i].dst, ep))
+			return i;
+	fail_msg("nothing sent there");
+	return -1;
+}
+
+/* RFC 6081 §5.2 (X-12, X-13, X-15): our indirect bubble carries a fresh nonce, our first
+ * direct bubble none; the peer behind a symmetric NAT answers from another port with
+ * that nonce: it is trusted at that port, the queue goes there, and it hears a bubble
+ * from our own mapping. Without the nonce, or with another, such a bubble is dropped. */
+static void rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), embedded = EP("198.51.100.24", 40000),
+			   actual = EP("198.51.100.24", 61234), psrv = EP("198.51.100.12", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_null(bubble_nonce(index_to(embedded)));          /* none received yet */
+	const uint8_t *n = bubble_nonce(index_to(psrv));        /* */
+	assert_non_null(n);
+	uint8_t sent[4];
+	memcpy(sent, n, 4);
+	/* From another port: no nonce, a wrong one: dropped. */
+	size_t len = make_bubble(buf, &peer, &me);
+	udp_in(actual, len);
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+	uint8_t wrong[4] = { sent[0] ^ 1, sent[1], sent[2], sent[3] };
+	udp_in(actual, len + trailer_put_nonce(buf + len, wrong));
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 2);
+	/* With our nonce: trusted there, the queued packet goes there, and a bubble. */
+	udp_in(actual, len + trailer_put_nonce(buf + len, sent));
+	assert_int_equal(count_to(actual), 2);
+	assert_int_equal(cl.stats.nonce_accepted, 1);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(actual), 1);
+}
+
+/* RFC 6081 §5.2.4.3 (X-14, X-13): a peer's indirect bubble with a nonce: our direct bubble
+ * to its origin echoes it, and our own indirect bubble (fresh nonce) goes to its server;
+ * one without a nonce forgets the old one and gets only the direct bubble. */
+static void rfc6081_s5_2_4_3_x14_nonce_received_and_echoed(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), origin = EP("198.51.100.24", 61234),
+			   psrv = EP("198.51.100.12", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", EP("198.51.100.24", 40000), 0);
+	static const uint8_t theirs[4] = { 0xa, 0xb, 0xc, 0xd };
+	teredo_put_origin(buf, origin);
+	size_t len = 8 + make_bubble(buf + 8, &peer, &me);
+	udp_in(EP(SERVER, 3544), len + trailer_put_nonce(buf + len, theirs));
+	const uint8_t *n = bubble_nonce(index_to(origin));
+	assert_non_null(n);
+	assert_memory_equal(n, theirs, 4);
+	assert_non_null(bubble_nonce(index_to(psrv)));
+	now += 3000;
+	udp_in(EP(SERVER, 3544), len);
+	assert_int_equal(nacts, 1);
+	assert_null(bubble_nonce(index_to(origin)));
+}
+
+/* SymmetricNATSupport no: no trailer on any bubble (every Miredo configuration keeps
+ * working unchanged either way). */
+static void rfc6081_s5_2_symmetric_nat_support_off(void **state)
+{
+	cl.cfg.symmetric_nat = false;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), embedded = EP("198.51.100.24", 40000),
+			   psrv = EP("198.51.100.12", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_null(bubble_nonce(index_to(psrv)));
+	assert_null(bubble_nonce(index_to(embedded)));
+}
+
 /* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte is reported; the RA stays valid. */
 static void rfc4380_s5_2_2_c19_confirmation_byte(void **state)
 {
@@ -784,6 +874,9 @@ int main(void)
 		T(rfc4380_s5_2_9_c66_held_packets_only_from_proven_relay),
 		T(rfc4380_s5_2_2_c19_confirmation_byte),
 		T(rfc6081_s5_1_2_x04_client_trailer_discard),
+		T(rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce),
+		T(rfc6081_s5_2_4_3_x14_nonce_received_and_echoed),
+		T(rfc6081_s5_2_symmetric_nat_support_off),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
