@@ -4,6 +4,7 @@
 #   make check      unit tests and fuzz smoke under ASan+UBSan, then the namespace lab
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
 #   make bench      side-by-side measurements against Miredo
+#   make interop    the NAT matrix against Miredo (writes docs/interop.md)
 #   make demo       the live demo in a namespace lab
 #   make install    binaries, man pages, systemd unit (PREFIX, DESTDIR)
 
@@ -43,7 +44,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 8
 
-.PHONY: all check unit fuzz fuzz-smoke lab bench demo install clean deps deps-test
+.PHONY: all check unit fuzz fuzz-smoke lab bench demo install clean deps deps-test interop
 
 all: build/shipwormd build/shipworm
 
@@ -61,9 +62,23 @@ build/san/shipworm: $(T_SRCS) $(HDRS) | build/san
 build build/san build/unit build/fuzz:
 	mkdir -p $@
 
+# The pure core, the config parser and the control socket's pure parts, compiled once
+# per flavour (sanitizers for the unit tests, libFuzzer's instrumentation for the fuzz
+# targets) and linked into every test binary.
+TEST_SRCS := $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS)
+SAN_OBJS  := $(patsubst src/%.c,build/obj/san/%.o,$(TEST_SRCS))
+FUZZ_OBJS := $(patsubst src/%.c,build/obj/fuzz/%.o,$(TEST_SRCS))
+FUZZFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CPPFLAGS)
+build/obj/san/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -c -o $@ $<
+build/obj/fuzz/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
-build/unit/%: tests/unit/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) tests/unit/*.h | build/unit
-	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) -lcmocka
+build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_OBJS) -lcmocka
 
 unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	@fail=0; for t in $(UNIT_TESTS); do \
@@ -76,9 +91,8 @@ unit: $(addprefix build/unit/,$(UNIT_TESTS))
 	exit $$fail
 
 # libFuzzer targets (clang), with ASan and UBSan.
-build/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS) $(HDRS) $(wildcard tests/fuzz/*.h) | build/fuzz
-	$(CLANG) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(CPPFLAGS) -o $@ $< $(PURE_SRCS) $(CONF_SRCS) $(CTL_SRCS)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS) $(wildcard tests/fuzz/*.h) | build/fuzz
+	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
 
 fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
@@ -114,12 +128,21 @@ lab: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build
 	sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed$$/lab \1 \2/p' build/lab.log >> build/check.tally; \
 	exit $$r
 
+# Everything make check runs, built first on every core.
+CHECK_BINS := $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/fuzz/,$(FUZZ_TARGETS)) \
+	build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build/lab/flood
+
 check: deps-test
 	@mkdir -p build && rm -f build/check.tally
+	$(MAKE) -j$$(nproc) $(CHECK_BINS)
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) lab
 	@awk '{ p += $$2; f += $$3 } END { printf "check: %d passed, %d failed\n", p, f }' build/check.tally
+
+# The NAT matrix against Miredo (issue 9): prints the table, writes docs/interop.md.
+interop: deps-test all
+	INTEROP_OUT=docs/interop.md tests/lab/interop.sh
 
 bench: deps-test all
 	tests/bench/run.sh

@@ -29,6 +29,7 @@ struct peer {
 	/* RFC 6081 §5.2.1 (X-11): the nonce of our last indirect bubble to the peer, and of
 	 * its last indirect bubble to us. */
 	bool has_nonce_sent, has_nonce_rcvd;
+	uint8_t sock;                /* relay: the local socket its traffic leaves from */
 	uint8_t nonce_sent[4], nonce_rcvd[4];
 	uint8_t nonce[PEER_NONCE_LEN];
 	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */

@@ -79,40 +79,64 @@ static bool served(const struct relay *r, const struct in6_addr *d)
 	return in6_is_global_scope(d) && !in6_is_multicast(d);
 }
 
-static void send_udp(struct relay *r, struct sw_endpoint dst, const uint8_t *body, size_t len)
+static void send_udp(struct relay *r, uint8_t sock, struct sw_endpoint dst, const uint8_t *body, size_t len)
 {
 	struct sw_action *a = sw_emit(&r->o);
 	if (!a)
 		return;
+	a->sock = sock;
 	a->dst = dst;
 	a->body = body;
 	a->body_len = len;
 	r->stats.to_udp++;
 }
 
-static void send_bubble(struct relay *r, struct sw_endpoint dst, const struct in6_addr *src,
+static void send_bubble(struct relay *r, uint8_t sock, struct sw_endpoint dst, const struct in6_addr *src,
 			const struct in6_addr *to)
 {
 	struct sw_action *a = sw_emit(&r->o);
 	if (!a)
 		return;
+	a->sock = sock;
 	a->hdr_len = bubble_build(a->hdr, src, to);
 	a->dst = dst;
 	r->stats.bubbles_sent++;
 }
 
-/* R-08: the indirect bubble through the client's own server, and with RelayType
- * restricted a direct one to its mapping. Its source is the native address whose packet
- * is waiting, so that the client's answer names it (H-03: a host relay is unnumbered). */
+/* R-08: the indirect bubble through the client's own server, and with direct bubbles
+ * (RelayType restricted, and every host relay) one to its mapping as well. Its source is
+ * the native address whose packet is waiting, so that the client's answer names it
+ * (H-03: a host relay is unnumbered).
+ *
+ * A host relay behind a NAT must open its own NAT toward the client (a direct bubble)
+ * before the client's answer to the indirect bubble arrives, when its NAT answers
+ * unsolicited packets with ICMP as Linux's default masquerade does: such a NAT keeps a
+ * conntrack entry for the answer, and our own flow toward the client must then take
+ * another port than the one the client answers. But a direct bubble that reaches a
+ * client behind such a NAT before the client has sent us anything does the same to the
+ * client's mapping, and Linux then reuses the moved mapping for every later flow of
+ * that client socket, so there our direct bubble must come after the client's answer,
+ * from the first attempt on. Neither NAT can be seen from here, so a relay with a
+ * second socket (nsocks 2) tries both orders, each on a mapping of its own: attempt 1
+ * from socket 0 with the indirect bubble only, attempt 2 from socket 0 with both (the
+ * client has answered by then); attempts 3 and 4 from socket 1, a mapping the first
+ * two did not disturb, with the direct bubble at once. The peer keeps the socket its
+ * answer came in on. The lab's test_hostnat.sh shows each order at work. */
 static void bubble_peer(struct relay *r, struct peer *p, const struct in6_addr *src, uint64_t now)
 {
 	if (!peer_may_bubble(p, now))
 		return;
 	struct teredo_addr t;
 	teredo_addr_decode(&p->addr, &t);
-	send_bubble(r, (struct sw_endpoint){ .ip = t.server, .port = htons(TEREDO_PORT) }, src, &p->addr);
-	if (r->cfg.direct_bubbles)
-		send_bubble(r, t.mapped, src, &p->addr);
+	bool direct = r->cfg.direct_bubbles;
+	uint8_t sock = 0;
+	if (r->cfg.nsocks > 1) {
+		sock = p->retries >= 3;
+		direct = direct && p->retries >= 2;
+	}
+	send_bubble(r, sock, (struct sw_endpoint){ .ip = t.server, .port = htons(TEREDO_PORT) }, src, &p->addr);
+	if (direct)
+		send_bubble(r, sock, t.mapped, src, &p->addr);
 	p->last_tx = now;
 	p->bubbles++;
 }
@@ -165,7 +189,7 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	struct peer *p = peer_find(&r->peers, &d6);
 	if (p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
 		/* */
-		send_udp(r, p->mapping, pkt, len);
+		send_udp(r, p->sock, p->mapping, pkt, len);
 		p->last_tx = now;
 		return r->o.n;
 	}
@@ -194,13 +218,19 @@ static void flush_queue(struct relay *r, struct peer *p, uint64_t now)
 	p->next_retry = 0;
 	p->retries = 0;
 	while (r->o.n < r->o.cap && (k = peer_dequeue(&r->peers, p)) != NULL) {
-		send_udp(r, p->mapping, k->data, k->len);
+		send_udp(r, p->sock, p->mapping, k->data, k->len);
 		p->last_tx = now;
 	}
 }
 
 int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	      size_t len, struct sw_action *acts, int cap)
+{
+	return relay_udp_on(r, now, 0, src, buf, len, acts, cap);
+}
+
+int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
+		 size_t len, struct sw_action *acts, int cap)
 {
 	struct teredo_pkt p;
 	begin(r, acts, cap);
@@ -242,6 +272,7 @@ int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8
 			return drop(r, RL_DROP_QUEUE_FULL);
 		peer->trusted = true;
 		peer->mapping = src;
+		peer->sock = sock < r->cfg.nsocks ? sock : 0;
 		peer_heard(peer, now);
 		peer->bubbles = 0;
 		flush_queue(r, peer, now);

@@ -40,6 +40,9 @@ struct relay_config {
 	uint32_t prefix;          /* host byte order */
 	bool host_only;           /* host-specific relay (H-01, H-05) */
 	bool direct_bubbles;      /* RelayType restricted: also bubble the mapping */
+	/* 2: a second UDP socket (a host relay, which may sit behind a NAT): see
+	 * bubble_peer in relay.c for the order of bubbles it allows. */
+	uint8_t nsocks;
 	/* R-12: packets from clients with no entry taken per second (a burst of as many);
 	 * 0 for none, RELAY_UNKNOWN_ALL for all. */
 	uint32_t unknown_rate;
@@ -72,6 +75,9 @@ void relay_set_local(struct relay *r, const struct in6_addr *addrs, unsigned n);
 
 int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	      size_t len, struct sw_action *acts, int cap);
+/* The same for a datagram that arrived on local socket `sock` (0 or 1). */
+int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
+		 size_t len, struct sw_action *acts, int cap);
 int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	      struct sw_action *acts, int cap);
 int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap);

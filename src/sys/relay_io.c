@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "sys/tun.h"
 #include "sys/udp.h"
 #include "wire/bytes.h"
+#include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/teredo_addr.h"
 
@@ -31,25 +33,39 @@
 struct relay_io {
 	struct relay core;
 	const struct sw_config *cfg;
-	int udp, tun, ifindex;
+	int udp[2], nudp, tun, ifindex; /* udp[1]: a host relay's second socket */
+	uint16_t port2;                 /* its local port (network byte order) */
 	uint64_t send_errors;
 	struct udp_rx rx;
-	struct udp_tx tx;
+	struct udp_tx tx[2];
 	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
 	struct sw_action udp_acts[UDP_ACTS];
 	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
+	uint32_t ipv4;   /* host relay: the host's IPv4 address Teredo leaves from */
 };
 
-/* H-01, H-05: the host's own global, non-Teredo IPv6 addresses. */
+/* H-01, H-05: the host's own global, non-Teredo IPv6 addresses; and, for the status,
+ * its IPv4 address (a private one means a NAT stands between it and its clients). */
 static void refresh_local(struct relay_io *io)
 {
 	struct in6_addr addrs[RELAY_LOCAL_MAX];
 	unsigned n = 0;
+	uint32_t v4 = 0;
 	struct ifaddrs *ifa, *i;
 	if (getifaddrs(&ifa) < 0)
 		return;
-	for (i = ifa; i && n < RELAY_LOCAL_MAX; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6)
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			uint32_t a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+			/* The bound address if there is one, else a global one before others. */
+			if (io->cfg->bind_address ? a == io->cfg->bind_address
+						  : !v4 || (!ipv4_is_global_unicast(v4) && ipv4_is_global_unicast(a)))
+				v4 = a;
+			continue;
+		}
+		if (i->ifa_addr->sa_family != AF_INET6 || n >= RELAY_LOCAL_MAX)
 			continue;
 		const struct in6_addr *a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 		if (in6_is_global_scope(a) && !teredo_addr_has_prefix(a, io->cfg->prefix))
@@ -57,13 +73,15 @@ static void refresh_local(struct relay_io *io)
 	}
 	freeifaddrs(ifa);
 	relay_set_local(&io->core, addrs, n);
+	io->ipv4 = v4;
 }
 
 /* Send the queued UDP datagrams in one batch. */
 static void flush(void *ctx)
 {
 	struct relay_io *io = ctx;
-	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+	for (int s = 0; s < io->nudp; s++)
+		io->send_errors += (uint64_t)udp_tx_flush(io->udp[s], &io->tx[s]);
 }
 
 /* Carry out actions; UDP datagrams are only queued (flush() sends them). */
@@ -72,8 +90,9 @@ static void execute(struct relay_io *io, struct sw_action *acts, int n)
 	for (int i = 0; i < n; i++) {
 		struct sw_action *a = &acts[i];
 		if (a->kind == SW_ACT_UDP) {
-			udp_tx_add(&io->tx, a);
-			if (io->tx.n == UDP_BATCH)
+			struct udp_tx *tx = &io->tx[a->sock < io->nudp ? a->sock : 0];
+			udp_tx_add(tx, a);
+			if (tx->n == UDP_BATCH)
 				flush(io);
 		} else if (a->kind == SW_ACT_TUN) {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
@@ -109,12 +128,19 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_str(&o, "prefix", a);
 	st_str(&o, "interface", io->cfg->ifname);
 	st_str(&o, "bind", endpoint_str((struct sw_endpoint){ io->cfg->bind_address, htons(io->cfg->bind_port) }, a, sizeof a));
+	if (io->nudp > 1)
+		st_str(&o, "bind2", endpoint_str((struct sw_endpoint){ io->cfg->bind_address, io->port2 }, a, sizeof a));
 	if (r->cfg.host_only) {
 		st_arr_begin(&o, "local_addresses");
 		for (unsigned i = 0; i < r->nlocal; i++)
 			st_str(&o, NULL, inet_ntop(AF_INET6, &r->local[i], a, sizeof a));
 		st_arr_end(&o);
+		/* What the host relay knows of its own NAT: a private IPv4 address means
+		 * one stands in front of it; direct bubbles open it toward each client. */
+		st_str(&o, "ipv4", io->ipv4 ? inet_ntop(AF_INET, &io->ipv4, a, sizeof a) : "none");
+		st_str(&o, "nat", !io->ipv4 ? "unknown" : ipv4_is_global_unicast(io->ipv4) ? "none" : "behind-nat");
 	}
+	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -142,17 +168,36 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	struct relay_config rc = {
 		.prefix = cfg->prefix,
 		.host_only = host,
-		.direct_bubbles = cfg->relay_type == RT_RESTRICTED,
+		/* R-08: a restricted relay bubbles the client's mapping too. A host relay
+		 * always does: behind "a private IPv4 address and a neighboring NAT" (the
+		 * seed's home host) its own NAT drops the client's answer unless the host
+		 * sent toward the client's mapping first, and on a public address it costs
+		 * one small packet. */
+		.direct_bubbles = host || cfg->relay_type == RT_RESTRICTED,
 		.unknown_rate = cfg->relay_unknown_rate,
 		.self = { .ip = cfg->bind_address, .port = htons(cfg->bind_port) },
 		.peer_capacity = host ? 4096 : 65536,
 		.queue_pool = host ? 1024 : 16384,
 		.queue_per_peer = 16,
 	};
-	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
-	if (io.udp < 0) {
+	io.udp[0] = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
+	if (io.udp[0] < 0) {
 		log_err("cannot bind UDP port %u (BindAddress/BindPort): %s", cfg->bind_port, strerror(errno));
 		return 1;
+	}
+	io.nudp = 1;
+	if (host) {
+		/* A second mapping for the other order of bubbles (core/relay.c bubble_peer). */
+		io.udp[1] = udp_open(cfg->bind_address, 0, 0);
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof sa;
+		if (io.udp[1] < 0 || getsockname(io.udp[1], (struct sockaddr *)&sa, &sl) < 0) {
+			log_err("cannot open a second UDP socket: %s", strerror(errno));
+			return 1;
+		}
+		io.port2 = sa.sin_port;
+		io.nudp = 2;
+		rc.nsocks = 2;
 	}
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
@@ -192,8 +237,8 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
-	int fds[] = { io.udp, io.tun, ctl, sfd };
-	int ep = daemon_epoll(fds, 4);
+	int fds[] = { io.udp[0], io.tun, ctl, sfd, io.nudp > 1 ? io.udp[1] : -1 };
+	int ep = daemon_epoll(fds, 3 + io.nudp);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -216,17 +261,20 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case 0:
+			case 4: {
+				uint8_t s = evs[i].data.u32 == 0 ? 0 : 1;
 				for (int round = 0; round < 8; round++) {
-					int k = udp_rx_batch(io.udp, &io.rx);
+					int k = udp_rx_batch(io.udp[s], &io.rx);
 					now = daemon_now_ms();
 					for (int j = 0; j < k; j++)
-						execute(&io, io.udp_acts, relay_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
-										   io.rx.msgs[j].msg_len, io.udp_acts, UDP_ACTS));
+						execute(&io, io.udp_acts, relay_udp_on(&io.core, now, s, udp_rx_src(&io.rx, j), io.rx.bufs[j],
+										      io.rx.msgs[j].msg_len, io.udp_acts, UDP_ACTS));
 					flush(&io);
 					if (k < UDP_BATCH)
 						break;
 				}
 				break;
+			}
 			case 1:
 				tun_drain(io.tun, io.tunbuf, tun_packet, flush, &io);
 				break;

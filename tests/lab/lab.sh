@@ -72,6 +72,9 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 #              is answered with ICMP port unreachable (no socket behind the public port)
 #   homerouter the same mapping and filtering, but unsolicited input is dropped silently,
 #              as home routers do
+#   addrrestricted  endpoint-independent mapping, address-dependent filtering: new UDP
+#              from an address the client has sent to goes in, whatever its port (an
+#              nftables set of the addresses contacted, with a 120 s timeout)
 #   symmetric  a new random port for every destination (masquerade random)
 lab_nat() {
 	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
@@ -82,16 +85,22 @@ lab_nat() {
 	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev lan0
 	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 	lab_lan_client "$n" "$cli" "10.$n.0.2"
-	local post="oifname \"eth0\" masquerade" pre="" input=""
+	local post="oifname \"eth0\" masquerade" pre="" input="" sets=""
 	case $kind in
 	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to 10.$n.0.2" ;;
 	masquerade) ;;
 	homerouter) input="iifname \"eth0\" ct state new drop" ;;
+	addrrestricted)
+		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr @contacted dnat to 10.$n.0.2"
+		input="iifname \"eth0\" ct state new drop"
+		sets="set contacted { type ipv4_addr; flags dynamic,timeout; timeout 120s; }
+	chain fwd { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" update @contacted { ip daddr }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
 	*) lab_log "unknown NAT kind $kind"; return 1 ;;
 	esac
 	lab_exec "$nat" nft -f - <<NFT
 table ip lab {
+	$sets
 	chain post { type nat hook postrouting priority srcnat; $post; }
 	chain pre { type nat hook prerouting priority dstnat; $pre; }
 	chain input { type filter hook input priority filter; $input; }

@@ -36,6 +36,7 @@ static int setup_restricted(void **state) { return setup_with(false, true, false
 /* RelayAcceptUnknown yes: packets from clients with no entry are taken too. */
 static int setup_open(void **state) { return setup_with(false, false, true); }
 static int setup_host_open(void **state) { return setup_with(true, false, true); }
+static int setup_host_restricted(void **state) { return setup_with(true, true, false); }
 static int teardown(void **state) { relay_free(&rl); return 0; }
 
 static int count_to(struct sw_endpoint ep)
@@ -94,6 +95,41 @@ static void rfc4380_s5_4_1_r08_restricted_direct_bubble(void **state)
 	tun_in(&host, &cl);
 	assert_int_equal(count_to(SERVER_EP), 1);
 	assert_int_equal(count_to(CLIENT_EP), 1);
+}
+
+static int sock_of(struct sw_endpoint ep)
+{
+	for (int i = 0; i < nacts; i++)
+		if (acts[i].kind == SW_ACT_UDP && endpoint_eq(acts[i].dst, ep))
+			return acts[i].sock;
+	return -1;
+}
+
+/* RFC 4380 §8.2 with the seed's host behind "a neighboring NAT": a host relay with two
+ * sockets tries both orders of bubbles, each on its own mapping (see bubble_peer):
+ * socket 0 with the indirect bubble first and the direct one after, then socket 1 with
+ * both at once; the client's answer fixes the socket its traffic uses from then on. */
+static void rfc4380_s8_2_host_relay_behind_nat_bubble_orders(void **state)
+{
+	rl.cfg.nsocks = 2;
+	struct in6_addr me = A6("2001:db8:1::40"), cl = client_addr();
+	tun_in(&me, &cl);
+	assert_int_equal(sock_of(SERVER_EP), 0);
+	assert_int_equal(count_to(CLIENT_EP), 0);
+	now += 2000;
+	nacts = relay_tick(&rl, now, acts, ACTS);
+	assert_int_equal(sock_of(SERVER_EP), 0);
+	assert_int_equal(sock_of(CLIENT_EP), 0);
+	now += 2000;
+	nacts = relay_tick(&rl, now, acts, ACTS);
+	assert_int_equal(sock_of(SERVER_EP), 1);
+	assert_int_equal(sock_of(CLIENT_EP), 1);
+	/* The client's answer on socket 1: trusted there; the queue leaves from it. */
+	nacts = relay_udp_on(&rl, now, 1, CLIENT_EP, buf, make_bubble(buf, &cl, &me), acts, ACTS);
+	assert_int_equal(sock_of(CLIENT_EP), 1);
+	assert_int_equal(count_kind(SW_ACT_UDP), 1);
+	tun_in(&me, &cl);
+	assert_int_equal(sock_of(CLIENT_EP), 1);
 }
 
 /* R-08: no answer: 2 s retries, at most 3, then the queue goes and its senders hear
@@ -284,6 +320,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(rfc4380_s5_4_1_r08_indirect_bubble_then_flush),
 		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r08_restricted_direct_bubble, setup_restricted, teardown),
+		cmocka_unit_test_setup_teardown(rfc4380_s8_2_host_relay_behind_nat_bubble_orders, setup_host_restricted, teardown),
 		T(rfc4380_s5_4_1_r08_give_up),
 		T(rfc4380_s5_4_1_r03_r04_checks),
 		cmocka_unit_test_setup_teardown(rfc4380_s5_4_2_r11_r13_reception, setup_open, teardown),
