@@ -620,6 +620,18 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			 * address (its case 3) through the hole its bubble opened. */
 			send_bubble(c, src, &s6, NULL);
 			return c->o.n;
+		} else if (teredo && bubble && !p.trailers_len && peer && peer->next_retry && !peer->echo_pending &&
+			   src.ip == t.mapped.ip && src.port != t.mapped.port && mapping_ok(c, src.ip)) {
+			/* Interop with peers without RFC 6081 (Miredo): a peer we are bubbling
+			 * answers from another port of the very address its Teredo address
+			 * names: a port-symmetric NAT, or a NAT that moved its mapping (Linux's
+			 * masquerade after our direct bubble reached it first). Miredo takes any
+			 * source here; this takes only a bubble without trailers (a peer with
+			 * RFC 6081 returns our nonce, and X-15 judges that), only from that
+			 * address, only during our own exchange (C-66 narrowed, not dropped). */
+			trust(c, peer, src, now);
+			c->stats.moved_port_accepted++;
+			return c->o.n;
 		} else if (!teredo && !from_server && !bubble) {
 			return stranger(c, now, src, &s6, peer, &p); /* case 6 (C-38) */
 		} else {

@@ -93,6 +93,7 @@ struct client_stats {
 	uint64_t stranger_queued, stranger_delivered;
 	uint64_t origin_fallback; /* C-32: bubbles answered by the source's embedded mapping */
 	uint64_t nonce_accepted;  /* direct bubbles taken on their nonce */
+	uint64_t moved_port_accepted; /* bubbles taken from another port of the peer's address */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 

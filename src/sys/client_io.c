@@ -235,6 +235,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "stranger_delivered", s->stranger_delivered);
 		st_u64(&o, "origin_fallback_bubbles", s->origin_fallback);
 		st_u64(&o, "nonce_bubbles_accepted", s->nonce_accepted);
+		st_u64(&o, "moved_port_bubbles_accepted", s->moved_port_accepted);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);

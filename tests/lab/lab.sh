@@ -94,7 +94,7 @@ lab_nat() {
 		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr @contacted dnat to 10.$n.0.2"
 		input="iifname \"eth0\" ct state new drop"
 		sets="set contacted { type ipv4_addr; flags dynamic,timeout; timeout 120s; }
-	chain fwd { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" update @contacted { ip daddr }; }" ;;
+	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" update @contacted { ip daddr }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
 	*) lab_log "unknown NAT kind $kind"; return 1 ;;
 	esac

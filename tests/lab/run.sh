@@ -33,6 +33,8 @@ run test_relay.sh
 # Contact opened by native hosts (issue 9): every relay kind, every NAT kind, fresh and
 # after every timeout, against Miredo's client in the same cells.
 run test_inbound.sh
+# A host-specific relay behind a NAT (issue 9, 1b).
+run test_hostnat.sh
 # Malformed and adversarial packets at every role, under the sanitizers (issue 5).
 run test_replay.sh
 # The production build (no sanitizers) traps any system call outside its seccomp filter,

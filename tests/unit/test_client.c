@@ -602,9 +602,11 @@ static void rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce(void **st
 	assert_non_null(n);
 	uint8_t sent[4];
 	memcpy(sent, n, 4);
-	/* From another port: no nonce, a wrong one: dropped. */
+	/* From another address without a nonce, from another port with a wrong one:
+	 * dropped (X-15; a trailer-less bubble from the named address is the Miredo
+	 * interop case, interop_moved_port_bubble_during_exchange). */
 	size_t len = make_bubble(buf, &peer, &me);
-	udp_in(actual, len);
+	udp_in(EP("198.51.100.99", 61234), len);
 	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
 	uint8_t wrong[4] = { sent[0] ^ 1, sent[1], sent[2], sent[3] };
 	udp_in(actual, len + trailer_put_nonce(buf + len, wrong));
@@ -615,6 +617,33 @@ static void rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce(void **st
 	assert_int_equal(cl.stats.nonce_accepted, 1);
 	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
 	assert_int_equal(count_to(actual), 1);
+}
+
+/* Interop (Miredo has no RFC 6081): while we bubble a peer, its bubble from another port
+ * of the address its Teredo address names is taken (a port-symmetric NAT, or a mapping
+ * Linux's masquerade moved); from another address, or when we are not bubbling it, or
+ * a data packet, it is not. */
+static void interop_moved_port_bubble_during_exchange(void **state)
+{
+	cl.cfg.symmetric_nat = false; /* as with a peer that ignores our nonce */
+	struct sw_endpoint m = EP("203.0.113.7", 40000), embedded = EP("198.51.100.24", 40000),
+			   moved = EP("198.51.100.24", 51234), other_ip = EP("198.51.100.99", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0),
+			stranger = teredo_of("198.51.100.12", EP("198.51.100.25", 40000), 0);
+	/* Not bubbling this one: dropped. */
+	udp_in(EP("198.51.100.25", 5555), make_bubble(buf, &stranger, &me));
+	assert_int_equal(cl.stats.moved_port_accepted, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	/* From another address, or data: dropped. */
+	udp_in(other_ip, make_bubble(buf, &peer, &me));
+	udp_in(moved, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(cl.stats.moved_port_accepted, 0);
+	assert_int_equal(count_kind(SW_ACT_TUN), 0);
+	/* Its bubble from another port of its address: trusted there, the queue follows. */
+	udp_in(moved, make_bubble(buf, &peer, &me));
+	assert_int_equal(cl.stats.moved_port_accepted, 1);
+	assert_int_equal(count_to(moved), 1);
 }
 
 /* RFC 6081 §5.2.4.3 (X-14, X-13): a peer's indirect bubble with a nonce: our direct bubble
@@ -877,6 +906,7 @@ int main(void)
 		T(rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce),
 		T(rfc6081_s5_2_4_3_x14_nonce_received_and_echoed),
 		T(rfc6081_s5_2_symmetric_nat_support_off),
+		T(interop_moved_port_bubble_during_exchange),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
