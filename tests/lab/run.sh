@@ -37,6 +37,9 @@ run test_inbound.sh
 run test_hostnat.sh
 # Malformed and adversarial packets at every role, under the sanitizers (issue 5).
 run test_replay.sh
+# The NAT matrix (make interop) as a check: every client qualifies, and no cell where
+# Miredo <-> Miredo works fails with shipworm on either side (production build).
+SHIPWORMD=$here/../../build/shipwormd SHIPWORM=$here/../../build/shipworm run interop.sh
 # The production build (no sanitizers) traps any system call outside its seccomp filter,
 # so the roles run once more as they ship.
 SHIPWORMD=$here/../../build/shipwormd run test_server.sh shipworm
