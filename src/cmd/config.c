@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -38,6 +38,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_CONTROLGROUP] = "ControlGroup",
 	[D_RELAYACCEPTUNKNOWN] = "RelayAcceptUnknown",
 	[D_SYMMETRICNAT] = "SymmetricNATSupport",
+	[D_LOADREDUCTION] = "ServerLoadReduction",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -198,13 +199,16 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		strcpy(c->client_hook, v);
 		return 0;
 	case D_SYMMETRICNAT:
+	case D_LOADREDUCTION: {
+		bool *flag = d == D_SYMMETRICNAT ? &c->symmetric_nat : &c->load_reduction;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
-			c->symmetric_nat = true;
+			*flag = true;
 		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
-			c->symmetric_nat = false;
+			*flag = false;
 		else
-			return fail(err, errlen, file, line, "SymmetricNATSupport: \"%s\" is not yes or no", v);
+			return fail(err, errlen, file, line, "%s: \"%s\" is not yes or no", directive_names[d], v);
 		return 0;
+	}
 	case D_LOCALDISCOVERY:
 	case D_RELAYACCEPTUNKNOWN: {
 		int yes = -1;
@@ -251,10 +255,11 @@ static void defaults(struct sw_config *c)
 	c->relay_unknown_rate = 1000; /* new clients a second, enough to recover from a restart */
 	c->local_discovery = true;
 	c->symmetric_nat = true;
+	c->load_reduction = true;
 }
 
 /* The first directive set that only a client takes (for messages). */
-static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT };
+static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT, D_LOADREDUCTION };
 static int client_only_line(const int *at)
 {
 	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)
@@ -299,7 +304,7 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 
 	switch (c->mode) {
 	case MODE_SERVER:
-		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY] || at[D_SYMMETRICNAT])
+		if (client_only_line(at))
 			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
 		if (client_dirs)
 			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
@@ -331,7 +336,7 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		break;
 	case MODE_RELAY:
 	case MODE_HOST_RELAY:
-		if (at[D_CLIENTHOOK] || at[D_LOCALDISCOVERY] || at[D_SYMMETRICNAT])
+		if (client_only_line(at))
 			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,

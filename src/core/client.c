@@ -52,6 +52,9 @@ const char *client_nat_name(enum client_nat n)
 	switch (n) {
 	case NAT_CONE_OR_RESTRICTED: return "cone-or-restricted";
 	case NAT_SYMMETRIC: return "symmetric";
+	case NAT_CONE: return "cone";
+	case NAT_RESTRICTED: return "restricted";
+	case NAT_PORT_RESTRICTED: return "port-restricted";
 	default: return "unknown";
 	}
 }
@@ -118,24 +121,64 @@ static struct sw_endpoint server_ep(uint32_t ip)
 	return (struct sw_endpoint){ .ip = ip, .port = htons(TEREDO_PORT) };
 }
 
-/* RFC 4380 §5.2.1 step 1 (C-12): an RS with a fresh nonce. */
-static void send_rs(struct client *c, uint32_t server, uint64_t now)
+/* The probe's RS source: the same with C = 1, which asks the server to answer from its
+ * other address (RFC 4380 §5.2.1's original cone test; S-17, RFC 5991 §3.2). */
+static const struct in6_addr probe_source = { .s6_addr = { 0xfe, 0x80, [8] = 0x80, [10] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+
+/* An RS with `nonce` (filled fresh) from `from` to server, on local socket sock. */
+static void put_rs(struct client *c, uint8_t sock, const struct in6_addr *from, uint8_t *nonce, uint32_t server)
 {
 	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
-	c->rng(c->rng_ctx, c->rs_nonce, sizeof c->rs_nonce);
-	teredo_put_auth_nonce(a->hdr, c->rs_nonce, 0);
+	c->rng(c->rng_ctx, nonce, 8);
+	teredo_put_auth_nonce(a->hdr, nonce, 0);
 	uint8_t *ip6 = a->hdr + TEREDO_AUTH_MIN_LEN;
 	struct in6_addr dst = { .s6_addr = { 0xff, 0x02, [15] = 2 } };
-	ip6_put_header(ip6, 8, IPPROTO_ICMPV6_, ND_HOP_LIMIT, &rs_source, &dst);
+	ip6_put_header(ip6, 8, IPPROTO_ICMPV6_, ND_HOP_LIMIT, from, &dst);
 	memset(ip6 + 40, 0, 8);
 	ip6[40] = ICMP6_RS;
-	put_be16(ip6 + 42, icmp6_checksum(&rs_source, &dst, ip6 + 40, 8));
+	put_be16(ip6 + 42, icmp6_checksum(from, &dst, ip6 + 40, 8));
 	a->hdr_len = TEREDO_AUTH_MIN_LEN + 48;
 	a->dst = server_ep(server);
-	c->rs_deadline = now + CLIENT_RS_TIMEOUT_MS;
+	a->sock = sock;
 	c->stats.rs_sent++;
+}
+
+/* RFC 4380 §5.2.1 step 1 (C-12): an RS with a fresh nonce. */
+static void send_rs(struct client *c, uint32_t server, uint64_t now)
+{
+	put_rs(c, 0, &rs_source, c->rs_nonce, server);
+	c->rs_deadline = now + CLIENT_RS_TIMEOUT_MS;
+}
+
+/* The filtering probe (RFC 6081 §3's NAT kinds; the tests of RFC 4380 §5.2.1 and RFC
+ * 3489's idea): from socket 1, whose mapping has sent nothing yet, an RS with C = 1 to
+ * the primary address; the server answers from the secondary (S-17). If that answer
+ * comes in, the NAT lets in anyone: cone. If not, socket 1 sends one bubble to the
+ * secondary address at another port and asks again: an answer now means the NAT filters
+ * by address only (restricted), none by address and port (port-restricted). */
+#define CLIENT_PROBE_MS 2000
+static void probe_step(struct client *c, uint64_t now)
+{
+	if (c->probe_step == 2) {
+		struct sw_action *a = sw_emit(&c->o);
+		if (a) {
+			a->hdr_len = bubble_build(a->hdr, &probe_source, &probe_source);
+			a->dst = (struct sw_endpoint){ .ip = c->cfg.server2, .port = htons(TEREDO_PORT + 1) };
+			a->sock = 1;
+		}
+	}
+	put_rs(c, 1, &probe_source, c->probe_nonce, c->cfg.server);
+	c->probe_deadline = now + CLIENT_PROBE_MS;
+}
+
+static void probe_start(struct client *c, uint64_t now)
+{
+	if (!c->cfg.nat_probe || c->nat != NAT_CONE_OR_RESTRICTED)
+		return;
+	c->probe_step = 1;
+	probe_step(c, now);
 }
 
 static uint64_t random_refresh(struct client *c)
@@ -180,6 +223,7 @@ static void go_offline(struct client *c, uint64_t now)
 		c->stats.server_losses++;
 	}
 	forget_all_peers(c);
+	c->probe_step = 0;
 	c->state = CLIENT_OFFLINE;
 	c->maintenance = false;
 	c->rs_deadline = now + CLIENT_OFFLINE_RETRY_MS;
@@ -256,7 +300,10 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 		/* RFC 6081 §3.1 (X-10): behind a symmetric NAT keep the address anyway, so that
 		 * traffic through relays keeps working. */
 		c->nat = endpoint_eq(c->mapped, c->mapped2) ? NAT_CONE_OR_RESTRICTED : NAT_SYMMETRIC;
+		/* RFC 6081 §5.4.4: the NAT kept our port. */
+		c->port_preserving = c->cfg.local_port && c->mapped.port == c->cfg.local_port;
 		qualified(c, now, get_be32(ri.prefix.s6_addr));
+		probe_start(c, now);
 		break;
 	case CLIENT_QUALIFIED:
 		/* C-26: maintenance. A changed mapping means a new address. */
@@ -266,6 +313,12 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 			c->mapped = p->origin;
 			forget_all_peers(c);
 			set_address(c, get_be32(ri.prefix.s6_addr));
+			/* A new mapping may be a new NAT: classify its filtering again. */
+			c->port_preserving = c->cfg.local_port && c->mapped.port == c->cfg.local_port;
+			if (c->nat != NAT_SYMMETRIC && c->nat != NAT_UNKNOWN) {
+				c->nat = NAT_CONE_OR_RESTRICTED;
+				probe_start(c, now);
+			}
 		}
 		break;
 	case CLIENT_OFFLINE:
@@ -289,6 +342,22 @@ static void send_bubble(struct client *c, struct sw_endpoint dst, const struct i
 		a->hdr_len += trailer_put_nonce(a->hdr + a->hdr_len, nonce);
 	a->dst = dst;
 	c->stats.bubbles_sent++;
+}
+
+/* RFC 6081 §5.7: a direct bubble with a Neighbor Discovery Option Trailer. */
+static void send_nd_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to, uint8_t type)
+{
+	struct sw_action *a = sw_emit(&c->o);
+	if (!a)
+		return;
+	a->hdr_len = bubble_build(a->hdr, &c->addr, to);
+	a->hdr_len += trailer_put_nd(a->hdr + a->hdr_len, type);
+	a->dst = dst;
+	c->stats.bubbles_sent++;
+	if (type == TRAILER_ND_SOLICITATION)
+		c->stats.solicitations++;
+	else
+		c->stats.advertisements++;
 }
 
 /* RFC 6081 §5.2.4.1 (X-12): an indirect bubble through the peer's server carries a
@@ -382,6 +451,7 @@ static void flush_queue(struct client *c, struct peer *p, uint64_t now)
 	p->next_retry = 0;
 	p->echo_pending = false;
 	p->stranger = false;
+	p->solicits = 0;
 	p->retries = 0;
 	while (c->o.n < c->o.cap && (k = peer_dequeue(&c->peers, p)) != NULL) {
 		if (k->to_host) {
@@ -504,6 +574,33 @@ static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uin
 	flush_queue(c, p, now);
 }
 
+/* An answer on the probe's socket: only the probe's RA counts. */
+static int probe_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf, size_t len)
+{
+	struct teredo_pkt p;
+	struct ra_info ri;
+	if (teredo_parse(buf, len, &p) != WIRE_OK)
+		return drop(c, CL_DROP_MALFORMED);
+	if (!c->probe_step || src.ip != c->cfg.server2 || src.port != htons(TEREDO_PORT) || !p.has_auth ||
+	    memcmp(p.nonce, c->probe_nonce, 8) || ra_parse(p.ip6, p.ip6_len, &ri) != WIRE_OK ||
+	    memcmp(&ri.dst, &probe_source, 16))
+		return drop(c, CL_DROP_BAD_RA);
+	c->nat = c->probe_step == 1 ? NAT_CONE : NAT_RESTRICTED;
+	c->probe_step = 0;
+	memset(c->probe_nonce, 0, sizeof c->probe_nonce);
+	return c->o.n;
+}
+
+int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
+		  size_t len, struct sw_action *acts, int cap)
+{
+	if (sock == 0)
+		return client_udp(c, now, src, buf, len, acts, cap);
+	begin(c, acts, cap);
+	c->stats.from_udp++;
+	return probe_udp(c, now, src, buf, len);
+}
+
 int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	       size_t len, struct sw_action *acts, int cap)
 {
@@ -546,6 +643,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			if (q) {
 				q->has_nonce_rcvd = tr.has_nonce;
 				memcpy(q->nonce_rcvd, tr.nonce, sizeof q->nonce_rcvd);
+				q->speaks_6081 |= tr.has_nonce;
 			}
 		}
 		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
@@ -615,6 +713,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			if (!mapping_ok(c, src.ip))
 				return drop(c, CL_DROP_LOCAL_SUBNET);
 			trust(c, peer, src, now);
+			peer->speaks_6081 = true;
 			c->stats.nonce_accepted++;
 			/* C-39: answer there, so that the peer hears us from the mapping in our
 			 * address (its case 3) through the hole its bubble opened. */
@@ -638,6 +737,11 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			return drop(c, CL_DROP_UNKNOWN_SOURCE); /* case 6 (C-38) */
 		}
 	}
+	if (peer && (tr.has_nonce || tr.has_nd))
+		peer->speaks_6081 = true;
+	/* RFC 6081 §5.7.4.2: a peer asks whether we are still there. */
+	if (bubble && tr.has_nd && tr.nd_type == TRAILER_ND_SOLICITATION && c->cfg.load_reduction)
+		send_nd_bubble(c, src, &s6, TRAILER_ND_ADVERTISEMENT);
 	if (bubble)
 		return c->o.n;
 	struct sw_action *a = sw_emit(&c->o);
@@ -698,7 +802,14 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	if (p->next_retry)
 		return c->o.n; /* an exchange is already under way */
 	p->retries = 1;
-	if (teredo) {
+	if (teredo && p->trusted && p->speaks_6081 && c->cfg.load_reduction && mapping_ok(c, p->mapping.ip)) {
+		/* RFC 6081 §5.7.4.1 (X-62): nothing exchanged for 30 s with a peer we
+		 * trusted: ask the peer itself, at the mapping we know, before troubling its
+		 * server. Only with a peer that has shown it speaks RFC 6081 (one that does
+		 * not would never answer, and a Miredo peer would wait 4 s more). */
+		p->solicits = 1;
+		send_nd_bubble(c, p->mapping, &p->addr, TRAILER_ND_SOLICITATION);
+	} else if (teredo) {
 		bubble_peer(c, p, now); /* C-45 */
 	} else {
 		/* C-42, C-65: find the relay nearest to the native peer. */
@@ -809,6 +920,15 @@ static void retry_peers(struct client *c, uint64_t now)
 			p->stranger = false;
 		} else if (p->stranger) {
 			/* Only the stranger's next packet repeats its test (no amplification). */
+		} else if (p->solicits) {
+			/* RFC 6081 §5.7.2 (X-63): again, and at the third, back to the indirect
+			 * bubble as for a new peer (the exchange restarts its count). */
+			send_nd_bubble(c, p->mapping, &p->addr, TRAILER_ND_SOLICITATION);
+			if (++p->solicits >= 3) {
+				p->solicits = 0;
+				p->retries = 1;
+				bubble_peer(c, p, now);
+			}
 		} else if (p->echo_pending) {
 			echo_test(c, p, now);
 		} else {
@@ -854,6 +974,15 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			c->maintenance = true;
 			c->rs_tries = 1;
 			send_rs(c, c->cfg.server, now);
+		}
+		if (c->state == CLIENT_QUALIFIED && c->probe_step && now >= c->probe_deadline) {
+			if (c->probe_step == 1) {
+				c->probe_step = 2;
+				probe_step(c, now);
+			} else {
+				c->nat = NAT_PORT_RESTRICTED;
+				c->probe_step = 0;
+			}
 		}
 		if (c->state == CLIENT_QUALIFIED) {
 			retry_peers(c, now);

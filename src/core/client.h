@@ -49,7 +49,16 @@ enum client_state {
 };
 const char *client_state_name(enum client_state s);
 
-enum client_nat { NAT_UNKNOWN, NAT_CONE_OR_RESTRICTED, NAT_SYMMETRIC };
+/* The NAT in front of us in RFC 6081's terms (§3). Qualification tells symmetric from
+ * the rest (C-17); the filtering probe (client.c, nat_probe_*) tells the rest apart. */
+enum client_nat {
+	NAT_UNKNOWN,
+	NAT_CONE_OR_RESTRICTED, /* not symmetric; the probe has not finished (or is off) */
+	NAT_SYMMETRIC,
+	NAT_CONE,               /* endpoint-independent filtering */
+	NAT_RESTRICTED,         /* address-dependent filtering */
+	NAT_PORT_RESTRICTED,    /* address-and-port-dependent filtering */
+};
 const char *client_nat_name(enum client_nat n);
 
 enum client_drop {
@@ -81,6 +90,9 @@ struct client_config {
 	uint16_t queue_per_peer;
 	bool local_discovery;  /* RFC 4380 §5.2.8, on by default (LocalDiscovery) */
 	bool symmetric_nat;    /* RFC 6081 §5.2, on by default (SymmetricNATSupport) */
+	bool load_reduction;   /* RFC 6081 §5.7, on by default (ServerLoadReduction) */
+	bool nat_probe;        /* a second socket (sock 1) exists for the filtering probe */
+	uint16_t local_port;   /* our UDP socket's port, network byte order, 0 unknown */
 };
 
 struct client_stats {
@@ -94,6 +106,7 @@ struct client_stats {
 	uint64_t origin_fallback; /* C-32: bubbles answered by the source's embedded mapping */
 	uint64_t nonce_accepted;  /* direct bubbles taken on their nonce */
 	uint64_t moved_port_accepted; /* bubbles taken from another port of the peer's address */
+	uint64_t solicitations, advertisements; /* RFC 6081 §5.7: sent */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -112,6 +125,12 @@ struct client {
 	uint64_t next_discovery; /* ms */
 	uint64_t last_discovery; /* ms, when the last discovery bubble left */
 	struct sw_endpoint mapped, mapped2;
+	/* The filtering probe: from socket 1, a fresh mapping that never sent to the
+	 * secondary address, an RS with C = 1 that the server answers from there (S-17). */
+	uint8_t probe_step;    /* 0 idle, 1 first RS out, 2 second RS out (after opening) */
+	uint64_t probe_deadline;
+	uint8_t probe_nonce[8];
+	bool port_preserving;  /* RFC 6081 §5.4.4: mapped port = local port */
 	bool have_addr;
 	struct in6_addr addr;
 	uint32_t mtu;
@@ -142,6 +161,10 @@ int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap
 int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap);
 int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	       size_t len, struct sw_action *acts, int cap);
+/* A datagram on local socket `sock`: 0 is the Teredo socket (client_udp), 1 the NAT
+ * probe's. */
+int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
+		  size_t len, struct sw_action *acts, int cap);
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	       struct sw_action *acts, int cap);
 /* A datagram that arrived on the local discovery group 224.0.0.253 (RFC 4380 §5.2.8);

@@ -42,12 +42,13 @@ struct client_io {
 	const struct sw_config *cfg;
 	int udp, tun, ifindex;
 	int disc; /* local discovery socket on 224.0.0.253:3544, -1 when off */
+	int probe; /* the NAT filtering probe's socket (core: sock 1), -1 when none */
 	struct nl *nl;
 	bool addr_set;
 	struct in6_addr addr;
 	uint64_t send_errors;
 	struct udp_rx rx;
-	struct udp_tx tx;
+	struct udp_tx tx, ptx;
 	struct sw_action acts[ACTS];
 	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
 	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
@@ -142,6 +143,8 @@ static void flush(void *ctx)
 {
 	struct client_io *io = ctx;
 	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
+	if (io->ptx.n)
+		io->send_errors += (uint64_t)udp_tx_flush(io->probe, &io->ptx);
 }
 
 /* Carry out n actions; UDP datagrams are only queued (flush() sends them). */
@@ -150,11 +153,13 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 	for (int i = 0; i < n; i++) {
 		struct sw_action *a = &acts[i];
 		switch (a->kind) {
-		case SW_ACT_UDP:
-			udp_tx_add(&io->tx, a);
-			if (io->tx.n == UDP_BATCH)
+		case SW_ACT_UDP: {
+			struct udp_tx *tx = a->sock == 1 && io->probe >= 0 ? &io->ptx : &io->tx;
+			udp_tx_add(tx, a);
+			if (tx->n == UDP_BATCH)
 				flush(io);
 			break;
+		}
 		case SW_ACT_TUN: {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
 			if (writev(io->tun, v, 2) < 0)
@@ -196,12 +201,21 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_str(o, "server", inet_ntop(AF_INET, &c->cfg.server, a, sizeof a));
 	st_str(o, "server2", inet_ntop(AF_INET, &c->cfg.server2, a, sizeof a));
 	st_str(o, "interface", io->cfg->ifname);
+	st_u64(o, "local_port", ntohs(c->cfg.local_port));
 	if (c->have_addr) {
 		st_str(o, "address", inet_ntop(AF_INET6, &c->addr, a, sizeof a));
 		st_str(o, "mapped", endpoint_str(c->mapped, a, sizeof a));
 		st_u64(o, "mtu", c->mtu);
 	}
 	st_str(o, "nat", client_nat_name(c->nat));
+	st_bool(o, "nat_port_preserving", c->port_preserving);
+	/* RFC 6081 extensions in use (§3): the ones this client implements and has on. */
+	st_arr_begin(o, "extensions");
+	if (c->cfg.symmetric_nat)
+		st_str(o, NULL, "symmetric-nat-support");
+	if (c->cfg.load_reduction)
+		st_str(o, NULL, "server-load-reduction");
+	st_arr_end(o);
 	if (c->nat == NAT_SYMMETRIC)
 		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
 	uint64_t now = daemon_now_ms();
@@ -236,6 +250,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "origin_fallback_bubbles", s->origin_fallback);
 		st_u64(&o, "nonce_bubbles_accepted", s->nonce_accepted);
 		st_u64(&o, "moved_port_bubbles_accepted", s->moved_port_accepted);
+		st_u64(&o, "nd_solicitations_sent", s->solicitations);
+		st_u64(&o, "nd_advertisements_sent", s->advertisements);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -347,6 +363,15 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		struct in_addr ifa = { .s_addr = cfg->bind_address };
 		setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
 	}
+	/* The filtering probe's socket (core/client.c probe_step): a second mapping. */
+	io.probe = udp_open(cfg->bind_address, 0, 0);
+	if (io.probe < 0)
+		log_warn("NAT filtering probe off: cannot open a second UDP socket: %s", strerror(errno));
+	cc.nat_probe = io.probe >= 0;
+	struct sockaddr_in own;
+	socklen_t ol = sizeof own;
+	if (getsockname(io.udp, (struct sockaddr *)&own, &ol) == 0)
+		cc.local_port = own.sin_port;
 	io.disc = -1;
 	if (cfg->local_discovery) {
 		io.disc = discovery_open(cfg->bind_address);
@@ -355,6 +380,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	}
 	cc.local_discovery = io.disc >= 0;
 	cc.symmetric_nat = cfg->symmetric_nat;
+	cc.load_reduction = cfg->load_reduction;
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
@@ -394,8 +420,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc };
-	int ep = daemon_epoll(fds, io.disc >= 0 ? 5 : 4);
+	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe };
+	int ep = daemon_epoll(fds, 6);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -440,6 +466,14 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				if (daemon_stop_requested(sfd))
 					goto out;
 				break;
+			case 5: {
+				int k = udp_rx_batch(io.probe, &io.rx);
+				now = daemon_now_ms();
+				for (int j = 0; j < k; j++)
+					execute(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), io.rx.bufs[j],
+								   io.rx.msgs[j].msg_len, io.acts, ACTS));
+				break;
+			}
 			case 4: {
 				int k = udp_rx_batch(io.disc, &io.rx);
 				now = daemon_now_ms();

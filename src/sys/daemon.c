@@ -170,6 +170,8 @@ int daemon_epoll(const int *fds, int n)
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	for (int i = 0; ep >= 0 && i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		if (fds[i] < 0)
+			continue; /* an optional socket that is not there */
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
 			close(ep);
 			return -1;

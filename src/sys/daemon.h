@@ -39,7 +39,8 @@ uint64_t daemon_now_ms(void);
 /* The cores' randomness (sw_rng_fn): getrandom, and abort rather than go on without it
  * (RFC 5991 §4, P-05). */
 void daemon_random(void *ctx, void *buf, size_t len);
-/* An epoll instance watching fds[0..n) for input; events carry the index in data.u32. */
+/* An epoll instance watching fds[0..n) for input; events carry the index in data.u32.
+ * Negative descriptors (optional sockets that are not open) are skipped. */
 int daemon_epoll(const int *fds, int n);
 
 #endif

@@ -238,7 +238,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	int fds[] = { io.udp[0], io.tun, ctl, sfd, io.nudp > 1 ? io.udp[1] : -1 };
-	int ep = daemon_epoll(fds, 3 + io.nudp);
+	int ep = daemon_epoll(fds, 5);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;

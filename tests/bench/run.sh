@@ -228,7 +228,8 @@ bench_client_flood() { # IMPL COMM
 	lab_wait 20 lab_has_teredo_addr c1 || { echo "$impl: no address"; return; }
 	a=$(lab_teredo_addr c1)
 	lab_ping6 c1 2001:db8:1::100 2 >/dev/null
-	port=$(lab_nat_mapping 1 198.51.100.10 3544)
+	# The Teredo socket's mapping (a shipworm client has a second, the NAT probe's).
+	port=$(lab_nat_mapping 1 198.51.100.10 3544 "$([ "$impl" = shipworm ] && lab_client_port c1)")
 	pid=$(lab_pids c1 "$comm" | tail -n 1)
 	r0=$(rss_kib "$pid")
 	lab_exec gen "$top/build/bench/flood" -t "198.51.100.21:$port" -m client -n "$BENCH_FLOOD" -s 100000 -r 100000 \

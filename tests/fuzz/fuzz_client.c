@@ -40,6 +40,9 @@ static void qualify(void)
 		.refresh_ms = 30000, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
 		.local_discovery = true,
 		.symmetric_nat = true,
+		.nat_probe = true,
+		.load_reduction = true,
+		.local_port = htons(40000),
 	};
 	client_init(&cl, &c, rng, NULL);
 	for (int round = 0; round < 2; round++) {
@@ -76,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int n;
 	switch (st.op % 4) {
 	case 0:
-		n = client_udp(&cl, now, st.src, st.pkt, len, acts, 32);
+		/* Socket 0 (Teredo) or, now and then, socket 1 (the NAT probe's). */
+		n = client_udp_on(&cl, now, (st.op & 8) && (st.op & 16), st.src, st.pkt, len, acts, 32);
 		break;
 	case 1:
 		n = client_tun(&cl, now, st.pkt, len, acts, 32);

@@ -145,5 +145,11 @@ for ik in "${KINDS[@]}"; do
 	done
 done
 check "every client qualified" test "$missing" = 0
+# What each shipworm client found of its NAT (RFC 6081 §3's terms).
+declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-restricted [masquerade]=port-restricted [symmetric]=symmetric)
+for kind in "${KINDS[@]}"; do
+	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status --json | sed -nE 's/.*"nat":"([a-z-]+)".*/\1/p')
+	check "a shipworm client behind a $kind NAT says nat: ${want[$kind]} ($got)" test "$got" = "${want[$kind]}"
+done
 check "no cell where Miredo <-> Miredo works and a pair with shipworm does not ($worse)" test "$worse" = 0
 lab_summary

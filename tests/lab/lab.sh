@@ -73,8 +73,9 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 #   homerouter the same mapping and filtering, but unsolicited input is dropped silently,
 #              as home routers do
 #   addrrestricted  endpoint-independent mapping, address-dependent filtering: new UDP
-#              from an address the client has sent to goes in, whatever its port (an
-#              nftables set of the addresses contacted, with a 120 s timeout)
+#              to a mapping from an address that mapping has sent to goes in, whatever
+#              its port (an nftables set of remote address . local port, 120 s; the
+#              lab's masquerade keeps the local port, so it names the mapping)
 #   symmetric  a new random port for every destination (masquerade random)
 lab_nat() {
 	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
@@ -91,10 +92,10 @@ lab_nat() {
 	masquerade) ;;
 	homerouter) input="iifname \"eth0\" ct state new drop" ;;
 	addrrestricted)
-		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr @contacted dnat to 10.$n.0.2"
+		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr . udp dport @contacted dnat to 10.$n.0.2"
 		input="iifname \"eth0\" ct state new drop"
-		sets="set contacted { type ipv4_addr; flags dynamic,timeout; timeout 120s; }
-	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" update @contacted { ip daddr }; }" ;;
+		sets="set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 120s; }
+	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp update @contacted { ip daddr . udp sport }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
 	*) lab_log "unknown NAT kind $kind"; return 1 ;;
 	esac
@@ -226,16 +227,24 @@ lab_shipworm_server() { # NODE PRIMARY [MORE-CONFIG-LINES]
 $3}"
 }
 
-# lab_nat_mapping N DST DPORT: the public port NAT n maps its client's flow to DST:DPORT onto.
+# lab_nat_mapping N DST DPORT [SPORT]: the public port NAT n maps its client's flow to
+# DST:DPORT onto; with SPORT, only the flow from that local port (a shipworm client also
+# talks to its server from the NAT probe's socket: lab_client_port names the other).
 lab_nat_mapping() {
 	lab_exec "nat$1" cat /proc/net/nf_conntrack 2>/dev/null |
-		awk -v d="dst=$2" -v p="dport=$3" '$3 == "udp" {
-			nd = 0; np = 0; okd = 0; okp = 0
+		awk -v d="dst=$2" -v p="dport=$3" -v s="${4:+sport=$4}" '$3 == "udp" {
+			nd = 0; np = 0; ns = 0; okd = 0; okp = 0; oks = (s == "")
 			for (i = 1; i <= NF; i++) {
 				if ($i ~ /^dst=/ && ++nd == 1) okd = ($i == d)
+				if ($i ~ /^sport=/ && ++ns == 1 && s != "") oks = ($i == s)
 				if ($i ~ /^dport=/ && ++np == 1) okp = ($i == p)
-				else if ($i ~ /^dport=/ && np == 2 && okd && okp) { sub("dport=", "", $i); print $i; exit }
+				else if ($i ~ /^dport=/ && np == 2 && okd && okp && oks) { sub("dport=", "", $i); print $i; exit }
 			} }'
+}
+
+# lab_client_port NODE: the local UDP port of NODE's shipworm client (its Teredo socket).
+lab_client_port() {
+	"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$1.sock" status --json | sed -nE 's/.*"local_port":([0-9]+).*/\1/p'
 }
 
 # --- assertions: TAP-like lines, and "N passed, N failed" at the end ---------------

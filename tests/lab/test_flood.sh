@@ -149,7 +149,7 @@ check "relay (native side): c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$
 
 # --- the client: through its full-cone NAT's hole ----------------------------------
 csock=$LAB_TMP/run/shipworm-c1.sock
-port=$(lab_nat_mapping 1 198.51.100.10 3544)
+port=$(lab_nat_mapping 1 198.51.100.10 3544 "$(lab_client_port c1)")
 check "c1's NAT mapping is known (${port:-none})" test -n "$port"
 flood_role c1 client "$csock" "198.51.100.21:${port:-3544}" client -S 198.51.100.10 -d "$a1"
 check "client: its tables stay within their limits" limits "$FLOOD_STATUS"

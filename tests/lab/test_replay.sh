@@ -27,7 +27,7 @@ lab_wait 25 lab_has_teredo_addr c1
 a1=$(lab_teredo_addr c1)
 check "client c1 qualifies ($a1)" test -n "$a1"
 check "c1 reaches the native host" lab_ping6 c1 2001:db8:1::100
-port=$(lab_nat_mapping 1 198.51.100.10 3544)
+port=$(lab_nat_mapping 1 198.51.100.10 3544 "$(lab_client_port c1)")
 
 # Captures on the far sides, bounded in time and count (not through lab_exec, so that
 # $! is the capture itself and can be stopped).

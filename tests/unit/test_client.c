@@ -32,7 +32,7 @@ static int setup(void **state)
 	struct client_config c = {
 		.server = A4(SERVER), .server2 = A4(SERVER2), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
-		.symmetric_nat = true,
+		.symmetric_nat = true, .load_reduction = true,
 	};
 	rng_counter = 0;
 	now = 1000000;
@@ -683,6 +683,145 @@ static void rfc6081_s5_2_symmetric_nat_support_off(void **state)
 	assert_null(bubble_nonce(index_to(embedded)));
 }
 
+/* The probe's RS in acts (from socket 1, C = 1 source, to the primary): its nonce. */
+static bool probe_rs(uint8_t nonce[8])
+{
+	for (int i = 0; i < nacts; i++) {
+		struct teredo_pkt p;
+		if (acts[i].kind != SW_ACT_UDP || acts[i].sock != 1 ||
+		    teredo_parse(acts[i].hdr, acts[i].hdr_len, &p) != WIRE_OK || icmp6_type(p.ip6, p.ip6_len) != ICMP6_RS)
+			continue;
+		struct in6_addr s, cone = A6("fe80::8000:ffff:ffff:ffff");
+		ip6_src(p.ip6, &s);
+		assert_memory_equal(&s, &cone, 16);
+		assert_true(endpoint_eq(acts[i].dst, EP(SERVER, 3544)));
+		memcpy(nonce, p.nonce, 8);
+		return true;
+	}
+	return false;
+}
+
+/* The server's answer to the probe, from its secondary address (S-17). */
+static size_t make_probe_ra(uint8_t *out, const uint8_t nonce[8])
+{
+	size_t n = make_ra(out, nonce, EP("203.0.113.7", 50000), SERVER);
+	struct in6_addr cone = A6("fe80::8000:ffff:ffff:ffff");
+	/* make_ra addresses the RA to the C = 0 source: readdress it and fix the checksum. */
+	uint8_t *ip6 = out + 21;
+	memcpy(ip6 + 24, &cone, 16);
+	struct in6_addr s;
+	ip6_src(ip6, &s);
+	put_be16(ip6 + 42, 0);
+	put_be16(ip6 + 42, icmp6_checksum(&s, &cone, ip6 + 40, n - 21 - 40));
+	return n;
+}
+
+/* RFC 6081 §3's NAT kinds: the filtering probe from a second socket tells a cone NAT
+ * (the answer from the secondary address comes in at once), a restricted one (it comes
+ * in once that socket sent to the secondary address) and a port-restricted one (never);
+ * the port-preserving flag comes from the mapping (X-33). */
+static void rfc6081_s3_nat_kind_probe(void **state)
+{
+	for (int kind = 0; kind < 3; kind++) {
+		client_free(&cl);
+		setup(state);
+		cl.cfg.nat_probe = true;
+		cl.cfg.local_port = htons(40000);
+		struct sw_endpoint m = EP("203.0.113.7", 40000);
+		qualify(m, m);
+		assert_true(cl.port_preserving);
+		uint8_t nonce[8];
+		assert_true(probe_rs(nonce));
+		assert_int_equal(cl.nat, NAT_CONE_OR_RESTRICTED);
+		if (kind == 0) {
+			nacts = client_udp_on(&cl, now, 1, EP(SERVER2, 3544), buf, make_probe_ra(buf, nonce), acts, ACTS);
+			assert_int_equal(cl.nat, NAT_CONE);
+			continue;
+		}
+		now += 2000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_true(probe_rs(nonce)); /* asked again, after opening toward the secondary */
+		int opened = 0;
+		for (int i = 0; i < nacts; i++)
+			opened += acts[i].sock == 1 && acts[i].dst.ip == A4(SERVER2) && acts[i].dst.port != htons(3544);
+		assert_int_equal(opened, 1);
+		if (kind == 1) {
+			/* An answer with another nonce, or to socket 0, does not count. */
+			uint8_t wrong[8] = { 0 };
+			nacts = client_udp_on(&cl, now, 1, EP(SERVER2, 3544), buf, make_probe_ra(buf, wrong), acts, ACTS);
+			assert_int_equal(cl.nat, NAT_CONE_OR_RESTRICTED);
+			nacts = client_udp_on(&cl, now, 1, EP(SERVER2, 3544), buf, make_probe_ra(buf, nonce), acts, ACTS);
+			assert_int_equal(cl.nat, NAT_RESTRICTED);
+			continue;
+		}
+		now += 2000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_int_equal(cl.nat, NAT_PORT_RESTRICTED);
+	}
+}
+
+/* The ND option trailer's DiscoveryType of the bubble in acts[i], or -1. */
+static int bubble_nd(int i)
+{
+	struct teredo_pkt p;
+	struct teredo_trailers t;
+	assert_int_equal(teredo_parse(acts[i].hdr, acts[i].hdr_len, &p), WIRE_OK);
+	assert_int_equal(teredo_trailers_parse(p.trailers, p.trailers_len, &t), WIRE_OK);
+	return t.has_nd ? t.nd_type : -1;
+}
+
+/* RFC 6081 §5.7 (X-62, X-63, X-64): 30 s after the last exchange with a peer that speaks
+ * RFC 6081, a packet for it makes a direct bubble with an ND Solicitation to its
+ * mapping, not an indirect one through its server; its Advertisement lets the queue
+ * go. Unanswered, it is sent again 2 s apart, and the third time the indirect bubble
+ * starts over. We answer a Solicitation with an Advertisement. A peer that never sent a
+ * trailer (Miredo) gets the indirect bubble at once, as before. */
+static void rfc6081_s5_7_x62_x64_server_load_reduction(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pe = EP("198.51.100.24", 40000),
+			   psrv = EP("198.51.100.12", 3544);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", pe, 0);
+	/* The peer's indirect bubble with a nonce: it speaks RFC 6081; its packet trusts it. */
+	static const uint8_t n4[4] = { 1, 2, 3, 4 };
+	teredo_put_origin(buf, pe);
+	size_t len = 8 + make_bubble(buf + 8, &peer, &me);
+	udp_in(EP(SERVER, 3544), len + trailer_put_nonce(buf + len, n4));
+	udp_in(pe, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	/* 31 s of silence, then a packet for it. */
+	now += 31000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(nacts, 1);
+	assert_int_equal(bubble_nd(index_to(pe)), TRAILER_ND_SOLICITATION);
+	assert_int_equal(count_to(psrv), 0);
+	/* Unanswered: again at 2 s; at the third, the indirect bubble too. */
+	now += 2000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(pe), 1);
+	assert_int_equal(count_to(psrv), 0);
+	now += 2000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(psrv), 1);
+	/* Its Advertisement (any packet from its mapping) lets the queue go. */
+	len = make_bubble(buf, &peer, &me);
+	udp_in(pe, len + trailer_put_nd(buf + len, TRAILER_ND_ADVERTISEMENT));
+	assert_int_equal(count_to(pe), 1);
+	assert_int_equal(cl.stats.solicitations, 3);
+	/* Its Solicitation gets our Advertisement. */
+	udp_in(pe, len + trailer_put_nd(buf + len, TRAILER_ND_SOLICITATION));
+	assert_int_equal(nacts, 1);
+	assert_int_equal(bubble_nd(0), TRAILER_ND_ADVERTISEMENT);
+	/* A peer that never sent a trailer: the indirect bubble at once. */
+	struct sw_endpoint qe = EP("198.51.100.25", 40000);
+	struct in6_addr old = teredo_of("198.51.100.12", qe, 0);
+	udp_in(qe, make_echo(buf, sizeof buf, &old, &me, 8));
+	now += 31000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &old, 8), acts, ACTS);
+	assert_int_equal(count_to(psrv), 1);
+	assert_int_equal(bubble_nd(index_to(qe)), -1);
+}
+
 /* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte is reported; the RA stays valid. */
 static void rfc4380_s5_2_2_c19_confirmation_byte(void **state)
 {
@@ -907,6 +1046,8 @@ int main(void)
 		T(rfc6081_s5_2_4_3_x14_nonce_received_and_echoed),
 		T(rfc6081_s5_2_symmetric_nat_support_off),
 		T(interop_moved_port_bubble_during_exchange),
+		T(rfc6081_s3_nat_kind_probe),
+		T(rfc6081_s5_7_x62_x64_server_load_reduction),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
