@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -39,6 +39,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_RELAYACCEPTUNKNOWN] = "RelayAcceptUnknown",
 	[D_SYMMETRICNAT] = "SymmetricNATSupport",
 	[D_LOADREDUCTION] = "ServerLoadReduction",
+	[D_HAIRPINNING] = "Hairpinning",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -199,8 +200,9 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		strcpy(c->client_hook, v);
 		return 0;
 	case D_SYMMETRICNAT:
-	case D_LOADREDUCTION: {
-		bool *flag = d == D_SYMMETRICNAT ? &c->symmetric_nat : &c->load_reduction;
+	case D_LOADREDUCTION:
+	case D_HAIRPINNING: {
+		bool *flag = d == D_SYMMETRICNAT ? &c->symmetric_nat : d == D_LOADREDUCTION ? &c->load_reduction : &c->hairpinning;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
 		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
@@ -256,10 +258,11 @@ static void defaults(struct sw_config *c)
 	c->local_discovery = true;
 	c->symmetric_nat = true;
 	c->load_reduction = true;
+	c->hairpinning = true;
 }
 
 /* The first directive set that only a client takes (for messages). */
-static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT, D_LOADREDUCTION };
+static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING };
 static int client_only_line(const int *at)
 {
 	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)

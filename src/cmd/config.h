@@ -31,6 +31,7 @@ struct sw_config {
 	bool local_discovery;   /* client: RFC 4380 §5.2.8, default on */
 	bool symmetric_nat;     /* client: RFC 6081 §5.2 (nonce trailers), default on */
 	bool load_reduction;    /* client: RFC 6081 §5.7 (ND option trailers), default on */
+	bool hairpinning;       /* client: RFC 6081 §5.6 (alternate address trailers), default on */
 	uint32_t relay_unknown_rate; /* relay: new clients taken per second, UINT32_MAX all */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */

@@ -81,6 +81,11 @@ void client_free(struct client *c)
 	peer_table_free(&c->peers);
 }
 
+void client_set_local_ip(struct client *c, uint32_t ip)
+{
+	c->local_ip = ip;
+}
+
 void client_set_nets(struct client *c, const struct ipv4_net *nets, unsigned n)
 {
 	c->nnets = n < IPV4_NETS_MAX ? n : IPV4_NETS_MAX;
@@ -365,13 +370,35 @@ static void send_nd_bubble(struct client *c, struct sw_endpoint dst, const struc
  * returning it from whatever port its NAT gives it (X-15). */
 static void send_indirect(struct client *c, struct peer *p, uint32_t server)
 {
-	const uint8_t *nonce = NULL;
-	if (c->cfg.symmetric_nat) {
+	/* RFC 6081 §5.6.4.1 (X-53): while we have no contact, also our own address and
+	 * port, for a peer behind the same NAT that does not hairpin (a Nonce Trailer
+	 * then goes along, as the extension requires). */
+	bool alt = c->cfg.hairpinning && !p->trusted && c->local_ip && c->cfg.local_port;
+	struct sw_action *a = sw_emit(&c->o);
+	if (!a)
+		return;
+	a->hdr_len = bubble_build(a->hdr, &c->addr, &p->addr);
+	if (c->cfg.symmetric_nat || alt) {
 		c->rng(c->rng_ctx, p->nonce_sent, sizeof p->nonce_sent);
 		p->has_nonce_sent = true;
-		nonce = p->nonce_sent;
+		a->hdr_len += trailer_put_nonce(a->hdr + a->hdr_len, p->nonce_sent);
 	}
-	send_bubble(c, server_ep(server), &p->addr, nonce);
+	if (alt) {
+		struct sw_endpoint me = { .ip = c->local_ip, .port = c->cfg.local_port };
+		a->hdr_len += trailer_put_alt(a->hdr + a->hdr_len, &me, 1);
+	}
+	a->dst = server_ep(server);
+	c->stats.bubbles_sent++;
+}
+
+/* RFC 6081 §5.6.4.2: may a direct bubble go to this alternate address of a peer? Only
+ * to a global one, or one on our own link (the peer behind our NAT), never to ours. */
+static bool alt_ok(const struct client *c, struct sw_endpoint ep)
+{
+	if (!ep.port || ep.ip == c->local_ip)
+		return false;
+	return ipv4_is_global_unicast(ep.ip) ? !ipv4_in_nets(c->nets, c->nnets, ep.ip)
+					     : ipv4_in_nets(c->nets, c->nnets, ep.ip);
 }
 
 /* a direct bubble echoes the nonce of the peer's last indirect bubble, if any. */
@@ -639,11 +666,18 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		struct peer *q = NULL;
 		if (bubble && c->cfg.symmetric_nat && teredo_addr_has_prefix(&s6, c->cfg.prefix)) {
 			/* RFC 6081 §5.2.4.3: keep the peer's nonce, or forget an old one. */
+			/* a malformed Alternate Address Trailer drops the bubble. */
+			if (c->cfg.hairpinning && tr.alt_invalid)
+				return drop(c, CL_DROP_TRAILER);
 			q = peer_get(&c->peers, &s6, now);
 			if (q) {
 				q->has_nonce_rcvd = tr.has_nonce;
 				memcpy(q->nonce_rcvd, tr.nonce, sizeof q->nonce_rcvd);
 				q->speaks_6081 |= tr.has_nonce;
+				q->nalt = 0;
+				for (unsigned i = 0; tr.has_alt && i < tr.nalt && q->nalt < 2; i++)
+					if (alt_ok(c, tr.alt[i]))
+						q->alt[q->nalt++] = tr.alt[i];
 			}
 		}
 		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
@@ -652,6 +686,16 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		 * speaks the extension (a nonce) and that we do not trust yet gets our own
 		 * indirect bubble too, so that from behind a symmetric NAT it can answer with
 		 * our nonce from the port its NAT gives it (X-15). Within the bubble limits. */
+		/* RFC 6081 §5.6.4.2: a direct bubble, with its nonce, to each alternate
+		 * address it gave, whether or not we trust it already (it needs this proof
+		 * to trust us); at most once in 2 s per peer. */
+		if (q && c->cfg.hairpinning && tr.has_nonce && q->nalt && now - q->last_alt >= CLIENT_RETRY_MS) {
+			for (unsigned i = 0; i < q->nalt; i++) {
+				send_bubble(c, q->alt[i], &s6, q->nonce_rcvd);
+				c->stats.alt_bubbles++;
+			}
+			q->last_alt = now;
+		}
 		if (q && tr.has_nonce && !q->trusted && peer_may_bubble(q, now)) {
 			struct teredo_addr t;
 			teredo_addr_decode(&s6, &t);
@@ -705,13 +749,17 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		} else if (teredo && peer && peer->local && endpoint_eq(peer->local_ep, src)) {
 			/* Case 5 (C-37): a local peer answering from its address on our link. */
 			trust(c, peer, src, now);
-		} else if (teredo && bubble && peer && c->cfg.symmetric_nat && peer->has_nonce_sent && tr.has_nonce &&
-			   !memcmp(tr.nonce, peer->nonce_sent, sizeof tr.nonce)) {
-			/* RFC 6081 §5.2.4.4 (X-15): a direct bubble from another mapping than its
-			 * address says, carrying the nonce of our indirect bubble: a peer behind a
-			 * symmetric NAT; its mapping is where this came from. */
-			if (!mapping_ok(c, src.ip))
-				return drop(c, CL_DROP_LOCAL_SUBNET);
+		} else if (teredo && bubble && peer && (c->cfg.symmetric_nat || c->cfg.hairpinning) && peer->has_nonce_sent &&
+			   tr.has_nonce && !memcmp(tr.nonce, peer->nonce_sent, sizeof tr.nonce)) {
+			/* RFC 6081 §5.2.4.4 (X-15) and §5.6.4.3 (X-56): a direct bubble from
+			 * another mapping than its address says, carrying the nonce of our
+			 * indirect bubble: a peer behind a symmetric NAT, or behind our own NAT
+			 * answering at the local address we advertised; its mapping is where
+			 * this came from. On our own link only with hairpinning on: the nonce is
+			 * the proof SEC-22 asks for. */
+			bool own_link = ipv4_in_nets(c->nets, c->nnets, src.ip);
+			if (own_link ? !c->cfg.hairpinning : !mapping_ok(c, src.ip))
+				return drop(c, own_link ? CL_DROP_LOCAL_SUBNET : CL_DROP_NOT_GLOBAL);
 			trust(c, peer, src, now);
 			peer->speaks_6081 = true;
 			c->stats.nonce_accepted++;

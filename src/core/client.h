@@ -91,6 +91,7 @@ struct client_config {
 	bool local_discovery;  /* RFC 4380 §5.2.8, on by default (LocalDiscovery) */
 	bool symmetric_nat;    /* RFC 6081 §5.2, on by default (SymmetricNATSupport) */
 	bool load_reduction;   /* RFC 6081 §5.7, on by default (ServerLoadReduction) */
+	bool hairpinning;      /* RFC 6081 §5.6, on by default (Hairpinning) */
 	bool nat_probe;        /* a second socket (sock 1) exists for the filtering probe */
 	uint16_t local_port;   /* our UDP socket's port, network byte order, 0 unknown */
 };
@@ -107,6 +108,7 @@ struct client_stats {
 	uint64_t nonce_accepted;  /* direct bubbles taken on their nonce */
 	uint64_t moved_port_accepted; /* bubbles taken from another port of the peer's address */
 	uint64_t solicitations, advertisements; /* RFC 6081 §5.7: sent */
+	uint64_t alt_bubbles;   /* RFC 6081 §5.6: direct bubbles to a peer's alternate address */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -146,6 +148,7 @@ struct client {
 	/* The host's own IPv4 subnets, from the shell (SEC-22, C-68). */
 	struct ipv4_net nets[IPV4_NETS_MAX];
 	unsigned nnets;
+	uint32_t local_ip;     /* our own IPv4 address, for RFC 6081 §5.6 (0 unknown) */
 	struct client_stats stats;
 	struct sw_out o; /* output of the current call */
 };
@@ -154,6 +157,8 @@ int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng
 void client_free(struct client *c);
 /* The host's attached IPv4 subnets (at most IPV4_NETS_MAX are kept). */
 void client_set_nets(struct client *c, const struct ipv4_net *nets, unsigned n);
+/* Our own IPv4 address (network byte order), advertised to peers by RFC 6081 §5.6. */
+void client_set_local_ip(struct client *c, uint32_t ip);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

@@ -32,6 +32,9 @@ struct peer {
 	uint8_t sock;                /* relay: the local socket its traffic leaves from */
 	bool speaks_6081;            /* it sent us an RFC 6081 trailer */
 	uint8_t solicits;            /* RFC 6081 §5.7: solicitations sent, 0 = none */
+	uint8_t nalt;                /* RFC 6081 §5.6: its alternate addresses */
+	struct sw_endpoint alt[2];
+	uint64_t last_alt;           /* ms, when they last got our bubbles */
 	uint8_t nonce_sent[4], nonce_rcvd[4];
 	uint8_t nonce[PEER_NONCE_LEN];
 	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */

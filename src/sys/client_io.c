@@ -215,6 +215,8 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_str(o, NULL, "symmetric-nat-support");
 	if (c->cfg.load_reduction)
 		st_str(o, NULL, "server-load-reduction");
+	if (c->cfg.hairpinning)
+		st_str(o, NULL, "hairpinning");
 	st_arr_end(o);
 	if (c->nat == NAT_SYMMETRIC)
 		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
@@ -252,6 +254,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "moved_port_bubbles_accepted", s->moved_port_accepted);
 		st_u64(&o, "nd_solicitations_sent", s->solicitations);
 		st_u64(&o, "nd_advertisements_sent", s->advertisements);
+		st_u64(&o, "alternate_address_bubbles", s->alt_bubbles);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -292,6 +295,8 @@ static void refresh_nets(struct client_io *io)
 	}
 	freeifaddrs(ifa);
 	client_set_nets(&io->core, nets, n);
+	/* Our own address for RFC 6081 §5.6: the bound one, else the first we have. */
+	client_set_local_ip(&io->core, io->cfg->bind_address ? io->cfg->bind_address : n ? nets[0].addr : 0);
 }
 
 /* The discovery socket (C-67): bound to the group, so that only datagrams sent to
@@ -381,6 +386,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.local_discovery = io.disc >= 0;
 	cc.symmetric_nat = cfg->symmetric_nat;
 	cc.load_reduction = cfg->load_reduction;
+	cc.hairpinning = cfg->hairpinning;
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));

@@ -56,6 +56,7 @@ int teredo_trailers_parse(const uint8_t *buf, size_t len, struct teredo_trailers
 			 * address and a non-zero port (X-54, X-55). */
 			if (vlen < 8 || vlen > 26 || (vlen - 2) % 6) {
 				out->invalid++;
+				out->alt_invalid = true;
 				break;
 			}
 			unsigned n = (vlen - 2u) / 6u;
@@ -70,6 +71,7 @@ int teredo_trailers_parse(const uint8_t *buf, size_t len, struct teredo_trailers
 			}
 			if (!ok) {
 				out->invalid++;
+				out->alt_invalid = true;
 			} else if (!out->has_alt) {
 				out->has_alt = true;
 				out->nalt = (uint8_t)n;

@@ -30,6 +30,7 @@ struct teredo_trailers {
 	 * whose length or contents break §4 (skipped and not used), and a malformed trailer
 	 * that stopped processing (§5.1.2: the rest is ignored, the packet kept). */
 	uint8_t unknown, invalid;
+	bool alt_invalid;         /* an Alternate Address Trailer broke §4.3 */
 	bool malformed;
 };
 

@@ -42,6 +42,7 @@ static void qualify(void)
 		.symmetric_nat = true,
 		.nat_probe = true,
 		.load_reduction = true,
+		.hairpinning = true,
 		.local_port = htons(40000),
 	};
 	client_init(&cl, &c, rng, NULL);

@@ -50,6 +50,15 @@ lab_lan_client "$same" "c${same}d" "10.$same.0.5"
 node[i.same.sw]=c$same; node[r.same.sw]=c${same}b; node[i.same.mi]=c${same}c; node[r.same.mi]=c${same}d
 for x in i.same.sw r.same.sw; do start_client "${node[$x]}" sw; done
 for x in i.same.mi r.same.mi; do start_client "${node[$x]}" mi; done
+# Two shipworm clients behind one masquerade NAT with local discovery off: only RFC
+# 6081's hairpinning extension (alternate address trailers) brings them together.
+n=$((n + 1))
+lab_nat "$n" masquerade "198.51.100.$((100 + n))"
+lab_lan_client "$n" "c${n}b" "10.$n.0.3"
+node[i.nodisc.sw]=c$n; node[r.nodisc.sw]=c${n}b
+for x in i.nodisc.sw r.nodisc.sw; do
+	lab_shipworm_client "${node[$x]}" 198.51.100.10 "LocalDiscovery no" >/dev/null
+done
 
 declare -A addr
 for x in "${!node[@]}"; do
@@ -83,6 +92,8 @@ for ii in "${IMPLS[@]}"; do
 		pids+=($!)
 	done
 done
+cell "nodisc.nodisc.sw.sw" "${node[i.nodisc.sw]}" "${addr[r.nodisc.sw]}" &
+pids+=($!)
 for kind in "${KINDS[@]}"; do
 	for impl in "${IMPLS[@]}"; do
 		cell "native-to.$kind.$impl" v6host "${addr[r.$kind.$impl]}" &
@@ -110,6 +121,7 @@ table() {
 			echo "| $label | $(res "$ik.$rk.sw.sw") | $(res "$ik.$rk.sw.mi") | $(res "$ik.$rk.mi.sw") | $(res "$ik.$rk.mi.mi") |"
 		done
 	done
+	echo "| both behind one masquerade NAT, no hairpinning, local discovery off (RFC 6081 §5.6) | $(res nodisc.nodisc.sw.sw) | n/a | n/a | n/a |"
 	echo
 	echo "| client NAT | native -> sw | native -> mi | sw -> native | mi -> native |"
 	echo "|---|---|---|---|---|"
@@ -145,6 +157,7 @@ for ik in "${KINDS[@]}"; do
 	done
 done
 check "every client qualified" test "$missing" = 0
+check "two shipworm clients behind one NAT, local discovery off, meet by RFC 6081 hairpinning" test "$(res nodisc.nodisc.sw.sw)" = ok
 # What each shipworm client found of its NAT (RFC 6081 §3's terms).
 declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-restricted [masquerade]=port-restricted [symmetric]=symmetric)
 for kind in "${KINDS[@]}"; do

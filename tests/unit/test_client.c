@@ -32,7 +32,7 @@ static int setup(void **state)
 	struct client_config c = {
 		.server = A4(SERVER), .server2 = A4(SERVER2), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 16, .queue_pool = 8, .queue_per_peer = 4,
-		.symmetric_nat = true, .load_reduction = true,
+		.symmetric_nat = true, .load_reduction = true, .hairpinning = true,
 	};
 	rng_counter = 0;
 	now = 1000000;
@@ -822,6 +822,62 @@ static void rfc6081_s5_7_x62_x64_server_load_reduction(void **state)
 	assert_int_equal(bubble_nd(index_to(qe)), -1);
 }
 
+/* RFC 6081 §5.6 (X-53, X-55, X-56): hairpinning. Our indirect bubble to a peer we have
+ * no contact with carries our own address and port (and a nonce); the peer behind the
+ * same NAT answers there with our nonce and is trusted at its local address (the nonce is
+ * SEC-22's proof). Its indirect bubble's alternate addresses get direct bubbles with its
+ * nonce, only on our link or global, never a private address elsewhere; a malformed
+ * Alternate Address Trailer drops the bubble. */
+static void rfc6081_s5_6_x53_x56_hairpinning(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), bmap = EP("203.0.113.7", 40001),
+			   bloc = EP("10.7.0.3", 5000), psrv = EP("198.51.100.10", 3544);
+	qualify(m, m);
+	struct ipv4_net net = { .addr = A4("10.7.0.2"), .mask = A4("255.255.255.0") };
+	client_set_nets(&cl, &net, 1);
+	client_set_local_ip(&cl, A4("10.7.0.2"));
+	cl.cfg.local_port = htons(4000);
+	struct in6_addr me = our_addr(), b = teredo_of(SERVER, bmap, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &b, 8), acts, ACTS);
+	int i = index_to(psrv);
+	struct teredo_pkt p;
+	struct teredo_trailers t;
+	assert_int_equal(teredo_parse(acts[i].hdr, acts[i].hdr_len, &p), WIRE_OK);
+	assert_int_equal(teredo_trailers_parse(p.trailers, p.trailers_len, &t), WIRE_OK);
+	assert_true(t.has_nonce && t.has_alt && t.nalt == 1);
+	assert_true(endpoint_eq(t.alt[0], EP("10.7.0.2", 4000)));
+	uint8_t sent[4];
+	memcpy(sent, t.nonce, 4);
+	/* B answers at our local address from its own, with our nonce: trusted there. */
+	size_t len = make_bubble(buf, &b, &me);
+	udp_in(bloc, len + trailer_put_nonce(buf + len, sent));
+	assert_int_equal(count_to(bloc), 2); /* the queued packet and the answering bubble */
+	/* A new peer's indirect bubble with alternate addresses: ours on the link gets a
+	 * bubble with its nonce, a private one elsewhere does not. */
+	struct sw_endpoint cmap = EP("203.0.113.7", 40002), cloc = EP("10.7.0.4", 6000);
+	struct in6_addr cpeer = teredo_of(SERVER, cmap, 0);
+	static const uint8_t theirs[4] = { 7, 7, 7, 7 };
+	struct sw_endpoint alts[2] = { cloc, EP("192.168.9.9", 6000) };
+	teredo_put_origin(buf, cmap);
+	len = 8 + make_bubble(buf + 8, &cpeer, &me);
+	len += trailer_put_nonce(buf + len, theirs);
+	len += trailer_put_alt(buf + len, alts, 2);
+	udp_in(EP(SERVER, 3544), len);
+	assert_int_equal(count_to(cloc), 1);
+	assert_memory_equal(bubble_nonce(index_to(cloc)), theirs, 4);
+	assert_int_equal(count_to(EP("192.168.9.9", 6000)), 0);
+	assert_int_equal(cl.stats.alt_bubbles, 1);
+	/* A malformed Alternate Address Trailer (length 9) drops the bubble. */
+	teredo_put_origin(buf, cmap);
+	len = 8 + make_bubble(buf + 8, &cpeer, &me);
+	buf[len] = TRAILER_ALT_ADDRESS;
+	buf[len + 1] = 9;
+	memset(buf + len + 2, 1, 9);
+	udp_in(EP(SERVER, 3544), len + 11);
+	assert_int_equal(nacts, 0);
+	assert_int_equal(cl.stats.dropped[CL_DROP_TRAILER], 1);
+}
+
 /* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte is reported; the RA stays valid. */
 static void rfc4380_s5_2_2_c19_confirmation_byte(void **state)
 {
@@ -1048,6 +1104,7 @@ int main(void)
 		T(interop_moved_port_bubble_during_exchange),
 		T(rfc6081_s3_nat_kind_probe),
 		T(rfc6081_s5_7_x62_x64_server_load_reduction),
+		T(rfc6081_s5_6_x53_x56_hairpinning),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
