@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sys/control.h"
+#include "sys/status_fmt.h"
 #include "wire/ipv4.h"
 #include "wire/teredo_addr.h"
 
@@ -16,7 +17,7 @@ static void usage(FILE *f)
 		"Usage: shipworm [-s SOCKET] status [--json]\n"
 		"       shipworm [-s SOCKET] peers [--json]\n"
 		"       shipworm [-s SOCKET] peer ADDRESS [--json]\n"
-		"       shipworm decode ADDRESS\n"
+		"       shipworm decode ADDRESS [--json]\n"
 		"\n"
 		"  status   state and counters of the running shipwormd\n"
 		"  peers    the peer table of a client or relay (as much as fits in 64 KiB)\n"
@@ -29,7 +30,33 @@ static void usage(FILE *f)
 		"See shipworm(1).\n");
 }
 
-static int decode(const char *text)
+/* The same as JSON, through the writer the daemon's answers use. */
+static void decode_json(const char *text, const struct teredo_addr *t)
+{
+	char out[1024], a[INET_ADDRSTRLEN];
+	struct status_out o;
+	st_begin(&o, out, sizeof out, true);
+	st_str(&o, "address", text);
+	st_str(&o, "prefix", "2001:0::/32");
+	st_str(&o, "server", inet_ntop(AF_INET, &t->server, a, sizeof a));
+	st_bool(&o, "server_global", ipv4_is_global_unicast(t->server));
+	st_u64(&o, "flags", t->flags);
+	st_bool(&o, "cone", t->flags & TEREDO_FLAG_CONE);
+	st_bool(&o, "reserved", t->flags & TEREDO_FLAG_RESERVED);
+	st_u64(&o, "random1", t->flags >> 10 & 0xf);
+	st_bool(&o, "universal", t->flags & TEREDO_FLAG_UNIVERSAL);
+	st_bool(&o, "group", t->flags & TEREDO_FLAG_GROUP);
+	st_u64(&o, "random2", t->flags & 0xff);
+	st_u64(&o, "mapped_port", ntohs(t->mapped.port));
+	st_str(&o, "mapped_ipv4", inet_ntop(AF_INET, &t->mapped.ip, a, sizeof a));
+	st_bool(&o, "mapped_global", ipv4_is_global_unicast(t->mapped.ip));
+	size_t n = st_end(&o);
+	fwrite(out, 1, n, stdout);
+	if (n && out[n - 1] != '\n')
+		putchar('\n');
+}
+
+static int decode(const char *text, bool json)
 {
 	struct in6_addr a;
 	if (inet_pton(AF_INET6, text, &a) != 1) {
@@ -42,6 +69,10 @@ static int decode(const char *text)
 	}
 	struct teredo_addr t;
 	teredo_addr_decode(&a, &t);
+	if (json) {
+		decode_json(text, &t);
+		return 0;
+	}
 	char srv[INET_ADDRSTRLEN], mapped[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &t.server, srv, sizeof srv);
 	inet_ntop(AF_INET, &t.mapped.ip, mapped, sizeof mapped);
@@ -89,11 +120,21 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "decode")) {
-		if (i + 1 != argc) {
+		bool json = false;
+		const char *addr = NULL;
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = true;
+			else if (!addr)
+				addr = argv[i];
+			else
+				addr = "";
+		}
+		if (!addr || !*addr) {
 			fprintf(stderr, "shipworm: decode takes one address\n");
 			return 2;
 		}
-		return decode(argv[i]);
+		return decode(addr, json);
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "peers") && strcmp(cmd, "peer")) {
 		fprintf(stderr, "shipworm: unknown command \"%s\"\n", cmd);

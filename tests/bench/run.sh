@@ -41,7 +41,7 @@ bench_server() { # IMPL PROCESS-NAME
 	local answered cpu
 	answered=$(awk '{ print $4 }' <<<"$out")
 	cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
-	rate[$impl]=$(awk -v n="$answered" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')
+	rate[$impl]=$(awk -v n="$answered" -v c="$cpu" 'BEGIN { r = c > 0 ? n / c : 0; printf "%.0f", r }')
 	printf '%-9s %s; server CPU %s s; %s RS answered per CPU-second; RSS %s KiB\n' \
 		"$impl" "$out" "$cpu" "${rate[$impl]}" "${rss[$impl]}"
 	kill $(lab_pids srv "$pname")
@@ -52,7 +52,7 @@ echo "== Router Solicitations answered per CPU-second (server), ${BENCH_SECONDS}
 bench_server shipworm shipwormd
 bench_server miredo miredo-server
 awk -v a="${rate[shipworm]}" -v b="${rate[miredo]}" \
-	'BEGIN { printf "ratio shipworm/miredo: %.2fx RS per CPU-second\n", (b > 0 ? a / b : 0) }'
+	'BEGIN { r = b > 0 ? a / b : 0; printf "ratio shipworm/miredo: %.2fx RS per CPU-second\n", r }'
 
 
 # ---------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ bench_client() { # IMPL COMM
 	done
 	c1v=$(cpu_of c1 "$comm")
 	tput[$impl]=$(awk -v b="$total_bits" 'BEGIN { printf "%.1f", b / 2e6 }')
-	cpugb[$impl]=$(awk -v a="$c0" -v b="$c1v" -v n="$total_bytes" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) / (n / 1e9) : 0) }')
+	cpugb[$impl]=$(awk -v a="$c0" -v b="$c1v" -v n="$total_bytes" 'BEGIN { r = n > 0 ? (b - a) / (n / 1e9) : 0; printf "%.2f", r }')
 	printf '%-9s mean %s Mbit/s; %s CPU-seconds per GB (client daemon)\n' "$impl" "${tput[$impl]}" "${cpugb[$impl]}"
 	kill $(lab_pids c1 "$comm") 2>/dev/null
 	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns c1))\""
@@ -97,7 +97,8 @@ bench_client() { # IMPL COMM
 bench_client shipworm shipwormd
 bench_client miredo miredo
 awk -v a="${tput[shipworm]:-0}" -v b="${tput[miredo]:-0}" -v c="${cpugb[shipworm]:-0}" -v d="${cpugb[miredo]:-0}" 'BEGIN {
-	printf "ratio shipworm/miredo: %.2fx throughput, %.2fx GB per CPU-second\n", (b > 0 ? a / b : 0), (c > 0 ? d / c : 0) }'
+	r1 = b > 0 ? a / b : 0; r2 = c > 0 ? d / c : 0
+	printf "ratio shipworm/miredo: %.2fx throughput, %.2fx GB per CPU-second\n", r1, r2 }'
 
 echo
 echo "== Client qualification time (start to address), median of ${BENCH_STARTS:-5} starts"
@@ -158,8 +159,8 @@ bench_relay() { # IMPL COMM
 	local ucpu
 	ucpu=$(awk -v a="$c0" -v b="$c1v" 'BEGIN { printf "%.2f", b - a }')
 	rtcp[$impl]=$(awk -v a="${bps:-0}" -v b="${out_bps:-0}" 'BEGIN { printf "%.1f", (a + b) / 2e6 }')
-	rpps[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { printf "%.0f", (c > 0 ? p / c : 0) }')
-	rcpu[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { printf "%.2f", (p > 0 ? c / (p / 1e6) : 0) }')
+	rpps[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { r = c > 0 ? p / c : 0; printf "%.0f", r }')
+	rcpu[$impl]=$(awk -v p="${pk:-0}" -v c="$ucpu" 'BEGIN { r = p > 0 ? c / (p / 1e6) : 0; printf "%.2f", r }')
 	printf '%-9s TCP native->client %.1f Mbit/s, client->native %.1f Mbit/s (relay CPU %s s)\n' "$impl" \
 		"$(awk -v b="${bps:-0}" 'BEGIN { print b / 1e6 }')" "$(awk -v b="${out_bps:-0}" 'BEGIN { print b / 1e6 }')" "$tcp_cpu"
 	printf '%-9s small UDP: %s packets forwarded in %s s; relay CPU %s s: %s packets per CPU-second, %s CPU-s per million\n' \
@@ -171,7 +172,8 @@ bench_relay() { # IMPL COMM
 bench_relay shipworm shipwormd
 bench_relay miredo miredo
 awk -v a="${rtcp[shipworm]:-0}" -v b="${rtcp[miredo]:-0}" -v c="${rpps[shipworm]:-0}" -v d="${rpps[miredo]:-0}" 'BEGIN {
-	printf "ratio shipworm/miredo: %.2fx TCP throughput, %.2fx packets per CPU-second\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
+	r1 = b > 0 ? a / b : 0; r2 = d > 0 ? c / d : 0
+	printf "ratio shipworm/miredo: %.2fx TCP throughput, %.2fx packets per CPU-second\n", r1, r2 }'
 
 # ---------------------------------------------------------------------------------
 echo

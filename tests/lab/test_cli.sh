@@ -35,6 +35,8 @@ check "decode prints server, flags, port and IPv4" sh -c "'$SHIPWORM' decode 200
 	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'server: *65.54.227.120' &&
 	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'mapped IPv4: *192.0.2.45' &&
 	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'cone (C): *1'"
+check "decode --json gives the same fields as JSON" sh -c "'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 --json |
+	python3 -c 'import json,sys; d = json.load(sys.stdin); sys.exit(not (d[\"mapped_port\"] == 40000 and d[\"server\"] == \"65.54.227.120\" and d[\"mapped_ipv4\"] == \"192.0.2.45\" and d[\"cone\"] is True))'"
 check "decode rejects a non-Teredo address clearly" sh -c "! '$SHIPWORM' decode 2001:db8::1 2>$LAB_TMP/d.err && grep -q 'not a Teredo address' $LAB_TMP/d.err"
 check "decode rejects a non-address clearly" sh -c "! '$SHIPWORM' decode banana 2>$LAB_TMP/d.err && grep -q 'not an IPv6 address' $LAB_TMP/d.err"
 check "status without a daemon says so" sh -c "! '$SHIPWORM' -s $LAB_TMP/none.sock status 2>$LAB_TMP/s.err && grep -q 'cannot reach shipwormd' $LAB_TMP/s.err"
