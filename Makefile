@@ -32,7 +32,7 @@ WIRE_SRCS := $(wildcard src/wire/*.c)
 CORE_SRCS := $(wildcard src/core/*.c)
 SYS_SRCS  := $(wildcard src/sys/*.c)
 PURE_SRCS := $(WIRE_SRCS) $(CORE_SRCS)
-CONF_SRCS := src/cmd/config.c
+CONF_SRCS := src/conf/config.c
 # The control socket's pure parts (request grammar, answer writer), fuzzed too.
 CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c
 D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)

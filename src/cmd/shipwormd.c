@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmd/config.h"
+#include "conf/config.h"
 #include "sys/control.h"
 #include "sys/daemon.h"
 #include "sys/log.h"

@@ -2,7 +2,7 @@
 #ifndef SW_SYS_RELAY_IO_H
 #define SW_SYS_RELAY_IO_H
 
-#include "cmd/config.h"
+#include "conf/config.h"
 #include "sys/daemon.h"
 
 int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts);

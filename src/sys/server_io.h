@@ -2,7 +2,7 @@
 #ifndef SW_SYS_SERVER_IO_H
 #define SW_SYS_SERVER_IO_H
 
-#include "cmd/config.h"
+#include "conf/config.h"
 #include "sys/daemon.h"
 
 /* Run the server until SIGTERM or SIGINT; returns the process exit status. */

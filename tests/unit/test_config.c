@@ -3,7 +3,7 @@
 
 #include <syslog.h>
 
-#include "cmd/config.h"
+#include "conf/config.h"
 
 static struct sw_config cfg;
 static char err[512];

@@ -1,7 +1,7 @@
 /* shipwormd configuration: Miredo's file syntax and directives (miredo.conf(5),
  * miredo-server.conf(5)) plus shipworm's own; see shipwormd.conf(5). */
-#ifndef SW_CMD_CONFIG_H
-#define SW_CMD_CONFIG_H
+#ifndef SW_CONF_CONFIG_H
+#define SW_CONF_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

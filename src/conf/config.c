@@ -1,4 +1,4 @@
-#include "cmd/config.h"
+#include "conf/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
