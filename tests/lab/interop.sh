@@ -14,7 +14,8 @@
 set -u
 . "$(dirname "$0")/lab.sh"
 LAB_ID=${LAB_ID:-swm$$}
-KINDS=(fullcone addrrestricted homerouter masquerade symmetric)
+# cascade: a home router behind another (lab_cascade), the client behind both.
+KINDS=(fullcone addrrestricted homerouter masquerade symmetric cascade)
 IMPLS=(sw mi)
 
 lab_init
@@ -34,9 +35,14 @@ for role in i r; do
 	for kind in "${KINDS[@]}"; do
 		for impl in "${IMPLS[@]}"; do
 			n=$((n + 1))
-			lab_nat "$n" "$kind" "198.51.100.$((100 + n))"
-			node[$role.$kind.$impl]=c$n
-			start_client "c$n" "$impl"
+			if [ "$kind" = cascade ]; then
+				lab_cascade "$n" homerouter homerouter "198.51.100.$((100 + n))"
+				node[$role.$kind.$impl]=c${n}x
+			else
+				lab_nat "$n" "$kind" "198.51.100.$((100 + n))"
+				node[$role.$kind.$impl]=c$n
+			fi
+			start_client "${node[$role.$kind.$impl]}" "$impl"
 		done
 	done
 done
@@ -58,6 +64,24 @@ lab_lan_client "$n" "c${n}b" "10.$n.0.3"
 node[i.nodisc.sw]=c$n; node[r.nodisc.sw]=c${n}b
 for x in i.nodisc.sw r.nodisc.sw; do
 	lab_shipworm_client "${node[$x]}" 198.51.100.10 "LocalDiscovery no" >/dev/null
+done
+# Four clients behind one NAT that hairpins (lab_hairpin: each on a fixed port); the
+# shipworm ones with local discovery off, so that only the hairpin can bring them together.
+n=$((n + 1))
+hp=$n
+lab_nat "$hp" masquerade "198.51.100.$((100 + n))"
+lab_lan_client "$hp" "c${hp}b" "10.$hp.0.3"
+lab_lan_client "$hp" "c${hp}c" "10.$hp.0.4"
+lab_lan_client "$hp" "c${hp}d" "10.$hp.0.5"
+node[i.hairpin.sw]=c$hp; node[r.hairpin.sw]=c${hp}b; node[i.hairpin.mi]=c${hp}c; node[r.hairpin.mi]=c${hp}d
+port=3545
+for x in i.hairpin.sw r.hairpin.sw i.hairpin.mi r.hairpin.mi; do
+	lab_hairpin "$hp" "$port" "$(lab_exec "${node[$x]}" ip -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4 }')"
+	case $x in
+	*.sw) lab_shipworm_client "${node[$x]}" 198.51.100.10 "$(printf 'LocalDiscovery no\nHairpinning no\nBindPort %s' "$port")" >/dev/null ;;
+	*.mi) lab_miredo_client "${node[$x]}" 198.51.100.12 "BindPort $port" ;;
+	esac
+	port=$((port + 1))
 done
 
 declare -A addr
@@ -90,6 +114,8 @@ for ii in "${IMPLS[@]}"; do
 	for ri in "${IMPLS[@]}"; do
 		cell "same.same.$ii.$ri" "${node[i.same.$ii]}" "${addr[r.same.$ri]}" &
 		pids+=($!)
+		cell "hairpin.hairpin.$ii.$ri" "${node[i.hairpin.$ii]}" "${addr[r.hairpin.$ri]}" &
+		pids+=($!)
 	done
 done
 cell "nodisc.nodisc.sw.sw" "${node[i.nodisc.sw]}" "${addr[r.nodisc.sw]}" &
@@ -113,11 +139,12 @@ table() {
 	echo "| initiator NAT -> responder NAT | sw -> sw | sw -> mi | mi -> sw | mi -> mi |"
 	echo "|---|---|---|---|---|"
 	local ik rk
-	for ik in "${KINDS[@]}" same; do
-		for rk in "${KINDS[@]}" same; do
-			{ [ "$ik" = same ] || [ "$rk" = same ]; } && { [ "$ik" = "$rk" ] || continue; }
+	for ik in "${KINDS[@]}" same hairpin; do
+		for rk in "${KINDS[@]}" same hairpin; do
+			case "$ik$rk" in *same*|*hairpin*) [ "$ik" = "$rk" ] || continue ;; esac
 			local label="$ik -> $rk"
 			[ "$ik" = same ] && label="both behind one masquerade NAT, no hairpinning"
+			[ "$ik" = hairpin ] && label="both behind one NAT that hairpins (shipworm: local discovery and RFC 6081 hairpinning off)"
 			echo "| $label | $(res "$ik.$rk.sw.sw") | $(res "$ik.$rk.sw.mi") | $(res "$ik.$rk.mi.sw") | $(res "$ik.$rk.mi.mi") |"
 		done
 	done
@@ -147,19 +174,19 @@ fi
 # Regressions the matrix guards, as checks: shipworm pairs are never worse than the same
 # cell with Miredo on that side.
 worse=0
-for ik in "${KINDS[@]}"; do
-	for rk in "${KINDS[@]}"; do
-		mm=$(res "$ik.$rk.mi.mi")
-		[ "$mm" = ok ] || continue
-		for c in sw.sw sw.mi mi.sw; do
-			[ "$(res "$ik.$rk.$c")" = ok ] || { echo "# worse than Miredo: $ik -> $rk $c"; worse=$((worse + 1)); }
-		done
+rows=()
+for ik in "${KINDS[@]}"; do for rk in "${KINDS[@]}"; do rows+=("$ik.$rk"); done; done
+rows+=(same.same hairpin.hairpin)
+for row in "${rows[@]}"; do
+	[ "$(res "$row.mi.mi")" = ok ] || continue
+	for c in sw.sw sw.mi mi.sw; do
+		[ "$(res "$row.$c")" = ok ] || { echo "# worse than Miredo: ${row/./ -> } $c"; worse=$((worse + 1)); }
 	done
 done
 check "every client qualified" test "$missing" = 0
 check "two shipworm clients behind one NAT, local discovery off, meet by RFC 6081 hairpinning" test "$(res nodisc.nodisc.sw.sw)" = ok
 # What each shipworm client found of its NAT (RFC 6081 §3's terms).
-declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-restricted [masquerade]=port-restricted [symmetric]=symmetric)
+declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-restricted [masquerade]=port-restricted [symmetric]=symmetric [cascade]=port-restricted)
 for kind in "${KINDS[@]}"; do
 	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status --json | sed -nE 's/.*"nat":"([a-z-]+)".*/\1/p')
 	check "a shipworm client behind a $kind NAT says nat: ${want[$kind]} ($got)" test "$got" = "${want[$kind]}"

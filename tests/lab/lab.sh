@@ -86,13 +86,20 @@ lab_nat() {
 	lab_exec "$nat" ip addr add "10.$n.0.1/24" dev lan0
 	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 	lab_lan_client "$n" "$cli" "10.$n.0.2"
+	lab_nat_rules "$nat" "$kind" "10.$n.0.2"
+}
+
+# lab_nat_rules NODE KIND INSIDE: NODE translates from lan0 to eth0 as a NAT of KIND (see
+# lab_nat); INSIDE is the host a full-cone or address-restricted NAT lets new input to.
+lab_nat_rules() {
+	local nat=$1 kind=$2 inside=$3
 	local post="oifname \"eth0\" masquerade" pre="" input="" sets=""
 	case $kind in
-	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to 10.$n.0.2" ;;
+	fullcone) pre="iifname \"eth0\" meta l4proto udp ct state new dnat to $inside" ;;
 	masquerade) ;;
 	homerouter) input="iifname \"eth0\" ct state new drop" ;;
 	addrrestricted)
-		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr . udp dport @contacted dnat to 10.$n.0.2"
+		pre="iifname \"eth0\" meta l4proto udp ct state new ip saddr . udp dport @contacted dnat to $inside"
 		input="iifname \"eth0\" ct state new drop"
 		sets="set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 120s; }
 	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp update @contacted { ip daddr . udp sport }; }" ;;
@@ -107,6 +114,36 @@ table ip lab {
 	chain input { type filter hook input priority filter; $input; }
 }
 NFT
+}
+
+# lab_cascade N OUTER INNER PUBLIC: two NATs in cascade. natN (kind OUTER) on the
+# Internet at PUBLIC with its LAN 10.N.0.0/24; behind it cN, itself a NAT (kind INNER)
+# at 10.N.0.2 with its LAN 10.(100+N).0.0/24; and the client cNx at 10.(100+N).0.2.
+lab_cascade() {
+	local n=$1 outer=$2 inner=$3 pub=$4 in="c$1" cli="c$1x" m=$((100 + $1))
+	lab_nat "$n" "$outer" "$pub"
+	lab_exec "$in" ip link add lan0 type bridge
+	lab_exec "$in" ip link set lan0 up
+	lab_exec "$in" ip addr add "10.$m.0.1/24" dev lan0
+	lab_exec "$in" sysctl -qw net.ipv4.ip_forward=1
+	lab_newns "$cli"
+	lab_link "$in" "l-$cli" "$cli" eth0
+	lab_exec "$in" ip link set "l-$cli" master lan0
+	lab_exec "$cli" ip addr add "10.$m.0.2/24" dev eth0
+	lab_exec "$cli" ip route add default via "10.$m.0.1"
+	lab_nat_rules "$in" "$inner" "10.$m.0.2"
+}
+
+# lab_hairpin N PORT HOST: NAT n hairpins its public PORT to HOST:PORT for hosts on its
+# own LAN, with the public address as their source (as a hairpinning NAT with
+# endpoint-independent mapping does); the host keeps PORT as its local port (BindPort),
+# which the lab's masquerade keeps outside too.
+lab_hairpin() {
+	local n=$1 port=$2 host=$3 pub
+	pub=$(lab_exec "nat$n" ip -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4; exit }')
+	lab_exec "nat$n" nft add rule ip lab pre iifname "lan0" ip daddr "$pub" udp dport "$port" dnat to "$host:$port"
+	lab_exec "nat$n" nft list chain ip lab post | grep -q "ip daddr 10.$n.0.0/24 snat" ||
+		lab_exec "nat$n" nft insert rule ip lab post ip saddr "10.$n.0.0/24" ip daddr "10.$n.0.0/24" snat to "$pub"
 }
 
 # lab_lan_client N NODE IP: one more host on NAT n's private link (no hairpinning: hosts
@@ -145,11 +182,12 @@ CONF
 	lab_private_bg "$1" "miredo-server-$1" miredo-server -f -c "$LAB_TMP/miredo-server-$1.conf"
 }
 
-lab_miredo_client() { # NODE SERVER
+lab_miredo_client() { # NODE SERVER [EXTRA CONFIG LINES]
 	cat >"$LAB_TMP/miredo-$1.conf" <<CONF
 RelayType client
 ServerAddress $2
 InterfaceName teredo
+${3:-}
 CONF
 	lab_private_bg "$1" "miredo-$1" miredo -f -c "$LAB_TMP/miredo-$1.conf"
 }
