@@ -12,8 +12,9 @@
 #   rel   shipworm relay .30 (2001:db8:1::30)   relm  Miredo relay .31 (2001:db8:1::31)
 #   v6host 2001:db8:1::100 routes 2001::/32 to rel; v6m 2001:db8:1::101 to relm
 #   hr    a dual-stack host .40 / 2001:db8:1::40 with shipworm's host-specific relay
-#   c1..c4  shipworm clients: full cone, home router, masquerade (Miredo's server), symmetric
-#   c5..c8  Miredo clients behind the same four NAT kinds: the reference for each cell
+#   c1..c5  shipworm clients: full cone, home router, masquerade (Miredo's server),
+#           symmetric, address-restricted
+#   c6..c10 Miredo clients behind the same five NAT kinds: the reference for each cell
 #
 # A shipworm cell must pass wherever Miredo's client passes the same cell; where Miredo
 # fails, shipworm's result is printed and not required.
@@ -33,12 +34,16 @@ lab_v6 v6m 2001:db8:1::101
 lab_exec v6m ip -6 route add 2001::/32 via 2001:db8:1::31
 lab_public hr 198.51.100.40
 lab_v6 hr 2001:db8:1::40
-kinds=(fullcone homerouter masquerade symmetric)
-for i in 0 1 2 3; do
-	lab_nat $((i + 1)) "${kinds[$i]}" "198.51.100.$((21 + i))"
-	lab_nat $((i + 5)) "${kinds[$i]}" "198.51.100.$((25 + i))"
+kinds=(fullcone homerouter masquerade symmetric addrrestricted)
+K=${#kinds[@]}
+SW=$(seq 1 "$K")                  # shipworm clients c1..cK
+MI=$(seq $((K + 1)) $((2 * K)))   # Miredo clients, the same NAT kinds
+ALL=$(seq 1 $((2 * K)))
+for ((i = 0; i < K; i++)); do
+	lab_nat $((i + 1)) "${kinds[$i]}" "198.51.100.$((71 + i))"
+	lab_nat $((i + 1 + K)) "${kinds[$i]}" "198.51.100.$((81 + i))"
 done
-for n in 1 2 3 4 5 6 7 8; do
+for n in $ALL; do
 	lab_exec "nat$n" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=10 \
 		net.netfilter.nf_conntrack_udp_timeout_stream=40
 done
@@ -48,16 +53,17 @@ lab_miredo_server srvm 198.51.100.12
 check "shipworm relay starts" lab_shipworm_relay rel
 lab_miredo_relay relm
 check "shipworm host relay starts" lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo')"
-server_of() { [ "$1" = 3 ] || [ "$1" = 7 ] && echo 198.51.100.12 || echo 198.51.100.10; }
-for n in 1 2 3 4; do lab_shipworm_client "c$n" "$(server_of "$n")"; done
-for n in 5 6 7 8; do lab_miredo_client "c$n" "$(server_of "$n")"; done
+# The masquerade clients use Miredo's server, the others shipworm's.
+server_of() { [ "${kinds[$((($1 - 1) % K))]}" = masquerade ] && echo 198.51.100.12 || echo 198.51.100.10; }
+for n in $SW; do lab_shipworm_client "c$n" "$(server_of "$n")"; done
+for n in $MI; do lab_miredo_client "c$n" "$(server_of "$n")"; done
 declare -A addr
-for n in 1 2 3 4 5 6 7 8; do
+for n in $ALL; do
 	lab_wait 25 lab_has_teredo_addr "c$n"
 	addr[$n]=$(lab_teredo_addr "c$n")
 	lab_bg "c$n" "iperf3-c$n" iperf3 -s
-	impl=$([ "$n" -le 4 ] && echo shipworm || echo Miredo)
-	check "c$n ($impl, ${kinds[$(((n - 1) % 4))]}) qualifies (${addr[$n]:-none})" test -n "${addr[$n]}"
+	impl=$([ "$n" -le "$K" ] && echo shipworm || echo Miredo)
+	check "c$n ($impl, ${kinds[$(((n - 1) % K))]}) qualifies (${addr[$n]:-none})" test -n "${addr[$n]}"
 done
 
 # reach NODE ADDR ping|tcp: one bounded attempt from a native host.
@@ -88,9 +94,9 @@ declare -A via=([v6host]="shipworm's relay" [v6m]="Miredo's relay" [hr]="the hos
 # report ROUND LABEL: one check per shipworm cell, against Miredo's same cell.
 report() {
 	local round=$1 label=$2 n path kind order r m
-	for n in 1 2 3 4; do
+	for n in $SW; do
 		while read -r path kind order r; do
-			m=$(awk -v p="$path" -v k="$kind" '$1 == p && $2 == k { print $4 }' "$LAB_TMP/cells-$((n + 4))-$round")
+			m=$(awk -v p="$path" -v k="$kind" '$1 == p && $2 == k { print $4 }' "$LAB_TMP/cells-$((n + K))-$round")
 			what="$label: ${via[$path]} -> c$n (${kinds[$((n - 1))]}), $kind $([ "$order" = first ] && echo 'opens contact' || echo 'follows')"
 			if [ "$m" = ok ]; then
 				check "$what (Miredo's client: ok)" test "$r" = ok
@@ -105,7 +111,7 @@ report() {
 # listeners are children of this shell too).
 round() {
 	local n jobs=()
-	for n in 1 2 3 4 5 6 7 8; do
+	for n in $ALL; do
 		[ -n "${addr[$n]}" ] || continue
 		cells "$n" "$1" &
 		jobs+=($!)
@@ -124,7 +130,7 @@ t0=$SECONDS
 sleep "$IDLE_MIN"
 no_native_peers() {
 	local n
-	for n in 1 2 3 4; do
+	for n in $SW; do
 		"$SHIPWORM" -s "$(csock $n)" peers | grep -q '2001:db8:1::' && return 1
 	done
 	return 0
@@ -138,7 +144,7 @@ report 2 "after idle"
 # packet received at most, and not one to a source no relay introduced.
 st=$("$SHIPWORM" -s "$(csock 1)" status --json)
 echo "# c1: $(grep -oE '"stranger_[a-z]+":[0-9]+' <<<"$st" | tr '\n' ' ')"
-for n in 1 2 3 4; do
+for n in $SW; do
 	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
 for n in rel hr; do
