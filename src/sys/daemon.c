@@ -192,7 +192,10 @@ bool daemon_stop_requested(int sfd)
 uint64_t daemon_now_ms(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* CLOCK_BOOTTIME counts time spent suspended (issue 11): after a laptop wakes,
+	 * every timer the cores keep is seen as due, so the client refreshes its mapping at
+	 * once and no peer is trusted on the strength of a packet from before the sleep. */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 

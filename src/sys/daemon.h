@@ -34,7 +34,8 @@ int daemon_drop_privileges(const char *user, bool keep_net_admin);
 int daemon_signalfd(void);
 /* Read one signal from the signalfd; true (and logged) when it asks the daemon to stop. */
 bool daemon_stop_requested(int sfd);
-/* Monotonic milliseconds: the `now` every core call takes. */
+/* Monotonic milliseconds, suspend included (CLOCK_BOOTTIME): the `now` every core call
+ * takes. */
 uint64_t daemon_now_ms(void);
 /* The cores' randomness (sw_rng_fn): getrandom, and abort rather than go on without it
  * (RFC 5991 §4, P-05). */

@@ -31,6 +31,18 @@ printf 'ServerBindAddress 198.51.100.10\n' >"$LAB_TMP/ok.conf"
 check "shipwormd --check accepts a miredo-server.conf" sh -c "'$SHIPWORMD' --check -c '$LAB_TMP/ok.conf' | grep -q 'mode server'"
 check "shipwormd accepts Debian's own miredo-server.conf syntax" sh -c "! test -e /etc/miredo/miredo-server.conf || '$SHIPWORMD' --check -c /etc/miredo/miredo-server.conf 2>&1 | grep -q 'needs ServerBindAddress\|mode server'"
 
+# The systemd units, as they ship (with the programs under test in their ExecStart
+# lines, so that systemd-analyze finds them): the single unit and an instance of the
+# template that runs several roles on one host (issue 12).
+mkdir -p "$LAB_TMP/units"
+for u in shipwormd.service shipwormd@.service; do
+	dest=$LAB_TMP/units/${u/@/@lab}
+	sed "s#/usr/local/sbin/shipwormd#$SHIPWORMD#g" "$SHIPWORM_TOP/packaging/$u" >"$dest"
+	check "systemd-analyze verify accepts $u" sh -c "systemd-analyze verify --man=no '$dest' 2>&1 | tee '$LAB_TMP/verify.out'; ! test -s '$LAB_TMP/verify.out'"
+done
+check "the template runs /etc/shipworm/NAME.conf with its own control socket" \
+	grep -q -- "-c /etc/shipworm/%i.conf -s /run/shipworm/%i.sock" "$SHIPWORM_TOP/packaging/shipwormd@.service"
+
 check "decode prints server, flags, port and IPv4" sh -c "'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | tr -s ' ' | grep -q 'mapped port: 40000' &&
 	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'server: *65.54.227.120' &&
 	'$SHIPWORM' decode 2001:0:4136:e378:8000:63bf:3fff:fdd2 | grep -q 'mapped IPv4: *192.0.2.45' &&

@@ -878,6 +878,28 @@ static void rfc6081_s5_6_x53_x56_hairpinning(void **state)
 	assert_int_equal(cl.stats.dropped[CL_DROP_TRAILER], 1);
 }
 
+/* Suspend and resume (issue 11; the shell's clock is CLOCK_BOOTTIME, so the sleep shows
+ * as a jump of `now`): the first tick after it refreshes the mapping at once (C-25), and
+ * a peer trusted before the sleep is not trusted on that old packet (C-40): a packet
+ * for it starts bubbles again instead of going to the old mapping. */
+static void suspend_resume_time_jump(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pe = EP("198.51.100.24", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", pe, 0);
+	udp_in(pe, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	now += 10 * 60 * 1000; /* ten minutes asleep */
+	nacts = client_tick(&cl, now, acts, ACTS);
+	uint8_t nonce[8];
+	expect_rs(0, SERVER, nonce);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(EP("198.51.100.12", 3544)), 1); /* an indirect bubble */
+	for (int i = 0; i < nacts; i++) /* and to the old mapping a bubble at most, no data */
+		if (acts[i].kind == SW_ACT_UDP && endpoint_eq(acts[i].dst, pe))
+			assert_true(ip6_is_bubble(acts[i].hdr, acts[i].hdr_len));
+}
+
 /* RFC 4380 §5.2.2 (C-19): a non-zero confirmation byte is reported; the RA stays valid. */
 static void rfc4380_s5_2_2_c19_confirmation_byte(void **state)
 {
@@ -1105,6 +1127,7 @@ int main(void)
 		T(rfc6081_s3_nat_kind_probe),
 		T(rfc6081_s5_7_x62_x64_server_load_reduction),
 		T(rfc6081_s5_6_x53_x56_hairpinning),
+		T(suspend_resume_time_jump),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
 		T(rfc4380_s5_2_4_c46_host_packet_checks),
