@@ -158,6 +158,8 @@ install: all
 	install -D -m 0644 man/shipwormd.conf.5 $(DESTDIR)$(MANDIR)/man5/shipwormd.conf.5
 	install -D -m 0644 packaging/shipwormd.service $(DESTDIR)$(UNITDIR)/shipwormd.service
 	install -D -m 0644 packaging/shipwormd@.service $(DESTDIR)$(UNITDIR)/shipwormd@.service
+	install -D -m 0644 packaging/shipworm-metrics.service $(DESTDIR)$(UNITDIR)/shipworm-metrics.service
+	install -D -m 0644 packaging/shipworm-metrics.timer $(DESTDIR)$(UNITDIR)/shipworm-metrics.timer
 	# The unprivileged user shipwormd switches to after set-up (falls back to nobody).
 	[ -n "$(DESTDIR)" ] || getent passwd shipworm >/dev/null || \
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shipworm

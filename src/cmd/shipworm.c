@@ -17,11 +17,13 @@ static void usage(FILE *f)
 		"Usage: shipworm [-s SOCKET] status [--json]\n"
 		"       shipworm [-s SOCKET] peers [--json]\n"
 		"       shipworm [-s SOCKET] peer ADDRESS [--json]\n"
+		"       shipworm [-s SOCKET] metrics\n"
 		"       shipworm decode ADDRESS [--json]\n"
 		"\n"
 		"  status   state and counters of the running shipwormd\n"
 		"  peers    the peer table of a client or relay (as much as fits in 64 KiB)\n"
 		"  peer     one entry of the peer table\n"
+		"  metrics  the status in the Prometheus text format (node_exporter's textfile collector)\n"
 		"  decode   the server, flags, mapped port and IPv4 inside a Teredo address\n"
 		"  -s SOCKET  the daemon's control socket (default $SHIPWORM_SOCKET, else\n"
 		"             " CONTROL_DEFAULT ")\n"
@@ -135,6 +137,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return decode(addr, json);
+	}
+	if (!strcmp(cmd, "metrics")) {
+		if (i != argc) {
+			fprintf(stderr, "shipworm: metrics takes no argument\n");
+			return 2;
+		}
+		int r = control_request(sock, "status prom", STDOUT_FILENO, STDERR_FILENO);
+		if (r < 0) {
+			fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s\n", sock, strerror(errno));
+			return 1;
+		}
+		return r;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "peers") && strcmp(cmd, "peer")) {
 		fprintf(stderr, "shipworm: unknown command \"%s\"\n", cmd);

@@ -235,7 +235,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	struct status_out o;
 	bool json = req->json;
 	if (req->verb == CTL_STATUS) {
-		st_begin(&o, out, cap, json);
+		st_begin(&o, out, cap, req->prom ? ST_PROM : json);
 		status_common(io, &o);
 		st_obj_begin(&o, "counters");
 		const struct client_stats *s = &c->stats;

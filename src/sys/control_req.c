@@ -50,11 +50,12 @@ int control_parse(const char *buf, size_t len, struct control_req *req, const ch
 			}
 			at = end;
 		}
-		if (n == at || (n == at + 5 && !memcmp(buf + at, " json", 5))) {
-			req->json = n != at;
+		req->prom = req->verb == CTL_STATUS && n == at + 5 && !memcmp(buf + at, " prom", 5);
+		if (n == at || req->prom || (n == at + 5 && !memcmp(buf + at, " json", 5))) {
+			req->json = n != at && !req->prom;
 			return 0;
 		}
-		*why = "unknown option (the only one is \"json\")";
+		*why = "unknown option (json; prom for status)";
 		return -1;
 	}
 	*why = "unknown request (status, peers or peer ADDRESS)";

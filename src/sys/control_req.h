@@ -1,6 +1,7 @@
 /* The control socket's request grammar, apart from any I/O so that it can be fuzzed:
  *
- *     request = ( "status" / "peers" / "peer " ipv6-address ) [ " json" ] LF
+ *     request = ( "status" [ " json" / " prom" ] / "peers" [ " json" ]
+ *               / "peer " ipv6-address [ " json" ] ) LF
  *
  * Anything else (no LF within CONTROL_REQ_MAX bytes, bytes after the LF, control or
  * non-ASCII bytes, unknown verbs or options) is refused with a one-line reason. */
@@ -18,6 +19,7 @@ enum control_verb { CTL_STATUS, CTL_PEERS, CTL_PEER };
 struct control_req {
 	enum control_verb verb;
 	bool json;
+	bool prom;            /* CTL_STATUS in the Prometheus format (`shipworm metrics`) */
 	struct in6_addr addr; /* CTL_PEER: the peer asked about */
 };
 

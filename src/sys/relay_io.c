@@ -121,7 +121,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	char a[INET6_ADDRSTRLEN + 8];
 	struct in6_addr p6 = { 0 };
 	put_be32(p6.s6_addr, r->cfg.prefix);
-	st_begin(&o, out, cap, json);
+	st_begin(&o, out, cap, req->prom ? ST_PROM : json);
 	st_str(&o, "mode", r->cfg.host_only ? "host-relay" : "relay");
 	inet_ntop(AF_INET6, &p6, a, sizeof a);
 	strcat(a, "/32");

@@ -47,7 +47,7 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	inet_ntop(AF_INET6, &p6, pfx, sizeof pfx);
 	strcat(pfx, "/32");
 
-	st_begin(&o, out, cap, json);
+	st_begin(&o, out, cap, req->prom ? ST_PROM : json);
 	st_str(&o, "mode", "server");
 	st_str(&o, "primary", endpoint_str((struct sw_endpoint){ s->cfg.primary, htons(TEREDO_PORT) }, a, sizeof a));
 	st_str(&o, "secondary", endpoint_str((struct sw_endpoint){ s->cfg.secondary, htons(TEREDO_PORT) }, a, sizeof a));

@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len >= cap || answer[len] != 0)
 		__builtin_trap();
 	struct status_out o;
-	st_begin(&o, answer, sizeof answer, req.json);
+	st_begin(&o, answer, sizeof answer, req.prom ? ST_PROM : req.json);
 	status_limits(&o, &table, &pending);
 	len = st_end(&o);
 	if (req.json)

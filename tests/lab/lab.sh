@@ -404,6 +404,13 @@ lab_wait_counter() {
 	return 1
 }
 
+# lab_metrics SOCKET ROLE: `shipworm metrics` of that daemon parses with the Prometheus
+# client library's parser, every sample labelled with ROLE (issue 12).
+lab_metrics() {
+	# Debian's python3 and its python3-prometheus-client, whatever python3 the PATH finds.
+	"$SHIPWORM" -s "$1" metrics | /usr/bin/python3 "$SHIPWORM_TOP/tests/lab/metrics-parse.py" "$2"
+}
+
 # lab_privileges NODE CAPEFF-HEX: NODE's shipwormd runs as a non-root user with exactly
 # these effective capabilities (0, or 1000 for CAP_NET_ADMIN), no_new_privs and a
 # seccomp filter.

@@ -35,9 +35,9 @@ check "shipwormd accepts Debian's own miredo-server.conf syntax" sh -c "! test -
 # lines, so that systemd-analyze finds them): the single unit and an instance of the
 # template that runs several roles on one host (issue 12).
 mkdir -p "$LAB_TMP/units"
-for u in shipwormd.service shipwormd@.service; do
+for u in shipwormd.service shipwormd@.service shipworm-metrics.service shipworm-metrics.timer; do
 	dest=$LAB_TMP/units/${u/@/@lab}
-	sed "s#/usr/local/sbin/shipwormd#$SHIPWORMD#g" "$SHIPWORM_TOP/packaging/$u" >"$dest"
+	sed "s#/usr/local/sbin/shipwormd#$SHIPWORMD#g; s#/usr/local/bin/shipworm#$SHIPWORM#g" "$SHIPWORM_TOP/packaging/$u" >"$dest"
 	check "systemd-analyze verify accepts $u" sh -c "systemd-analyze verify --man=no '$dest' 2>&1 | tee '$LAB_TMP/verify.out'; ! test -s '$LAB_TMP/verify.out'"
 done
 check "the template runs /etc/shipworm/NAME.conf with its own control socket" \

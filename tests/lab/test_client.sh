@@ -74,6 +74,7 @@ for n in 1 3 4; do
 done
 check "c4 status says symmetric NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^state: symmetric-nat' &&
 	'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^nat: symmetric'"
+check "shipworm metrics of a client parse as Prometheus text (role client)" lab_metrics "$LAB_TMP/run/shipworm-c1.sock" client
 check "c1 status says qualified" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^state: qualified'"
 # The filtering probe (RFC 6081 §3's NAT kinds) settles within a few seconds.
 check "c1 status says cone NAT (full cone)" lab_wait 10 sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^nat: cone$'"

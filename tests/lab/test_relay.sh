@@ -36,6 +36,8 @@ rsock=$LAB_TMP/run/shipworm-rel.sock
 
 check "the relay runs unprivileged, with no capability" lab_privileges rel 0
 check "the host relay runs unprivileged, with no capability" lab_privileges hr 0
+check "shipworm metrics of the relay parse as Prometheus text (role relay)" lab_metrics "$rsock" relay
+check "shipworm metrics of the host relay parse as Prometheus text (role host-relay)" lab_metrics "$LAB_TMP/run/shipworm-hr.sock" host-relay
 check "the relay routes 2001::/32 into its tunnel" sh -c "ip netns exec $(lab_ns rel) ip -6 route show 2001::/32 | grep -q 'dev teredo'"
 # Miredo client + Miredo server + shipworm relay <-> native host.
 check "Miredo client pings the native host through shipworm's relay" lab_ping6 c1 2001:db8:1::100

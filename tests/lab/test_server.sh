@@ -24,6 +24,7 @@ if [ "$impl" = shipworm ]; then
 	# ControlGroup by number: the lab creates no users or groups on the machine.
 	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10 "ControlGroup 4243"
 	check "the server tells systemd it is ready (READY=1)" lab_wait 10 grep -qx 'READY=1' "$LAB_TMP/srv.notify"
+	check "shipworm metrics of the server parse as Prometheus text (role server)" lab_metrics "$LAB_TMP/run/shipworm-server-srv.sock" server
 else
 	lab_miredo_server srv 198.51.100.10
 fi

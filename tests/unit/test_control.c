@@ -31,6 +31,59 @@ static void accepts_the_requests(void **state)
 	assert_memory_equal(&r.addr, &a, 16);
 	assert_int_equal(parse("peer 2001:db8::1 json\n", &r, &why), 0);
 	assert_true(r.json);
+	assert_int_equal(parse("status prom\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_STATUS);
+	assert_true(r.prom);
+	assert_false(r.json);
+}
+
+/* `shipworm metrics` (issue 12): the Prometheus text format, with a role label, counters
+ * named _total, one dropped_total family with a reason label, strings as _info, and one
+ * header per family. */
+static void writes_prometheus_metrics(void **state)
+{
+	char out[4096];
+	struct status_out o;
+	st_begin(&o, out, sizeof out, ST_PROM);
+	st_str(&o, "mode", "client");
+	st_u64(&o, "mtu", 1280);
+	st_bool(&o, "local_discovery", true);
+	st_arr_begin(&o, "extensions");
+	st_str(&o, NULL, "hairpinning");
+	st_str(&o, NULL, "symmetric-nat-support");
+	st_arr_end(&o);
+	st_obj_begin(&o, "limits");
+	st_u64(&o, "peers", 3);
+	st_obj_end(&o);
+	st_obj_begin(&o, "counters");
+	st_u64(&o, "from_udp", 5);
+	st_obj_end(&o);
+	st_obj_begin(&o, "dropped");
+	st_u64(&o, "malformed", 2);
+	st_u64(&o, "unknown_source", 0);
+	st_obj_end(&o);
+	st_str(&o, "state", "a \"quoted\" \\ value");
+	out[st_end(&o)] = 0;
+	static const char *const want[] = {
+		"# TYPE shipworm_mode_info gauge\nshipworm_mode_info{role=\"client\",mode=\"client\"} 1\n",
+		"# TYPE shipworm_mtu gauge\nshipworm_mtu{role=\"client\"} 1280\n",
+		"shipworm_local_discovery{role=\"client\"} 1\n",
+		"# TYPE shipworm_extensions_info gauge\nshipworm_extensions_info{role=\"client\",extensions=\"hairpinning\"} 1\n"
+		"shipworm_extensions_info{role=\"client\",extensions=\"symmetric-nat-support\"} 1\n",
+		"shipworm_limits_peers{role=\"client\"} 3\n",
+		"# TYPE shipworm_from_udp_total counter\nshipworm_from_udp_total{role=\"client\"} 5\n",
+		"# TYPE shipworm_dropped_total counter\nshipworm_dropped_total{role=\"client\",reason=\"malformed\"} 2\n"
+		"shipworm_dropped_total{role=\"client\",reason=\"unknown_source\"} 0\n",
+		"shipworm_state_info{role=\"client\",state=\"a \\\"quoted\\\" \\\\ value\"} 1\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("missing:\n%s\nin:\n%s", want[i], out);
+	/* One header per family: the second array member and reason add no TYPE line. */
+	int types = 0;
+	for (const char *p = out; (p = strstr(p, "# TYPE")) != NULL; p++)
+		types++;
+	assert_int_equal(types, 8);
 }
 
 static void refuses_malformed_requests(void **state)
@@ -44,9 +97,10 @@ static void refuses_malformed_requests(void **state)
 		{ "statusx\n", "unknown request (status, peers or peer ADDRESS)" },
 		{ "stat\n", "unknown request (status, peers or peer ADDRESS)" },
 		{ "STATUS\n", "unknown request (status, peers or peer ADDRESS)" },
-		{ "status  json\n", "unknown option (the only one is \"json\")" },
-		{ "status json \n", "unknown option (the only one is \"json\")" },
-		{ "peers xml\n", "unknown option (the only one is \"json\")" },
+		{ "status  json\n", "unknown option (json; prom for status)" },
+		{ "status json \n", "unknown option (json; prom for status)" },
+		{ "peers xml\n", "unknown option (json; prom for status)" },
+		{ "peers prom\n", "unknown option (json; prom for status)" },
 		{ "status\r\n", "request holds a control or non-ASCII byte" },
 		{ "sta\ttus\n", "request holds a control or non-ASCII byte" },
 		{ "status\xff\n", "request holds a control or non-ASCII byte" },
@@ -55,7 +109,7 @@ static void refuses_malformed_requests(void **state)
 		{ "peer\n", "peer needs an IPv6 address" },
 		{ "peer \n", "peer needs an IPv6 address" },
 		{ "peer 10.0.0.1\n", "peer needs an IPv6 address" },
-		{ "peer 2001:db8::1 xml\n", "unknown option (the only one is \"json\")" },
+		{ "peer 2001:db8::1 xml\n", "unknown option (json; prom for status)" },
 		{ "peer  2001:db8::1\n", "peer needs an IPv6 address" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -105,6 +159,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(accepts_the_requests),
+		cmocka_unit_test(writes_prometheus_metrics),
 		cmocka_unit_test(refuses_malformed_requests),
 		cmocka_unit_test(refuses_embedded_nul),
 		cmocka_unit_test(refuses_overlong_requests),
