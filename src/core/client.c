@@ -682,10 +682,6 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		}
 		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
 		introduced(c, p.origin, now);
-		/* RFC 6081 §5.2 (its example, step 6): a peer whose indirect bubble shows it
-		 * speaks the extension (a nonce) and that we do not trust yet gets our own
-		 * indirect bubble too, so that from behind a symmetric NAT it can answer with
-		 * our nonce from the port its NAT gives it (X-15). Within the bubble limits. */
 		/* RFC 6081 §5.6.4.2: a direct bubble, with its nonce, to each alternate
 		 * address it gave, whether or not we trust it already (it needs this proof
 		 * to trust us); at most once in 2 s per peer. */
@@ -696,6 +692,10 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			}
 			q->last_alt = now;
 		}
+		/* RFC 6081 §5.2 (its example, step 6): a peer whose indirect bubble shows it
+		 * speaks the extension (a nonce) and that we do not trust yet gets our own
+		 * indirect bubble too, so that from behind a symmetric NAT it can answer with
+		 * our nonce from the port its NAT gives it (X-15). Within the bubble limits. */
 		if (q && tr.has_nonce && !q->trusted && peer_may_bubble(q, now)) {
 			struct teredo_addr t;
 			teredo_addr_decode(&s6, &t);
