@@ -261,27 +261,22 @@ static void defaults(struct sw_config *c)
 	c->hairpinning = true;
 }
 
-/* The first directive set that only a client takes (for messages). */
-static const enum directive client_only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING };
-static int client_only_line(const int *at)
+/* The first directive set that only a client takes, or -1 (for messages). */
+static int client_only_first(const int *at)
 {
-	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)
-		if (at[client_only[i]])
-			return at[client_only[i]];
-	return 0;
-}
-static const char *client_only_name(const int *at)
-{
-	for (size_t i = 0; i < sizeof client_only / sizeof client_only[0]; i++)
-		if (at[client_only[i]])
-			return directive_names[client_only[i]];
-	return "?";
+	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
+					       D_LOADREDUCTION, D_HAIRPINNING };
+	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
+		if (at[only[i]])
+			return (int)only[i];
+	return -1;
 }
 
 /* Resolve the mode and check that the directives fit it. */
 static int finish(struct sw_config *c, const char *file, char *err, size_t errlen)
 {
 	const int *at = c->line_of;
+	int client_only = client_only_first(at);
 	bool server_dirs = at[D_SERVERBINDADDRESS] || at[D_SERVERBINDADDRESS2] || at[D_SERVERMAXICMP] || at[D_SERVERMAXRS];
 	bool client_dirs = at[D_SERVERADDRESS] || at[D_SERVERADDRESS2];
 
@@ -307,8 +302,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 
 	switch (c->mode) {
 	case MODE_SERVER:
-		if (client_only_line(at))
-			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
+		if (client_only >= 0)
+			return fail(err, errlen, file, at[client_only], "%s is a client directive", directive_names[client_only]);
 		if (client_dirs)
 			return fail(err, errlen, file, at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2],
 				    "ServerAddress is a client directive; a server uses ServerBindAddress");
@@ -339,8 +334,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 		break;
 	case MODE_RELAY:
 	case MODE_HOST_RELAY:
-		if (client_only_line(at))
-			return fail(err, errlen, file, client_only_line(at), "%s is a client directive", client_only_name(at));
+		if (client_only >= 0)
+			return fail(err, errlen, file, at[client_only], "%s is a client directive", directive_names[client_only]);
 		if (server_dirs || client_dirs)
 			return fail(err, errlen, file,
 				    at[D_SERVERADDRESS] ? at[D_SERVERADDRESS] : at[D_SERVERADDRESS2] ? at[D_SERVERADDRESS2]

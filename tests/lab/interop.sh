@@ -46,14 +46,18 @@ for role in i r; do
 		done
 	done
 done
+# four_behind_one ROW: a new masquerade NAT (number $n) with four hosts on its LAN, the
+# initiator and responder of each implementation for that row.
+four_behind_one() {
+	n=$((n + 1))
+	lab_nat "$n" masquerade "198.51.100.$((100 + n))"
+	lab_lan_client "$n" "c${n}b" "10.$n.0.3"
+	lab_lan_client "$n" "c${n}c" "10.$n.0.4"
+	lab_lan_client "$n" "c${n}d" "10.$n.0.5"
+	node[i.$1.sw]=c$n; node[r.$1.sw]=c${n}b; node[i.$1.mi]=c${n}c; node[r.$1.mi]=c${n}d
+}
 # Two clients of each implementation behind one masquerade NAT (no hairpinning).
-n=$((n + 1))
-same=$n
-lab_nat "$same" masquerade "198.51.100.$((100 + n))"
-lab_lan_client "$same" "c${same}b" "10.$same.0.3"
-lab_lan_client "$same" "c${same}c" "10.$same.0.4"
-lab_lan_client "$same" "c${same}d" "10.$same.0.5"
-node[i.same.sw]=c$same; node[r.same.sw]=c${same}b; node[i.same.mi]=c${same}c; node[r.same.mi]=c${same}d
+four_behind_one same
 for x in i.same.sw r.same.sw; do start_client "${node[$x]}" sw; done
 for x in i.same.mi r.same.mi; do start_client "${node[$x]}" mi; done
 # Two shipworm clients behind one masquerade NAT with local discovery off: only RFC
@@ -67,13 +71,8 @@ for x in i.nodisc.sw r.nodisc.sw; do
 done
 # Four clients behind one NAT that hairpins (lab_hairpin: each on a fixed port); the
 # shipworm ones with local discovery off, so that only the hairpin can bring them together.
-n=$((n + 1))
+four_behind_one hairpin
 hp=$n
-lab_nat "$hp" masquerade "198.51.100.$((100 + n))"
-lab_lan_client "$hp" "c${hp}b" "10.$hp.0.3"
-lab_lan_client "$hp" "c${hp}c" "10.$hp.0.4"
-lab_lan_client "$hp" "c${hp}d" "10.$hp.0.5"
-node[i.hairpin.sw]=c$hp; node[r.hairpin.sw]=c${hp}b; node[i.hairpin.mi]=c${hp}c; node[r.hairpin.mi]=c${hp}d
 port=3545
 for x in i.hairpin.sw r.hairpin.sw i.hairpin.mi r.hairpin.mi; do
 	lab_hairpin "$hp" "$port" "$(lab_exec "${node[$x]}" ip -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4 }')"
