@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -40,6 +40,8 @@ static const char *const directive_names[D__COUNT] = {
 	[D_SYMMETRICNAT] = "SymmetricNATSupport",
 	[D_LOADREDUCTION] = "ServerLoadReduction",
 	[D_HAIRPINNING] = "Hairpinning",
+	[D_PORTPRESERVING] = "PortPreservingNAT",
+	[D_SEQUENTIAL] = "SequentialPortNAT",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -201,8 +203,14 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		return 0;
 	case D_SYMMETRICNAT:
 	case D_LOADREDUCTION:
-	case D_HAIRPINNING: {
-		bool *flag = d == D_SYMMETRICNAT ? &c->symmetric_nat : d == D_LOADREDUCTION ? &c->load_reduction : &c->hairpinning;
+	case D_HAIRPINNING:
+	case D_PORTPRESERVING:
+	case D_SEQUENTIAL: {
+		bool *flag = d == D_SYMMETRICNAT     ? &c->symmetric_nat
+			     : d == D_LOADREDUCTION  ? &c->load_reduction
+			     : d == D_HAIRPINNING    ? &c->hairpinning
+			     : d == D_PORTPRESERVING ? &c->port_preserving_nat
+						     : &c->sequential_nat;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
 		else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcmp(v, "0"))
@@ -259,13 +267,15 @@ static void defaults(struct sw_config *c)
 	c->symmetric_nat = true;
 	c->load_reduction = true;
 	c->hairpinning = true;
+	c->port_preserving_nat = true;
+	c->sequential_nat = true;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
 static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
-					       D_LOADREDUCTION, D_HAIRPINNING };
+					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
 		if (at[only[i]])
 			return (int)only[i];

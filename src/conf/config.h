@@ -32,6 +32,8 @@ struct sw_config {
 	bool symmetric_nat;     /* client: RFC 6081 §5.2 (nonce trailers), default on */
 	bool load_reduction;    /* client: RFC 6081 §5.7 (ND option trailers), default on */
 	bool hairpinning;       /* client: RFC 6081 §5.6 (alternate address trailers), default on */
+	bool port_preserving_nat; /* client: RFC 6081 §5.4 (random ports), default on */
+	bool sequential_nat;    /* client: RFC 6081 §5.5 (port prediction), default on */
 	uint32_t relay_unknown_rate; /* relay: new clients taken per second, UINT32_MAX all */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */

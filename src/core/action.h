@@ -19,6 +19,7 @@ enum sw_action_kind {
 	SW_ACT_TUN,  /* write hdr + body (a whole IPv6 packet) to the tunnel interface */
 	SW_ACT_SET_ADDR,   /* configure `addr` (and `mtu`) on the tunnel, replacing any other */
 	SW_ACT_CLEAR_ADDR, /* remove the tunnel's address and routes: Teredo is unusable */
+	SW_ACT_RENEW_SOCK, /* close local socket `sock` and open it again on a fresh random port */
 };
 
 struct sw_action {

@@ -71,6 +71,10 @@ int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng
 	c->rng = rng;
 	c->rng_ctx = rng_ctx;
 	c->mtu = 1280;
+	if (c->cfg.random_ports > CLIENT_RANDOM_PORTS)
+		c->cfg.random_ports = CLIENT_RANDOM_PORTS;
+	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
+		c->rport[i].peer = PEER_NONE;
 	uint8_t key[16];
 	rng(rng_ctx, key, sizeof key);
 	return peer_table_init(&c->peers, cfg->peer_capacity, cfg->queue_pool, cfg->queue_per_peer, key);
@@ -110,15 +114,20 @@ static int drop(struct client *c, enum client_drop why)
 	return c->o.n;
 }
 
-static void send_udp(struct client *c, struct sw_endpoint dst, const uint8_t *body, size_t len)
+/* Data to a trusted peer, from the socket its direct bubbles came in on (RFC 6081
+ * §5.4.4.5) and counted as data (X-34). */
+static void send_to_peer(struct client *c, struct peer *p, const uint8_t *body, size_t len, uint64_t now)
 {
 	struct sw_action *a = sw_emit(&c->o);
-	if (!a)
-		return;
-	a->dst = dst;
-	a->body = body;
-	a->body_len = len;
-	c->stats.to_udp++;
+	if (a) {
+		a->sock = p->sock;
+		a->dst = p->mapping;
+		a->body = body;
+		a->body_len = len;
+		c->stats.to_udp++;
+	}
+	p->last_tx = now;
+	p->last_data_tx = now;
 }
 
 static struct sw_endpoint server_ep(uint32_t ip)
@@ -205,12 +214,18 @@ static void start_qualification(struct client *c, uint64_t now)
 int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 {
 	begin(c, acts, cap);
+	c->next_peer_refresh = now + CLIENT_PEER_REFRESH_MS; /* */
 	start_qualification(c, now);
 	return c->o.n;
 }
 
+static void rport_renew(struct client *c, unsigned i);
+
 static void forget_all_peers(struct client *c)
 {
+	for (unsigned i = 0; i < c->cfg.random_ports; i++)
+		if (c->rport[i].peer != PEER_NONE)
+			rport_renew(c, i);
 	for (uint32_t i = 0; i < c->peers.capacity; i++)
 		if (c->peers.peers[i].in_use)
 			peer_remove(&c->peers, &c->peers.peers[i]);
@@ -335,9 +350,10 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 static void send_discovery_soon(struct client *c, uint64_t now);
 
 
-/* A bubble to `to` at dst, with a Nonce Trailer when nonce is given (RFC 6081 §4.2). */
-static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to,
-			const uint8_t *nonce)
+/* A bubble to `to` at dst from local socket sock, with a Nonce Trailer when nonce is
+ * given (RFC 6081 §4.2) and a Random Port Trailer when rport is (§4.5). */
+static void send_bubble_on(struct client *c, uint8_t sock, struct sw_endpoint dst, const struct in6_addr *to,
+			   const uint8_t *nonce, uint16_t rport)
 {
 	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
@@ -345,8 +361,17 @@ static void send_bubble(struct client *c, struct sw_endpoint dst, const struct i
 	a->hdr_len = bubble_build(a->hdr, &c->addr, to);
 	if (nonce)
 		a->hdr_len += trailer_put_nonce(a->hdr + a->hdr_len, nonce);
+	if (rport)
+		a->hdr_len += trailer_put_random_port(a->hdr + a->hdr_len, rport);
 	a->dst = dst;
+	a->sock = sock;
 	c->stats.bubbles_sent++;
+}
+
+static void send_bubble(struct client *c, struct sw_endpoint dst, const struct in6_addr *to,
+			const uint8_t *nonce)
+{
+	send_bubble_on(c, 0, dst, to, nonce, 0);
 }
 
 /* RFC 6081 §5.7: a direct bubble with a Neighbor Discovery Option Trailer. */
@@ -387,6 +412,9 @@ static void send_indirect(struct client *c, struct peer *p, uint32_t server)
 		struct sw_endpoint me = { .ip = c->local_ip, .port = c->cfg.local_port };
 		a->hdr_len += trailer_put_alt(a->hdr + a->hdr_len, &me, 1);
 	}
+	/* RFC 6081 §5.4.4.2, §5.5.4.2: the port predicted for this peer. */
+	if (p->rand_port)
+		a->hdr_len += trailer_put_random_port(a->hdr + a->hdr_len, p->rand_port);
 	a->dst = server_ep(server);
 	c->stats.bubbles_sent++;
 }
@@ -405,6 +433,234 @@ static bool alt_ok(const struct client *c, struct sw_endpoint ep)
 static const uint8_t *nonce_for_direct(const struct client *c, const struct peer *p)
 {
 	return c->cfg.symmetric_nat && p && p->has_nonce_rcvd ? p->nonce_rcvd : NULL;
+}
+
+/* ---- RFC 6081 §5.4 (port-preserving) and §5.5 (sequential) symmetric NATs ----
+ * Behind a symmetric NAT, a peer behind a port-restricted or port-preserving NAT is
+ * reached from a socket of its own on a random local port, whose external port we
+ * predict (§3.3: the NAT keeps the number; §3.4: it lies between the ports the server
+ * saw just before and just after) and announce in the indirect bubble. */
+
+static bool pp_active(const struct client *c)
+{
+	return c->cfg.symmetric_nat && c->cfg.port_preserving_nat && c->cfg.random_ports &&
+	       c->nat == NAT_SYMMETRIC && c->port_preserving;
+}
+
+/* X-40, X-41: the sequential extension needs the port-preserving one, and a symmetric
+ * NAT that does not keep ports is taken for a sequential one (no test tells). */
+static bool ss_active(const struct client *c)
+{
+	return c->cfg.symmetric_nat && c->cfg.port_preserving_nat && c->cfg.sequential_nat &&
+	       c->cfg.random_ports && c->nat == NAT_SYMMETRIC && !c->port_preserving;
+}
+
+void client_random_port_ready(struct client *c, unsigned i, uint16_t port)
+{
+	if (i < CLIENT_RANDOM_PORTS && c->rport[i].peer == PEER_NONE)
+		c->rport[i].port = port;
+}
+
+static uint8_t rport_sock(const struct peer *p)
+{
+	return (uint8_t)(CLIENT_SOCK_RANDOM + p->rslot - 1);
+}
+
+/* The peer random port i is lent to, if it is still there. */
+static struct peer *rport_peer(struct client *c, unsigned i)
+{
+	struct client_rport *r = &c->rport[i];
+	if (r->peer == PEER_NONE)
+		return NULL;
+	struct peer *p = &c->peers.peers[r->peer];
+	return p->in_use && p->rslot == i + 1 && !memcmp(&p->addr, &r->addr, 16) ? p : NULL;
+}
+
+/* Give slot i back: the shell reopens it on a fresh port (X-38: "stop listening"). If
+ * the output is full, rport_sweep asks again. */
+static void rport_renew(struct client *c, unsigned i)
+{
+	struct client_rport *r = &c->rport[i];
+	r->peer = PEER_NONE;
+	r->port = 0;
+	struct sw_action *a = sw_emit(&c->o);
+	if (a) {
+		a->kind = SW_ACT_RENEW_SOCK;
+		a->sock = (uint8_t)(CLIENT_SOCK_RANDOM + i);
+	}
+	r->renew = !a;
+}
+
+/* X-35, X-44: lend p a random port that has never sent anything; false when none is
+ * free (the peer then goes without, as without the extension). */
+static bool rport_take(struct client *c, struct peer *p)
+{
+	if (p->rslot)
+		return true;
+	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
+		struct client_rport *r = &c->rport[i];
+		if (r->peer != PEER_NONE || !r->port || r->renew)
+			continue;
+		r->peer = peer_index(&c->peers, p);
+		r->addr = p->addr;
+		p->rslot = (uint8_t)(i + 1);
+		c->stats.random_ports_taken++;
+		return true;
+	}
+	c->stats.random_ports_busy++;
+	return false;
+}
+
+/* X-38 (a), (c), (e): zero Random Port and stop listening on it; X-49: the Echo Test
+ * is over. */
+static void rport_release(struct client *c, struct peer *p)
+{
+	if (p->rslot)
+		rport_renew(c, p->rslot - 1u);
+	p->rslot = 0;
+	p->rand_port = 0;
+	p->dr_random = false;
+	if (p->sock >= CLIENT_SOCK_RANDOM)
+		p->sock = 0;
+	p->et_deadline = 0;
+	p->et_lower = p->et_upper = 0;
+	p->et_retry = 0;
+}
+
+/* Slots whose peer left the table (expiry, eviction) go back; renewals the output had
+ * no room for are asked again. */
+static void rport_sweep(struct client *c)
+{
+	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
+		struct client_rport *r = &c->rport[i];
+		if (r->renew || (r->peer != PEER_NONE && !rport_peer(c, i)))
+			rport_renew(c, i);
+	}
+}
+
+/* X-45: from the peer's random port, an RS to the primary address, a direct bubble to
+ * the peer, an RS to the secondary address; the two RAs bracket the bubble's port. The
+ * bubble carries no Nonce Trailer (against §5.2.4.2's letter): it only opens our NAT
+ * towards the peer, and a nonce would make a cone peer that already answered our primary
+ * port move its mapping of us to this port, which closes when the primary port wins
+ * (X-38 (a)). The peer accepts this port later as the Random Port we announce. */
+static void port_echo_test(struct client *c, struct peer *p, uint64_t now)
+{
+	uint8_t sock = rport_sock(p);
+	struct teredo_addr t;
+	teredo_addr_decode(&p->addr, &t);
+	put_rs(c, sock, &rs_source, p->et_nonce1, c->cfg.server);
+	if (mapping_ok(c, t.mapped.ip))
+		send_bubble_on(c, sock, t.mapped, &p->addr, NULL, 0);
+	put_rs(c, sock, &rs_source, p->et_nonce2, c->cfg.server2);
+	p->et_retry++;
+	p->et_deadline = now + p->et_retry * 1000u; /* RetryCounter seconds */
+	p->last_tx = now;
+	c->stats.port_echo_tests++;
+}
+
+/* An indirect bubble is due (C-45, X-12). §5.4.4.2 (X-35): behind a port-preserving
+ * symmetric NAT, first lend the peer a random port, whose number the trailer carries.
+ * §5.5.4.1 (X-44): behind a sequential one, run the Echo Test instead; the indirect
+ * bubble follows its answers (X-47) or its second failure (X-46). */
+static void indirect_due(struct client *c, struct peer *p, uint32_t server, uint64_t now)
+{
+	if (!p->trusted && !p->rand_port) {
+		if (ss_active(c) && p->et_retry < 2) {
+			if (p->et_deadline)
+				return;
+			if (rport_take(c, p)) {
+				port_echo_test(c, p, now);
+				return;
+			}
+		} else if (pp_active(c) && rport_take(c, p)) {
+			p->rand_port = c->rport[p->rslot - 1].port;
+		}
+	}
+	send_indirect(c, p, server);
+}
+
+/* X-36: besides the bubble to its embedded mapping, one to the random port the peer
+ * announced, from our own random port when we have one (with our Random Port
+ * Trailer). Without one (our NAT is not symmetric: a port-restricted peer in §3.3's
+ * and §3.4's pairs) it leaves the primary port: §5.4.4.3 only names the symmetric side,
+ * but without this bubble the port-restricted NAT never lets the peer's random port in.
+ * With `embedded`, our own random port also sends to the embedded mapping of a peer
+ * that announced no port (§3.3: the first bubble from the random port to a valid
+ * address). The callers hold it back for a round: a peer that answers our indirect
+ * bubble with a port of its own (two port-preserving NATs) must not be aimed at first,
+ * as the NAT keeps our port's number for its first destination only; and a peer's NAT
+ * that answers unsolicited input with ICMP (Linux's masquerade) keeps a conntrack entry
+ * from our early bubble that moves the peer's mapping when it writes to our port. */
+static void random_port_bubbles(struct client *c, struct peer *p, const struct teredo_addr *t, bool embedded)
+{
+	if (p->trusted || !mapping_ok(c, t->mapped.ip))
+		return;
+	uint8_t sock = p->rslot ? rport_sock(p) : 0;
+	if (p->peer_rand_port) {
+		struct sw_endpoint ep = { .ip = t->mapped.ip, .port = p->peer_rand_port };
+		send_bubble_on(c, sock, ep, &p->addr, nonce_for_direct(c, p), p->rslot ? p->rand_port : 0);
+	} else if (p->rslot && p->rand_port && embedded) {
+		send_bubble_on(c, sock, t->mapped, &p->addr, nonce_for_direct(c, p), p->rand_port);
+	}
+}
+
+/* a Random Port Trailer in the peer's indirect bubble. */
+static void peer_random_port(struct client *c, struct peer *p, uint16_t port, uint64_t now)
+{
+	if (!port || port == p->peer_rand_port)
+		return;
+	if (!p->peer_rand_port) {
+		p->peer_rand_port = port;
+	} else if (now - p->last_rx > CLIENT_PEER_VALID_MS && now - p->last_tx > CLIENT_PEER_VALID_MS) {
+		p->peer_rand_port = port;
+		if (c->port_preserving)
+			rport_release(c, p);
+	}
+}
+
+/* X-32, X-43: every 30 s, a direct bubble on each random port that carried no data for
+ * 30 s (at most 20 in a row), to keep every NAT's mapping on the way. */
+static void peer_refresh(struct client *c, uint64_t now)
+{
+	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
+		struct peer *p = rport_peer(c, i);
+		if (!p)
+			continue;
+		if (!p->et_deadline) {
+			p->et_lower = p->et_upper = 0;
+			p->et_retry = 0;
+		}
+		if (!p->trusted || p->sock != CLIENT_SOCK_RANDOM + i)
+			continue;
+		if (now - p->last_data_tx < CLIENT_PEER_REFRESH_MS) {
+			p->refresh_count = 0;
+		} else if (p->refresh_count < CLIENT_PEER_REFRESH_MAX) {
+			send_bubble_on(c, p->sock, p->mapping, &p->addr, NULL, p->rand_port);
+			p->last_tx = now;
+			p->refresh_count++;
+			c->stats.peer_refresh_bubbles++;
+		}
+	}
+}
+
+/* the Echo Test Failover Timer: a second test, then the plain indirect bubble. */
+static void port_echo_timers(struct client *c, uint64_t now)
+{
+	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
+		struct peer *p = rport_peer(c, i);
+		if (!p || !p->et_deadline || now < p->et_deadline)
+			continue;
+		p->et_deadline = 0;
+		if (p->et_retry == 1) {
+			port_echo_test(c, p, now);
+		} else {
+			struct teredo_addr t;
+			teredo_addr_decode(&p->addr, &t);
+			if (ipv4_is_global_unicast(t.server))
+				send_indirect(c, p, t.server);
+		}
+	}
 }
 
 /* C-45: a direct bubble to the embedded mapping and an indirect one via the peer's own
@@ -426,7 +682,9 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 	if (mapping_ok(c, t.mapped.ip))
 		send_bubble(c, t.mapped, &p->addr, nonce_for_direct(c, p));
 	if (ipv4_is_global_unicast(t.server))
-		send_indirect(c, p, t.server);
+		indirect_due(c, p, t.server, now);
+	/* Behind a sequential NAT the Echo Test's bubble already went there. */
+	random_port_bubbles(c, p, &t, ss_active(c) || p->retries >= 2);
 	p->last_tx = now;
 	p->bubbles++;
 }
@@ -495,8 +753,7 @@ static void flush_queue(struct client *c, struct peer *p, uint64_t now)
 			c->stats.stranger_delivered++;
 			continue;
 		}
-		send_udp(c, p->mapping, k->data, k->len);
-		p->last_tx = now;
+		send_to_peer(c, p, k->data, k->len, now);
 	}
 }
 
@@ -592,13 +849,38 @@ static int stranger(struct client *c, uint64_t now, struct sw_endpoint src, cons
 	return c->o.n;
 }
 
-static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
+/* p is reachable at `from` through local socket sock. On the primary port this ends
+ * any random-port exchange: RFC 6081 §5.4.4.5 (X-38 (a), (c)) and §5.5.4.3 (X-49). */
+static void trust_on(struct client *c, struct peer *p, uint8_t sock, struct sw_endpoint from, uint64_t now)
 {
 	p->trusted = true;
 	p->mapping = from;
 	peer_heard(p, now);
 	p->bubbles = 0;
+	if (sock == 0) {
+		if (p->rslot)
+			rport_release(c, p);
+		p->dr_primary = true;
+	} else {
+		p->dr_random = true;
+	}
+	p->sock = sock;
 	flush_queue(c, p, now);
+}
+
+static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
+{
+	trust_on(c, p, 0, from, now);
+}
+
+/* Start contact with p again, as for a new peer (C-45). */
+static void restart_contact(struct client *c, struct peer *p, uint64_t now)
+{
+	p->trusted = false;
+	p->dr_primary = false;
+	p->retries = 1;
+	bubble_peer(c, p, now);
+	add_pending(c, p, now);
 }
 
 /* An answer on the probe's socket: only the probe's RA counts. */
@@ -618,6 +900,107 @@ static int probe_udp(struct client *c, uint64_t now, struct sw_endpoint src, con
 	return c->o.n;
 }
 
+/* X-47: an RA on a random port answers one of its peer's Echo Test RSs: the origin
+ * indication's port brackets the port of the test's direct bubble. */
+static int port_echo_answer(struct client *c, struct peer *peer, struct sw_endpoint src, const struct teredo_pkt *p)
+{
+	struct ra_info ri;
+	bool known = src.ip == c->cfg.server || src.ip == c->cfg.server2;
+	if (src.port != htons(TEREDO_PORT) || !known || !p->has_origin || !p->has_auth || !peer->et_retry ||
+	    ra_parse(p->ip6, p->ip6_len, &ri) != WIRE_OK || !p->origin.port)
+		return drop(c, CL_DROP_BAD_RA);
+	if (!memcmp(p->nonce, peer->et_nonce1, 8) && src.ip == c->cfg.server) {
+		if (!peer->et_lower)
+			peer->et_lower = p->origin.port;
+	} else if (!memcmp(p->nonce, peer->et_nonce2, 8) && src.ip == c->cfg.server2) {
+		if (!peer->et_upper)
+			peer->et_upper = p->origin.port;
+	} else {
+		return drop(c, CL_DROP_BAD_RA);
+	}
+	if (peer->et_lower && peer->et_upper && !peer->rand_port && !peer->trusted) {
+		/* The midpoint (E-01: the printed formula adds the upper port twice). The
+		 * test is over: its timer stops, so that no second test moves the port. */
+		peer->rand_port = htons((uint16_t)(((uint32_t)ntohs(peer->et_lower) + ntohs(peer->et_upper)) / 2));
+		peer->et_deadline = 0;
+		c->stats.port_predictions++;
+		struct teredo_addr t;
+		teredo_addr_decode(&peer->addr, &t);
+		if (ipv4_is_global_unicast(t.server))
+			send_indirect(c, peer, t.server); /* */
+	}
+	return c->o.n;
+}
+
+/* A datagram on random port i: the Echo Test's RAs, and bubbles and data of the one
+ * peer the port is lent to (RFC 6081 §5.4.4.5 (X-38 (d), (e))). */
+static int rport_udp(struct client *c, uint64_t now, unsigned i, struct sw_endpoint src, const uint8_t *buf,
+		     size_t len)
+{
+	struct teredo_pkt p;
+	if (teredo_parse(buf, len, &p) != WIRE_OK)
+		return drop(c, CL_DROP_MALFORMED);
+	struct teredo_trailers tr = { 0 };
+	if (p.trailers_len && teredo_trailers_parse(p.trailers, p.trailers_len, &tr) != WIRE_OK)
+		return drop(c, CL_DROP_TRAILER);
+	struct peer *peer = i < c->cfg.random_ports ? rport_peer(c, i) : NULL;
+	if (!peer)
+		return drop(c, CL_DROP_UNKNOWN_SOURCE);
+	struct in6_addr s6, d6;
+	ip6_src(p.ip6, &s6);
+	ip6_dst(p.ip6, &d6);
+	if (icmp6_type(p.ip6, p.ip6_len) == ICMP6_RA && in6_is_linklocal(&d6))
+		return port_echo_answer(c, peer, src, &p);
+	if (c->state != CLIENT_QUALIFIED || !c->have_addr)
+		return drop(c, CL_DROP_NOT_QUALIFIED);
+	if (memcmp(&s6, &peer->addr, 16))
+		return drop(c, CL_DROP_UNKNOWN_SOURCE);
+	bool bubble = ip6_is_bubble(p.ip6, p.ip6_len);
+	if (!bubble && memcmp(&d6, &c->addr, 16))
+		return drop(c, CL_DROP_NOT_FOR_US);
+	uint8_t sock = (uint8_t)(CLIENT_SOCK_RANDOM + i);
+	if (peer->trusted && peer->sock == sock && endpoint_eq(peer->mapping, src)) {
+		peer_heard(peer, now); /* (e): the same mapping */
+	} else if (bubble) {
+		/* A bubble from the peer: from the mapping its address names, from the random
+		 * port it announced, or carrying the nonce of our indirect bubble (X-15);
+		 * never from elsewhere (SEC-21). */
+		struct teredo_addr t;
+		teredo_addr_decode(&s6, &t);
+		bool nonce = peer->has_nonce_sent && tr.has_nonce && !memcmp(tr.nonce, peer->nonce_sent, sizeof tr.nonce);
+		bool named = src.ip == t.mapped.ip &&
+			     (src.port == t.mapped.port || (peer->peer_rand_port && src.port == peer->peer_rand_port));
+		if (!(named || nonce) || !mapping_ok(c, src.ip))
+			return drop(c, CL_DROP_UNKNOWN_SOURCE);
+		if (tr.has_random_port)
+			peer_random_port(c, peer, tr.random_port, now);
+		if (peer->trusted && !peer->dr_primary) {
+			/* (e): its NAT moved us to another mapping: start again. */
+			rport_release(c, peer);
+			restart_contact(c, peer, now);
+			return c->o.n;
+		}
+		/* (d): trusted on the random port; a bubble back from it, so that the peer
+		 * hears us from where it just wrote to (C-39). */
+		trust_on(c, peer, sock, src, now);
+		c->stats.random_port_trusted++;
+		send_bubble_on(c, sock, src, &s6, nonce_for_direct(c, peer), peer->rand_port);
+		return c->o.n;
+	} else {
+		return drop(c, CL_DROP_UNKNOWN_SOURCE);
+	}
+	if (bubble)
+		return c->o.n;
+	struct sw_action *a = sw_emit(&c->o);
+	if (a) {
+		a->kind = SW_ACT_TUN;
+		a->body = p.ip6;
+		a->body_len = p.ip6_len;
+		c->stats.to_tun++;
+	}
+	return c->o.n;
+}
+
 int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
 		  size_t len, struct sw_action *acts, int cap)
 {
@@ -625,6 +1008,8 @@ int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoi
 		return client_udp(c, now, src, buf, len, acts, cap);
 	begin(c, acts, cap);
 	c->stats.from_udp++;
+	if (sock >= CLIENT_SOCK_RANDOM)
+		return rport_udp(c, now, sock - CLIENT_SOCK_RANDOM, src, buf, len);
 	return probe_udp(c, now, src, buf, len);
 }
 
@@ -678,6 +1063,8 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 				for (unsigned i = 0; tr.has_alt && i < tr.nalt && q->nalt < 2; i++)
 					if (alt_ok(c, tr.alt[i]))
 						q->alt[q->nalt++] = tr.alt[i];
+				if (tr.has_random_port)
+					peer_random_port(c, q, tr.random_port, now); /* */
 			}
 		}
 		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
@@ -696,14 +1083,20 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		 * speaks the extension (a nonce) and that we do not trust yet gets our own
 		 * indirect bubble too, so that from behind a symmetric NAT it can answer with
 		 * our nonce from the port its NAT gives it (X-15). Within the bubble limits. */
-		if (q && tr.has_nonce && !q->trusted && peer_may_bubble(q, now)) {
+		if (q && tr.has_nonce && !q->trusted) {
 			struct teredo_addr t;
 			teredo_addr_decode(&s6, &t);
-			if (ipv4_is_global_unicast(t.server)) {
-				send_indirect(c, q, t.server);
+			/* A peer that wrote again without a Random Port after ours reached it
+			 * (our port went out in an earlier indirect bubble) has none. */
+			bool embedded = q->rslot && !tr.has_random_port;
+			if (peer_may_bubble(q, now) && ipv4_is_global_unicast(t.server)) {
+				indirect_due(c, q, t.server, now);
 				q->last_tx = now;
 				q->bubbles++;
 			}
+			/* X-36: one bubble to the random port the peer announced, or from ours to
+			 * a peer that announced none. */
+			random_port_bubbles(c, q, &t, embedded);
 		}
 		if (bubble)
 			return c->o.n;
@@ -724,6 +1117,14 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		return bubble ? c->o.n : drop(c, CL_DROP_LINK_LOCAL); /* C-71 */
 
 	struct peer *peer = peer_find(&c->peers, &s6);
+	if (bubble && peer && peer->trusted && peer->dr_primary && pp_active(c) && !endpoint_eq(peer->mapping, src) &&
+	    now - peer->last_rx > CLIENT_PEER_VALID_MS && now - peer->last_tx > CLIENT_PEER_VALID_MS) {
+		/* RFC 6081 §5.4.4.5 (X-38 (b)): a trusted peer idle for 30 s writes from
+		 * another mapping: its NAT's mapping changed; contact again through its
+		 * server. */
+		restart_contact(c, peer, now);
+		return c->o.n;
+	}
 	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
 		/* Case 1 (C-33). */
 		peer_heard(peer, now);
@@ -766,6 +1167,15 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			/* C-39: answer there, so that the peer hears us from the mapping in our
 			 * address (its case 3) through the hole its bubble opened. */
 			send_bubble(c, src, &s6, NULL);
+			return c->o.n;
+		} else if (teredo && bubble && peer && peer->peer_rand_port && src.ip == t.mapped.ip &&
+			   src.port == peer->peer_rand_port && mapping_ok(c, src.ip)) {
+			/* RFC 6081 §3.3, §3.4, the port-restricted side: a bubble from the random
+			 * port the peer announced in its indirect bubble (X-37), from the
+			 * address its Teredo address names; answered there (C-39). */
+			trust(c, peer, src, now);
+			c->stats.peer_random_port_accepted++;
+			send_bubble(c, src, &s6, nonce_for_direct(c, peer));
 			return c->o.n;
 		} else if (teredo && bubble && !p.trailers_len && peer && peer->next_retry && !peer->echo_pending &&
 			   src.ip == t.mapped.ip && src.port != t.mapped.port && mapping_ok(c, src.ip)) {
@@ -826,8 +1236,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	struct peer *p = peer_find(&c->peers, &d6);
 	if (p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
 		/* C-41: trusted and fresh. */
-		send_udp(c, p->mapping, pkt, len);
-		p->last_tx = now;
+		send_to_peer(c, p, pkt, len, now);
 		return c->o.n;
 	}
 	bool teredo = teredo_addr_has_prefix(&d6, c->cfg.prefix);
@@ -1033,6 +1442,12 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			}
 		}
 		if (c->state == CLIENT_QUALIFIED) {
+			rport_sweep(c);
+			port_echo_timers(c, now);
+			if (now >= c->next_peer_refresh) {
+				peer_refresh(c, now);
+				c->next_peer_refresh = now + CLIENT_PEER_REFRESH_MS;
+			}
 			retry_peers(c, now);
 			if (c->cfg.local_discovery && now >= c->next_discovery)
 				send_discovery(c, now);

@@ -38,6 +38,15 @@
 #define CLIENT_STRANGER_RATE 10
 #define CLIENT_INTRO_VALID_MS 30000
 #define CLIENT_INTRO_MAX 16
+/* RFC 6081 §5.4, §5.5: local sockets on random ports, each lent to one peer that is
+ * being reached from behind a symmetric NAT. The shell opens them; core socket numbers
+ * CLIENT_SOCK_RANDOM + i. A slot the core gives back is reopened by the shell on a
+ * fresh port (SW_ACT_RENEW_SOCK), since a port-preserving NAT keeps a port's number for
+ * the first destination only. */
+#define CLIENT_RANDOM_PORTS 8
+#define CLIENT_SOCK_RANDOM 2
+#define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
+#define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */
 
 typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
 
@@ -93,6 +102,9 @@ struct client_config {
 	bool load_reduction;   /* RFC 6081 §5.7, on by default (ServerLoadReduction) */
 	bool hairpinning;      /* RFC 6081 §5.6, on by default (Hairpinning) */
 	bool nat_probe;        /* a second socket (sock 1) exists for the filtering probe */
+	bool port_preserving_nat; /* RFC 6081 §5.4, on by default (PortPreservingNAT) */
+	bool sequential_nat;   /* RFC 6081 §5.5, on by default (SequentialPortNAT) */
+	uint8_t random_ports;  /* random-port sockets the shell opened (<= CLIENT_RANDOM_PORTS) */
 	uint16_t local_port;   /* our UDP socket's port, network byte order, 0 unknown */
 };
 
@@ -109,6 +121,13 @@ struct client_stats {
 	uint64_t moved_port_accepted; /* bubbles taken from another port of the peer's address */
 	uint64_t solicitations, advertisements; /* RFC 6081 §5.7: sent */
 	uint64_t alt_bubbles;   /* RFC 6081 §5.6: direct bubbles to a peer's alternate address */
+	uint64_t random_ports_taken;   /* RFC 6081 §5.4.4.2, §5.5.4.1: a random port lent to a peer */
+	uint64_t random_ports_busy;    /* ... wanted, none free: the peer goes without */
+	uint64_t port_echo_tests;      /* Echo Tests that predict a sequential port */
+	uint64_t port_predictions;     /* both answers came, a Random Port predicted */
+	uint64_t random_port_trusted;  /* X-38 (d): a peer trusted on a random port */
+	uint64_t peer_random_port_accepted; /* a bubble from the random port a peer announced */
+	uint64_t peer_refresh_bubbles; /* */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -149,6 +168,13 @@ struct client {
 	struct ipv4_net nets[IPV4_NETS_MAX];
 	unsigned nnets;
 	uint32_t local_ip;     /* our own IPv4 address, for RFC 6081 §5.6 (0 unknown) */
+	struct client_rport {
+		uint16_t port;        /* network byte order; 0 while the shell reopens it */
+		uint32_t peer;        /* the peer it is lent to, PEER_NONE when free */
+		struct in6_addr addr; /* that peer's address (it may have left the table) */
+		bool renew;           /* to be reopened; the request found no room yet */
+	} rport[CLIENT_RANDOM_PORTS];
+	uint64_t next_peer_refresh; /* ms, X-32 */
 	struct client_stats stats;
 	struct sw_out o; /* output of the current call */
 };
@@ -160,6 +186,10 @@ void client_set_nets(struct client *c, const struct ipv4_net *nets, unsigned n);
 /* Our own IPv4 address (network byte order), advertised to peers by RFC 6081 §5.6. */
 void client_set_local_ip(struct client *c, uint32_t ip);
 
+/* The shell opened random-port socket i (core socket CLIENT_SOCK_RANDOM + i) on `port`
+ * (network byte order), at start and after each SW_ACT_RENEW_SOCK. */
+void client_random_port_ready(struct client *c, unsigned i, uint16_t port);
+
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */
 int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap);
@@ -167,7 +197,7 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	       size_t len, struct sw_action *acts, int cap);
 /* A datagram on local socket `sock`: 0 is the Teredo socket (client_udp), 1 the NAT
- * probe's. */
+ * probe's, CLIENT_SOCK_RANDOM + i the random ports of RFC 6081 §5.4, §5.5. */
 int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
 		  size_t len, struct sw_action *acts, int cap);
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,

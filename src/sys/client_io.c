@@ -43,6 +43,11 @@ struct client_io {
 	int udp, tun, ifindex;
 	int disc; /* local discovery socket on 224.0.0.253:3544, -1 when off */
 	int probe; /* the NAT filtering probe's socket (core: sock 1), -1 when none */
+	int ep;
+	/* RFC 6081 §5.4, §5.5: random-port sockets (core: CLIENT_SOCK_RANDOM + i), -1 when
+	 * closed; each with its own send batch. */
+	int rport[CLIENT_RANDOM_PORTS];
+	struct udp_tx rtx[CLIENT_RANDOM_PORTS];
 	struct nl *nl;
 	bool addr_set;
 	struct in6_addr addr;
@@ -145,6 +150,36 @@ static void flush(void *ctx)
 	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
 	if (io->ptx.n)
 		io->send_errors += (uint64_t)udp_tx_flush(io->probe, &io->ptx);
+	for (unsigned i = 0; i < io->core.cfg.random_ports; i++)
+		if (io->rtx[i].n)
+			io->send_errors += (uint64_t)udp_tx_flush(io->rport[i], &io->rtx[i]);
+}
+
+#define EV_RPORT 16 /* epoll ids of the random-port sockets: EV_RPORT + i */
+
+/* (Re)open random-port socket i on a port the kernel picks at random, and tell the
+ * core its number. A failure leaves the slot closed; the core just never lends it. */
+static void rport_open(struct client_io *io, unsigned i)
+{
+	if (io->rport[i] >= 0) {
+		epoll_ctl(io->ep, EPOLL_CTL_DEL, io->rport[i], NULL);
+		close(io->rport[i]);
+		io->rport[i] = -1;
+	}
+	io->rtx[i].n = 0;
+	int fd = udp_open(io->cfg->bind_address, 0, 0);
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_RPORT + i };
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 ||
+	    (io->ep >= 0 && epoll_ctl(io->ep, EPOLL_CTL_ADD, fd, &ev) < 0)) {
+		log_warn("random port %u: %s", i, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	io->rport[i] = fd;
+	client_random_port_ready(&io->core, i, sa.sin_port);
 }
 
 /* Carry out n actions; UDP datagrams are only queued (flush() sends them). */
@@ -154,7 +189,14 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		struct sw_action *a = &acts[i];
 		switch (a->kind) {
 		case SW_ACT_UDP: {
-			struct udp_tx *tx = a->sock == 1 && io->probe >= 0 ? &io->ptx : &io->tx;
+			unsigned r = a->sock - CLIENT_SOCK_RANDOM;
+			struct udp_tx *tx = a->sock == 1 && io->probe >= 0 ? &io->ptx
+					    : a->sock >= CLIENT_SOCK_RANDOM && r < io->core.cfg.random_ports &&
+							      io->rport[r] >= 0
+						    ? &io->rtx[r]
+						    : &io->tx;
+			if (tx == &io->tx && a->sock && a->sock != 1)
+				break; /* its socket is closed: never from the wrong port */
 			udp_tx_add(tx, a);
 			if (tx->n == UDP_BATCH)
 				flush(io);
@@ -172,6 +214,12 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		case SW_ACT_CLEAR_ADDR:
 			log_warn("Teredo server unreachable: no Teredo connectivity until it answers again");
 			clear_address(io);
+			break;
+		case SW_ACT_RENEW_SOCK:
+			if (a->sock >= CLIENT_SOCK_RANDOM && a->sock - CLIENT_SOCK_RANDOM < (int)io->core.cfg.random_ports) {
+				flush(io);
+				rport_open(io, a->sock - CLIENT_SOCK_RANDOM);
+			}
 			break;
 		case SW_ACT_IPV6:
 			break;
@@ -207,7 +255,8 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_str(o, "mapped", endpoint_str(c->mapped, a, sizeof a));
 		st_u64(o, "mtu", c->mtu);
 	}
-	st_str(o, "nat", client_nat_name(c->nat));
+	st_str(o, "nat", c->nat == NAT_SYMMETRIC && c->port_preserving ? "port-preserving-symmetric"
+						   : client_nat_name(c->nat));
 	st_bool(o, "nat_port_preserving", c->port_preserving);
 	/* RFC 6081 extensions in use (§3): the ones this client implements and has on. */
 	st_arr_begin(o, "extensions");
@@ -217,7 +266,20 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_str(o, NULL, "server-load-reduction");
 	if (c->cfg.hairpinning)
 		st_str(o, NULL, "hairpinning");
+	if (c->cfg.random_ports) {
+		st_str(o, NULL, "port-preserving-symmetric-nat");
+		if (c->cfg.sequential_nat)
+			st_str(o, NULL, "sequential-port-symmetric-nat");
+	}
 	st_arr_end(o);
+	/* Which of RFC 6081 §5.4 and §5.5 this NAT calls for. */
+	bool sym = c->nat == NAT_SYMMETRIC && c->cfg.random_ports;
+	st_str(o, "random_ports", !sym ? "unused" : c->port_preserving ? "port-preserving"
+					: c->cfg.sequential_nat ? "sequential-prediction" : "unused");
+	unsigned lent = 0;
+	for (unsigned i = 0; i < c->cfg.random_ports; i++)
+		lent += c->rport[i].peer != PEER_NONE;
+	st_u64(o, "random_ports_lent", lent);
 	if (c->nat == NAT_SYMMETRIC)
 		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
 	uint64_t now = daemon_now_ms();
@@ -255,6 +317,13 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "nd_solicitations_sent", s->solicitations);
 		st_u64(&o, "nd_advertisements_sent", s->advertisements);
 		st_u64(&o, "alternate_address_bubbles", s->alt_bubbles);
+		st_u64(&o, "random_ports_taken", s->random_ports_taken);
+		st_u64(&o, "random_ports_busy", s->random_ports_busy);
+		st_u64(&o, "port_echo_tests", s->port_echo_tests);
+		st_u64(&o, "port_predictions", s->port_predictions);
+		st_u64(&o, "random_port_trusted", s->random_port_trusted);
+		st_u64(&o, "peer_random_port_accepted", s->peer_random_port_accepted);
+		st_u64(&o, "peer_refresh_bubbles", s->peer_refresh_bubbles);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -387,6 +456,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.symmetric_nat = cfg->symmetric_nat;
 	cc.load_reduction = cfg->load_reduction;
 	cc.hairpinning = cfg->hairpinning;
+	cc.port_preserving_nat = cfg->port_preserving_nat;
+	cc.sequential_nat = cfg->sequential_nat;
+	cc.random_ports = cfg->symmetric_nat && cfg->port_preserving_nat ? CLIENT_RANDOM_PORTS : 0;
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
@@ -432,6 +504,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("epoll: %s", strerror(errno));
 		return 1;
 	}
+	io.ep = ep;
+	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
+		io.rport[i] = -1;
+	for (unsigned i = 0; i < cc.random_ports; i++)
+		rport_open(&io, i);
 	char a[INET_ADDRSTRLEN];
 	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);
 	daemon_ready();
@@ -477,6 +554,18 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++)
 					execute(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), io.rx.bufs[j],
+								   io.rx.msgs[j].msg_len, io.acts, ACTS));
+				break;
+			}
+			default: {
+				unsigned slot = evs[i].data.u32 - EV_RPORT;
+				if (slot >= cc.random_ports || io.rport[slot] < 0)
+					break;
+				int k = udp_rx_batch(io.rport[slot], &io.rx);
+				now = daemon_now_ms();
+				for (int j = 0; j < k; j++)
+					execute(&io, client_udp_on(&io.core, now, (uint8_t)(CLIENT_SOCK_RANDOM + slot),
+								   udp_rx_src(&io.rx, j), io.rx.bufs[j],
 								   io.rx.msgs[j].msg_len, io.acts, ACTS));
 				break;
 			}

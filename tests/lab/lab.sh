@@ -77,6 +77,13 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 #              its port (an nftables set of remote address . local port, 120 s; the
 #              lab's masquerade keeps the local port, so it names the mapping)
 #   symmetric  a new random port for every destination (masquerade random)
+#   ppsymmetric  port-preserving symmetric (RFC 6081 §3.3): a local port's first
+#              destination gets the same port outside, every later destination a random
+#              one (an nftables set of inside address . port, 180 s)
+#   sequential sequential port-symmetric (RFC 6081 §3.4): every new destination gets the
+#              next port of 20000-20999, whichever host asks (numgen inc)
+# All of them filter as Linux's conntrack does (address and port), and drop unsolicited
+# input silently, except masquerade and fullcone.
 lab_nat() {
 	local n=$1 kind=$2 pub=$3 nat="nat$1" cli="c$1"
 	lab_public "$nat" "$pub"
@@ -104,6 +111,18 @@ lab_nat_rules() {
 		sets="set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 120s; }
 	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp update @contacted { ip daddr . udp sport }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
+	ppsymmetric)
+		sets="set used { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 180s; }"
+		post="oifname \"eth0\" meta l4proto udp ip saddr . udp sport @used masquerade random
+		oifname \"eth0\" meta l4proto udp update @used { ip saddr . udp sport } masquerade
+		oifname \"eth0\" masquerade"
+		input="iifname \"eth0\" ct state new drop" ;;
+	sequential)
+		local seq i
+		seq=$(for i in $(seq 0 999); do printf '%d : %d, ' "$i" $((20000 + i)); done)
+		post="oifname \"eth0\" meta l4proto udp snat to $(lab_exec "$nat" ip -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4; exit }') : numgen inc mod 1000 map { ${seq%, } }
+		oifname \"eth0\" masquerade"
+		input="iifname \"eth0\" ct state new drop" ;;
 	*) lab_log "unknown NAT kind $kind"; return 1 ;;
 	esac
 	lab_exec "$nat" nft -f - <<NFT
