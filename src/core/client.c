@@ -580,11 +580,26 @@ static void indirect_due(struct client *c, struct peer *p, uint32_t server, uint
 	send_indirect(c, p, server);
 }
 
+/* The port-restricted side of §3.3's and §3.4's pairs: a peer announced a random port,
+ * so it sits behind a symmetric NAT, and our NAT must see us write to that port first
+ * (§5.4.4.3 only names the symmetric side, but otherwise the peer's port never gets
+ * in). We write from the primary port, where a sequential peer's Echo Test aimed, and
+ * also from a random port of our own, announced in our indirect bubble when our NAT
+ * keeps port numbers: a port-preserving peer then writes to that port, which no one
+ * else has written to. The primary port may not do: a NAT that keeps state for
+ * unsolicited input (Linux's masquerade) moves the mapping of a socket whose peer wrote
+ * to it first, for every later flow of that socket (interop-notes.md). */
+static void rport_for_announced(struct client *c, struct peer *p)
+{
+	if (!p->peer_rand_port || p->rslot || p->trusted || c->nat == NAT_SYMMETRIC || !c->cfg.random_ports)
+		return;
+	if (rport_take(c, p) && c->port_preserving)
+		p->rand_port = c->rport[p->rslot - 1].port;
+}
+
 /* X-36: besides the bubble to its embedded mapping, one to the random port the peer
  * announced, from our own random port when we have one (with our Random Port
- * Trailer). Without one (our NAT is not symmetric: a port-restricted peer in §3.3's
- * and §3.4's pairs) it leaves the primary port: §5.4.4.3 only names the symmetric side,
- * but without this bubble the port-restricted NAT never lets the peer's random port in.
+ * Trailer), and from the primary port too unless our NAT is symmetric (above).
  * With `embedded`, our own random port also sends to the embedded mapping of a peer
  * that announced no port (§3.3: the first bubble from the random port to a valid
  * address). The callers hold it back for a round: a peer that answers our indirect
@@ -596,10 +611,14 @@ static void random_port_bubbles(struct client *c, struct peer *p, const struct t
 {
 	if (p->trusted || !mapping_ok(c, t->mapped.ip))
 		return;
+	rport_for_announced(c, p);
 	uint8_t sock = p->rslot ? rport_sock(p) : 0;
 	if (p->peer_rand_port) {
 		struct sw_endpoint ep = { .ip = t->mapped.ip, .port = p->peer_rand_port };
-		send_bubble_on(c, sock, ep, &p->addr, nonce_for_direct(c, p), p->rslot ? p->rand_port : 0);
+		if (sock)
+			send_bubble_on(c, sock, ep, &p->addr, nonce_for_direct(c, p), p->rand_port);
+		if (!sock || c->nat != NAT_SYMMETRIC)
+			send_bubble(c, ep, &p->addr, nonce_for_direct(c, p));
 	} else if (p->rslot && p->rand_port && embedded) {
 		send_bubble_on(c, sock, t->mapped, &p->addr, nonce_for_direct(c, p), p->rand_port);
 	}
@@ -1063,8 +1082,10 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 				for (unsigned i = 0; tr.has_alt && i < tr.nalt && q->nalt < 2; i++)
 					if (alt_ok(c, tr.alt[i]))
 						q->alt[q->nalt++] = tr.alt[i];
-				if (tr.has_random_port)
+				if (tr.has_random_port) {
 					peer_random_port(c, q, tr.random_port, now); /* */
+					rport_for_announced(c, q);
+				}
 			}
 		}
 		send_bubble(c, p.origin, &s6, nonce_for_direct(c, q));
@@ -1089,14 +1110,21 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			/* A peer that wrote again without a Random Port after ours reached it
 			 * (our port went out in an earlier indirect bubble) has none. */
 			bool embedded = q->rslot && !tr.has_random_port;
+			/* X-36: one bubble to the random port the peer announced, or from ours to
+			 * a peer that announced none; before our indirect bubble, whose answer
+			 * through the servers can otherwise beat it to the peer (a NAT that keeps
+			 * state for unsolicited input would then move our mapping). Only a random
+			 * port lent just now by indirect_due (X-35) writes after it. */
+			bool lend = !q->rslot && !q->rand_port && pp_active(c);
+			if (!lend)
+				random_port_bubbles(c, q, &t, embedded);
 			if (peer_may_bubble(q, now) && ipv4_is_global_unicast(t.server)) {
 				indirect_due(c, q, t.server, now);
 				q->last_tx = now;
 				q->bubbles++;
 			}
-			/* X-36: one bubble to the random port the peer announced, or from ours to
-			 * a peer that announced none. */
-			random_port_bubbles(c, q, &t, embedded);
+			if (lend)
+				random_port_bubbles(c, q, &t, embedded);
 		}
 		if (bubble)
 			return c->o.n;
@@ -1125,7 +1153,21 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 		restart_contact(c, peer, now);
 		return c->o.n;
 	}
-	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
+	if (bubble && tr.has_random_port && peer && peer->trusted && !endpoint_eq(peer->mapping, src) &&
+	    now - peer->last_rx < CLIENT_RETRY_MS) {
+		/* A bubble from the random port of a peer we just heard at another mapping:
+		 * both paths opened at once (a cone NAT lets both in). The peer gives its
+		 * random port up as soon as our bubble reaches its primary port (X-38 (a));
+		 * moving to the random port now would leave us talking to a closed port. */
+		return c->o.n;
+	}
+	if (peer && peer->trusted && endpoint_eq(peer->mapping, src) && peer->sock != 0 && bubble) {
+		/* RFC 6081 §5.4.4.5 (X-38 (c)): a peer we reach through a random port now
+		 * reaches our primary port from the same mapping: the primary port wins, so
+		 * that both sides settle on one path. */
+		trust(c, peer, src, now);
+		return c->o.n;
+	} else if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
 		/* Case 1 (C-33). */
 		peer_heard(peer, now);
 		if (peer->q_count)

@@ -43,7 +43,7 @@
  * CLIENT_SOCK_RANDOM + i. A slot the core gives back is reopened by the shell on a
  * fresh port (SW_ACT_RENEW_SOCK), since a port-preserving NAT keeps a port's number for
  * the first destination only. */
-#define CLIENT_RANDOM_PORTS 8
+#define CLIENT_RANDOM_PORTS 32
 #define CLIENT_SOCK_RANDOM 2
 #define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
 #define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */

@@ -2,8 +2,11 @@
  * inputs. The first byte picks the input (UDP datagram, host packet, discovery datagram,
  * timer), the next
  * six the UDP source and the next two how far the clock moves. A fake server answers
- * the first RS so that most inputs reach a qualified client. */
+ * the first RS so that most inputs reach a qualified client. Two clients: one behind a
+ * cone NAT, one behind a port-preserving symmetric NAT with random ports (RFC 6081 §5.4,
+ * §5.5), whose sockets 2 and 3 get inputs too; a fake shell reopens a returned port. */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,8 +21,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct client cl;
+static struct client cl, cs;
 static int ready;
+static uint16_t next_port = 50000;
 static uint64_t now = 1000000;
 static uint32_t rng_state = 1;
 
@@ -32,7 +36,7 @@ static void rng(void *ctx, void *out, size_t len)
 	}
 }
 
-static void qualify(void)
+static void qualify(struct client *x, bool symmetric)
 {
 	struct sw_action acts[32];
 	struct client_config c = {
@@ -44,10 +48,14 @@ static void qualify(void)
 		.load_reduction = true,
 		.hairpinning = true,
 		.local_port = htons(40000),
+		.port_preserving_nat = true, .sequential_nat = true,
+		.random_ports = symmetric ? 2 : 0,
 	};
-	client_init(&cl, &c, rng, NULL);
+	client_init(x, &c, rng, NULL);
+	for (unsigned i = 0; i < c.random_ports; i++)
+		client_random_port_ready(x, i, htons(next_port++));
 	for (int round = 0; round < 2; round++) {
-		int n = round ? 0 : client_start(&cl, now, acts, 32);
+		int n = round ? 0 : client_start(x, now, acts, 32);
 		if (round)
 			n = 1; /* the RS to the secondary is in acts[0] from the previous answer */
 		struct teredo_pkt p;
@@ -55,22 +63,31 @@ static void qualify(void)
 			return;
 		uint8_t ra[256];
 		teredo_put_auth_nonce(ra, p.nonce, 0);
-		teredo_put_origin(ra + 13, (struct sw_endpoint){ htonl(0xcb007107), htons(40000) });
+		teredo_put_origin(ra + 13, (struct sw_endpoint){ htonl(0xcb007107), htons(round && symmetric ? 41000 : 40000) });
 		struct ra_params rp = { .mtu = 1280 };
 		inet_pton(AF_INET6, "fe80::ffff:ffff:ffff", &rp.dst);
 		teredo_server_link_local(c.server, &rp.src);
 		inet_pton(AF_INET6, "2001:0:c633:640a::", &rp.prefix);
 		size_t len = 21 + ra_build(ra + 21, &rp);
 		struct sw_endpoint from = { round ? c.server2 : c.server, htons(3544) };
-		client_udp(&cl, now, from, ra, len, acts, 32);
+		client_udp(x, now, from, ra, len, acts, 32);
 	}
+}
+
+/* The shell's part: a port the core gave back is open again on a new number. */
+static void renew(struct client *x, const struct sw_action *a, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i].kind == SW_ACT_RENEW_SOCK && a[i].sock >= CLIENT_SOCK_RANDOM)
+			client_random_port_ready(x, a[i].sock - CLIENT_SOCK_RANDOM, htons(next_port++));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sw_action acts[32];
 	if (!ready) {
-		qualify();
+		qualify(&cl, false);
+		qualify(&cs, true);
 		ready = 1;
 	}
 	struct fuzz_step st;
@@ -78,22 +95,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size_t len = st.len;
 	int n;
+	struct client *x = st.op & 32 ? &cs : &cl;
 	switch (st.op % 4) {
 	case 0:
-		/* Socket 0 (Teredo) or, now and then, socket 1 (the NAT probe's). */
-		n = client_udp_on(&cl, now, (st.op & 8) && (st.op & 16), st.src, st.pkt, len, acts, 32);
+		/* Socket 0 (Teredo) or, now and then, socket 1 (the NAT probe's); for the
+		 * symmetric client also its random ports 2 and 3. */
+		n = client_udp_on(x, now, x == &cs ? (st.op >> 3) & 3 : (st.op & 8) && (st.op & 16), st.src, st.pkt,
+				  len, acts, 32);
 		break;
 	case 1:
-		n = client_tun(&cl, now, st.pkt, len, acts, 32);
+		n = client_tun(x, now, st.pkt, len, acts, 32);
 		break;
 	case 2:
-		n = client_discovery(&cl, now, st.src, st.op & 4, st.pkt, len, acts, 32);
+		n = client_discovery(x, now, st.src, st.op & 4, st.pkt, len, acts, 32);
 		break;
 	default:
-		n = client_tick(&cl, now, acts, 32);
+		n = client_tick(x, now, acts, 32);
 		len = 0;
 		break;
 	}
-	fuzz_check_actions(acts, n, st.pkt, len, &cl.peers);
+	fuzz_check_actions(acts, n, st.pkt, len, &x->peers);
+	renew(x, acts, n);
 	return 0;
 }

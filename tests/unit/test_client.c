@@ -822,6 +822,271 @@ static void rfc6081_s5_7_x62_x64_server_load_reduction(void **state)
 	assert_int_equal(bubble_nd(index_to(qe)), -1);
 }
 
+/* ---- RFC 6081 §5.4, §5.5: random ports ---- */
+
+/* Two random-port slots (sockets 2 and 3) ready at 50001 and 50002; our socket at
+ * 40000; qualified behind a symmetric NAT whose first mapping kept (pp) or did not keep
+ * our port. */
+static void symmetric_with_random_ports(bool pp)
+{
+	cl.cfg.port_preserving_nat = true;
+	cl.cfg.sequential_nat = true;
+	cl.cfg.random_ports = 2;
+	cl.cfg.local_port = htons(40000);
+	client_random_port_ready(&cl, 0, htons(50001));
+	client_random_port_ready(&cl, 1, htons(50002));
+	qualify(EP("203.0.113.7", pp ? 40000 : 20000), EP("203.0.113.7", pp ? 31234 : 20001));
+	assert_int_equal(cl.nat, NAT_SYMMETRIC);
+	assert_int_equal(cl.port_preserving, pp); /* */
+}
+
+static void udp_on(uint8_t sock, struct sw_endpoint from, size_t len)
+{
+	nacts = client_udp_on(&cl, now, sock, from, buf, len, acts, ACTS);
+}
+
+/* The trailers of the bubble in acts[i]. */
+static const struct teredo_trailers *trailers_of(int i)
+{
+	struct teredo_pkt p;
+	static struct teredo_trailers t;
+	memset(&t, 0, sizeof t);
+	assert_int_equal(teredo_parse(acts[i].hdr, acts[i].hdr_len, &p), WIRE_OK);
+	assert_int_equal(teredo_trailers_parse(p.trailers, p.trailers_len, &t), WIRE_OK);
+	return &t;
+}
+
+/* The first UDP action to ep from local socket sock, or -1. */
+static int index_from(uint8_t sock, struct sw_endpoint ep)
+{
+	for (int i = 0; i < nacts; i++)
+		if (acts[i].kind == SW_ACT_UDP && acts[i].sock == sock && endpoint_eq(acts[i].dst, ep))
+			return i;
+	return -1;
+}
+
+/* An indirect bubble from `peer` through our server, from origin, with a nonce and, if
+ * rport is not 0, a Random Port Trailer. */
+static size_t indirect_from(const struct in6_addr *peer, struct sw_endpoint origin, uint16_t rport)
+{
+	static const uint8_t theirs[4] = { 0xa, 0xb, 0xc, 0xd };
+	struct in6_addr me = our_addr();
+	teredo_put_origin(buf, origin);
+	size_t len = 8 + make_bubble(buf + 8, peer, &me);
+	len += trailer_put_nonce(buf + len, theirs);
+	if (rport)
+		len += trailer_put_random_port(buf + len, htons(rport));
+	return len;
+}
+
+/* RFC 6081 §5.4 (X-33, X-35..X-38 (d), (c), X-34): behind a port-preserving symmetric NAT
+ * the first indirect bubble to a peer carries the random port lent to it; the peer's
+ * Random Port gets a bubble from ours; its bubble on our random port makes it trusted
+ * there, and data leaves from that port; once its bubble reaches the primary port, the
+ * random port goes back to the shell. */
+static void rfc6081_s5_4_x35_x38_port_preserving_random_port(void **state)
+{
+	symmetric_with_random_ports(true);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), psrv = EP("198.51.100.12", 3544),
+			   prand = EP("198.51.100.24", 60000);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_true(index_from(0, embedded) >= 0);          /* the usual direct bubble */
+	int i = index_from(0, psrv);
+	assert_true(i >= 0);
+	assert_true(trailers_of(i)->has_random_port);     /* */
+	assert_int_equal(trailers_of(i)->random_port, htons(50001));
+	assert_int_equal(cl.stats.random_ports_taken, 1);
+	/* X-37: its indirect bubble announces its own random port: a bubble from ours there
+	 * (X-36), with our Random Port Trailer. */
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_int_equal(p->peer_rand_port, htons(60000));
+	i = index_from(2, prand);
+	assert_true(i >= 0);
+	assert_int_equal(trailers_of(i)->random_port, htons(50001));
+	/* X-38 (d): its bubble on our random port, from its random port: trusted there;
+	 * the queued packet and later data leave from socket 2 (X-34 counts data only). */
+	udp_on(2, prand, make_bubble(buf, &peer, &me));
+	assert_true(p->trusted && p->dr_random && !p->dr_primary);
+	assert_int_equal(cl.stats.random_port_trusted, 1);
+	assert_true(count_to(prand) >= 1);
+	now += 5000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(nacts, 1);
+	assert_int_equal(acts[0].sock, 2);
+	assert_int_equal(p->last_data_tx, now);
+	/* Data back on the random port from its mapping: to the host. */
+	udp_on(2, prand, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	/* From elsewhere on the random port: dropped. */
+	udp_on(2, EP("198.51.100.99", 60000), make_bubble(buf, &peer, &me));
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+	/* X-38 (c): a bubble on the primary port from its embedded mapping: recorded there,
+	 * the random port zeroed and given back. */
+	udp_in(embedded, make_bubble(buf, &peer, &me));
+	assert_true(p->dr_primary && !p->dr_random);
+	assert_int_equal(p->rand_port, 0);
+	assert_int_equal(p->sock, 0);
+	const struct sw_action *r = find(SW_ACT_RENEW_SOCK);
+	assert_non_null(r);
+	assert_int_equal(r->sock, 2);
+	/* The slot is not lent again until the shell says it is open on a new port. */
+	assert_int_equal(cl.rport[0].port, 0);
+	client_random_port_ready(&cl, 0, htons(50003));
+	assert_int_equal(cl.rport[0].port, htons(50003));
+}
+
+/* RFC 6081 §3.3 and §3.4, the port-restricted side, and X-37: a peer's indirect bubble
+ * announces its random port; we bubble it there from our primary port, and its bubble
+ * from that port of its address is taken. A new port replaces the old one only after 30
+ * s of silence. */
+static void rfc6081_s5_4_4_4_x37_port_restricted_side(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000), embedded = EP("198.51.100.24", 20000),
+			   prand = EP("198.51.100.24", 20011);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 20005), 20011));
+	assert_true(index_from(0, prand) >= 0);
+	struct peer *p = peer_find(&cl.peers, &peer);
+	/* Another port while we are bubbling it: ignored; after 30 s of silence: taken. */
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 20005), 20077));
+	assert_int_equal(p->peer_rand_port, htons(20011));
+	now += CLIENT_PEER_VALID_MS + 1;
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 20005), 20077));
+	assert_int_equal(p->peer_rand_port, htons(20077));
+	p->last_rx = now;
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 20005), 20011));
+	assert_int_equal(p->peer_rand_port, htons(20077)); /* active: ignored */
+	/* Its bubble from the announced port of its address: trusted there, answered. */
+	prand.port = htons(20077);
+	udp_in(prand, make_bubble(buf, &peer, &me));
+	assert_true(p->trusted);
+	assert_true(endpoint_eq(p->mapping, prand));
+	assert_int_equal(cl.stats.peer_random_port_accepted, 1);
+	assert_int_equal(count_to(prand), 1);
+	/* Another port of that address is not. */
+	udp_in(EP("198.51.100.24", 20078), make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
+}
+
+/* RFC 6081 §5.5 (X-41, X-44, X-45, X-47, X-48, E-01): behind a symmetric NAT that does not
+ * keep ports, the indirect bubble waits for the Echo Test: from the random port an RS to
+ * the primary address, a nonce-less bubble to the peer, an RS to the secondary address.
+ * The two answers' ports bracket the prediction, (lower + upper) / 2, which the indirect
+ * bubble then carries. */
+static void rfc6081_s5_5_x44_x48_sequential_echo_test(void **state)
+{
+	symmetric_with_random_ports(false);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(index_from(0, psrv), -1);           /* not yet */
+	int a = index_from(2, EP(SERVER, 3544)), b = index_from(2, embedded), c = index_from(2, EP(SERVER2, 3544));
+	assert_true(a >= 0 && b > a && c > b);                /* X-45, in this order */
+	assert_null(bubble_nonce(b));
+	uint8_t n1[8], n2[8];
+	expect_rs(a, SERVER, n1);
+	expect_rs(c, SERVER2, n2);
+	assert_int_equal(cl.stats.port_echo_tests, 1);
+	/* A wrong nonce, or the right one from the wrong address: dropped. */
+	uint8_t bad[8] = { 0 };
+	udp_on(2, EP(SERVER, 3544), make_ra(buf, bad, EP("203.0.113.7", 20010), SERVER));
+	udp_on(2, EP(SERVER2, 3544), make_ra(buf, n1, EP("203.0.113.7", 20010), SERVER));
+	assert_int_equal(cl.stats.dropped[CL_DROP_BAD_RA], 2);
+	udp_on(2, EP(SERVER2, 3544), make_ra(buf, n2, EP("203.0.113.7", 20012), SERVER));
+	assert_int_equal(nacts, 0);
+	udp_on(2, EP(SERVER, 3544), make_ra(buf, n1, EP("203.0.113.7", 20010), SERVER));
+	int i = index_from(0, psrv);
+	assert_true(i >= 0);                                  /* */
+	assert_int_equal(trailers_of(i)->random_port, htons(20011)); /* X-48, E-01 */
+	assert_int_equal(cl.stats.port_predictions, 1);
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_int_equal(p->et_deadline, 0);
+	/* a bubble on the primary port ends it all. */
+	udp_in(embedded, make_bubble(buf, &peer, &me));
+	assert_true(p->trusted && p->dr_primary);
+	assert_int_equal(p->et_lower, 0);
+	assert_int_equal(p->et_retry, 0);
+	assert_non_null(find(SW_ACT_RENEW_SOCK));
+}
+
+/* RFC 6081 §5.5.2.2 (X-46): no answer within RetryCounter seconds: a second Echo Test;
+ * none again: the plain indirect bubble (X-12). */
+static void rfc6081_s5_5_2_2_x46_echo_test_failover(void **state)
+{
+	symmetric_with_random_ports(false);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	now += 1000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(cl.stats.port_echo_tests, 2);
+	assert_int_equal(index_from(0, psrv), -1);
+	now += 2000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	int i = index_from(0, psrv);
+	assert_true(i >= 0);
+	assert_false(trailers_of(i)->has_random_port);
+	assert_int_equal(cl.stats.port_echo_tests, 2);
+}
+
+/* RFC 6081 §5.4.2.1 (X-32, X-43): every 30 s, a peer reached through a random port that
+ * got no data for 30 s hears a direct bubble from that port, at most 20 in a row; data
+ * resets the count. A peer that left the table gives its port back (rport_sweep). */
+static void rfc6081_s5_4_2_1_x32_peer_refresh(void **state)
+{
+	symmetric_with_random_ports(true);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), prand = EP("198.51.100.24", 60000);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
+	udp_on(2, prand, make_bubble(buf, &peer, &me));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_true(p->trusted);
+	unsigned sent = 0;
+	for (int k = 0; k < 25; k++) {
+		now += CLIENT_PEER_REFRESH_MS;
+		p->last_rx = now; /* it keeps talking to us; we send it nothing */
+		cl.next_refresh = now + 60000; /* (the fake server answers no refresh) */
+		nacts = client_tick(&cl, now, acts, ACTS);
+		sent += index_from(2, prand) >= 0;
+	}
+	assert_int_equal(sent, CLIENT_PEER_REFRESH_MAX);
+	assert_int_equal(cl.stats.peer_refresh_bubbles, CLIENT_PEER_REFRESH_MAX);
+	now += 1000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	now = cl.next_peer_refresh;
+	p->last_rx = now;
+	cl.next_refresh = now + 60000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(p->refresh_count, 0);
+	/* The peer leaves the table: its port goes back to the shell. */
+	peer_remove(&cl.peers, p);
+	now += 200;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_non_null(find(SW_ACT_RENEW_SOCK));
+	assert_int_equal(cl.rport[0].peer, PEER_NONE);
+}
+
+/* Each extension can be turned off: without random ports (PortPreservingNAT no) the
+ * client behind a symmetric NAT bubbles as before, with no Random Port Trailer. */
+static void rfc6081_s5_4_port_preserving_off(void **state)
+{
+	cl.cfg.random_ports = 0;
+	cl.cfg.local_port = htons(40000);
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	int i = index_from(0, psrv);
+	assert_true(i >= 0);
+	assert_false(trailers_of(i)->has_random_port);
+	for (int k = 0; k < nacts; k++)
+		assert_int_equal(acts[k].sock, 0);
+}
+
 /* RFC 6081 §5.6 (X-53, X-55, X-56): hairpinning. Our indirect bubble to a peer we have
  * no contact with carries our own address and port (and a nonce); the peer behind the
  * same NAT answers there with our nonce and is trusted at its local address (the nonce is
@@ -1127,6 +1392,12 @@ int main(void)
 		T(rfc6081_s3_nat_kind_probe),
 		T(rfc6081_s5_7_x62_x64_server_load_reduction),
 		T(rfc6081_s5_6_x53_x56_hairpinning),
+		T(rfc6081_s5_4_x35_x38_port_preserving_random_port),
+		T(rfc6081_s5_4_4_4_x37_port_restricted_side),
+		T(rfc6081_s5_5_x44_x48_sequential_echo_test),
+		T(rfc6081_s5_5_2_2_x46_echo_test_failover),
+		T(rfc6081_s5_4_2_1_x32_peer_refresh),
+		T(rfc6081_s5_4_port_preserving_off),
 		T(suspend_resume_time_jump),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),
