@@ -1,12 +1,15 @@
 # shipworm — Teredo for Linux. GNU make.
 #
 #   make            build/shipwormd and build/shipworm
-#   make check      unit tests and fuzz smoke under ASan+UBSan, then the namespace lab
+#   make check      unit tests and fuzz smoke under ASan+UBSan, the Debian package in a
+#                   throwaway root, then the namespace lab
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
 #   make bench      side-by-side measurements against Miredo
 #   make interop    the NAT matrix against Miredo (writes docs/interop.md)
 #   make demo       the live demo in a namespace lab
-#   make install    binaries, man pages, systemd unit (PREFIX, DESTDIR)
+#   make install    binaries, man pages, systemd units (PREFIX, DESTDIR)
+#   make deb        the Debian package (build/shipworm_VERSION_ARCH.deb), lintian-checked
+#   make deb-test   that package installed into a throwaway root, checked, purged
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -44,7 +47,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 8
 
-.PHONY: all check unit fuzz fuzz-smoke lab bench demo install clean deps deps-test interop
+.PHONY: all check unit fuzz fuzz-smoke lab bench demo install install-files clean deps deps-test deps-deb interop deb deb-test
 
 all: build/shipwormd build/shipworm
 
@@ -137,6 +140,7 @@ check: deps-test
 	$(MAKE) -j$$(nproc) $(CHECK_BINS)
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
+	$(MAKE) deb-test
 	$(MAKE) lab
 	@awk '{ p += $$2; f += $$3 } END { printf "check: %d passed, %d failed\n", p, f }' build/check.tally
 
@@ -150,21 +154,43 @@ bench: deps-test all
 demo: deps-test all
 	tests/lab/demo.sh
 
-install: all
+# Files only, into DESTDIR (the Debian package's rules use this); the units name the
+# programs where SBINDIR and BINDIR put them.
+install-files: all
 	install -D -m 0755 build/shipwormd $(DESTDIR)$(SBINDIR)/shipwormd
 	install -D -m 0755 build/shipworm $(DESTDIR)$(BINDIR)/shipworm
 	install -D -m 0644 man/shipwormd.8 $(DESTDIR)$(MANDIR)/man8/shipwormd.8
 	install -D -m 0644 man/shipworm.1 $(DESTDIR)$(MANDIR)/man1/shipworm.1
 	install -D -m 0644 man/shipwormd.conf.5 $(DESTDIR)$(MANDIR)/man5/shipwormd.conf.5
-	install -D -m 0644 packaging/shipwormd.service $(DESTDIR)$(UNITDIR)/shipwormd.service
-	install -D -m 0644 packaging/shipwormd@.service $(DESTDIR)$(UNITDIR)/shipwormd@.service
-	install -D -m 0644 packaging/shipworm-metrics.service $(DESTDIR)$(UNITDIR)/shipworm-metrics.service
-	install -D -m 0644 packaging/shipworm-metrics.timer $(DESTDIR)$(UNITDIR)/shipworm-metrics.timer
+	for u in shipwormd.service shipwormd@.service shipworm-metrics.service shipworm-metrics.timer; do \
+		install -d $(DESTDIR)$(UNITDIR) && \
+		sed -e 's|/usr/local/sbin|$(SBINDIR)|g' -e 's|/usr/local/bin|$(BINDIR)|g' packaging/$$u \
+			>$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	test -e $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf || \
+		install -D -m 0644 packaging/shipwormd.conf $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf
+
+install: install-files
 	# The unprivileged user shipwormd switches to after set-up (falls back to nobody).
 	[ -n "$(DESTDIR)" ] || getent passwd shipworm >/dev/null || \
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shipworm
-	test -e $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf || \
-		install -D -m 0644 packaging/shipwormd.conf $(DESTDIR)$(SYSCONFDIR)/shipwormd.conf
+
+# The Debian package, built with Debian's tools (debian/), checked by lintian.
+deb: deps-deb
+	rm -rf build/deb && mkdir -p build/deb
+	git ls-files -z -co --exclude-standard | xargs -0 cp --parents -t build/deb
+	cd build/deb && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning build/shipworm_$(VERSION)_*.deb
+	@ls build/shipworm_$(VERSION)_*.deb
+
+# Build it, install it into a throwaway root, check it, purge it (tests/pkg/test_deb.sh).
+deb-test: deb
+	tests/pkg/test_deb.sh build/shipworm_$(VERSION)_*.deb | tee build/deb-test.log; r=$${PIPESTATUS[0]}; \
+	sed -n 's/^deb: \([0-9]*\) passed, \([0-9]*\) failed$$/deb \1 \2/p' build/deb-test.log >> build/check.tally; \
+	exit $$r
+
+deps-deb:
+	scripts/deps.sh deb
 
 clean:
 	rm -rf build

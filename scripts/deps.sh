@@ -2,6 +2,7 @@
 # Install the Debian packages shipworm needs and the machine lacks.
 #   scripts/deps.sh build   to compile
 #   scripts/deps.sh test    to compile, run `make check`, `make bench` and `make demo`
+#   scripts/deps.sh deb     to build the Debian package (`make deb`)
 # Miredo's packages come with init scripts that would start a Teredo tunnel in the
 # machine's own network namespace; a temporary policy-rc.d stops that, because the lab
 # runs Miredo only inside namespaces it creates.
@@ -10,12 +11,14 @@ set -eu
 build="gcc make libc6-dev pkg-config libmnl-dev libcap-dev libseccomp-dev libminiupnpc-dev"
 test="$build libcmocka-dev clang libclang-rt-dev iproute2 nftables iputils-ping tcpdump
       iperf3 miredo miredo-server procps util-linux psmisc python3 miniupnpd-nftables
-      stun-server miniupnpc systemd python3-prometheus-client"
+      stun-server miniupnpc systemd python3-prometheus-client debhelper lintian fakeroot dpkg-dev"
+deb="$build debhelper lintian fakeroot dpkg-dev"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+deb) want=$deb ;;
+*) echo "usage: $0 build|test|deb" >&2; exit 2 ;;
 esac
 
 missing=""
