@@ -35,6 +35,9 @@ run test_relay.sh
 run test_inbound.sh
 # A host-specific relay behind a NAT (issue 9, 1b).
 run test_hostnat.sh
+# Two relays announcing 2001::/32 by anycast with BIRD 2 (issue 12): a relay stops
+# during a TCP transfer; the route and the flow move to the other.
+run test_anycast.sh
 # Malformed and adversarial packets at every role, under the sanitizers (issue 5).
 run test_replay.sh
 # The NAT matrix (make interop) as a check: every client qualifies, and no cell where
