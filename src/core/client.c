@@ -127,7 +127,8 @@ static void send_to_peer(struct client *c, struct peer *p, const uint8_t *body, 
 		c->stats.to_udp++;
 	}
 	p->last_tx = now;
-	p->last_data_tx = now;
+	if (p->rslot)
+		c->rport[p->rslot - 1].last_data_tx = now; /* */
 }
 
 static struct sw_endpoint server_ep(uint32_t ip)
@@ -413,8 +414,8 @@ static void send_indirect(struct client *c, struct peer *p, uint32_t server)
 		a->hdr_len += trailer_put_alt(a->hdr + a->hdr_len, &me, 1);
 	}
 	/* RFC 6081 §5.4.4.2, §5.5.4.2: the port predicted for this peer. */
-	if (p->rand_port)
-		a->hdr_len += trailer_put_random_port(a->hdr + a->hdr_len, p->rand_port);
+	if (p->rslot && c->rport[p->rslot - 1].rand_port)
+		a->hdr_len += trailer_put_random_port(a->hdr + a->hdr_len, c->rport[p->rslot - 1].rand_port);
 	a->dst = server_ep(server);
 	c->stats.bubbles_sent++;
 }
@@ -481,8 +482,7 @@ static struct peer *rport_peer(struct client *c, unsigned i)
 static void rport_renew(struct client *c, unsigned i)
 {
 	struct client_rport *r = &c->rport[i];
-	r->peer = PEER_NONE;
-	r->port = 0;
+	*r = (struct client_rport){ .peer = PEER_NONE };
 	struct sw_action *a = sw_emit(&c->o);
 	if (a) {
 		a->kind = SW_ACT_RENEW_SOCK;
@@ -501,8 +501,8 @@ static bool rport_take(struct client *c, struct peer *p)
 		struct client_rport *r = &c->rport[i];
 		if (r->peer != PEER_NONE || !r->port || r->renew)
 			continue;
-		r->peer = peer_index(&c->peers, p);
-		r->addr = p->addr;
+		uint16_t port = r->port;
+		*r = (struct client_rport){ .port = port, .peer = peer_index(&c->peers, p), .addr = p->addr };
 		p->rslot = (uint8_t)(i + 1);
 		c->stats.random_ports_taken++;
 		return true;
@@ -516,15 +516,23 @@ static bool rport_take(struct client *c, struct peer *p)
 static void rport_release(struct client *c, struct peer *p)
 {
 	if (p->rslot)
-		rport_renew(c, p->rslot - 1u);
+		rport_renew(c, p->rslot - 1u); /* its state goes with it */
 	p->rslot = 0;
-	p->rand_port = 0;
 	p->dr_random = false;
 	if (p->sock >= CLIENT_SOCK_RANDOM)
 		p->sock = 0;
-	p->et_deadline = 0;
-	p->et_lower = p->et_upper = 0;
-	p->et_retry = 0;
+}
+
+/* The state that goes with the random port lent to p, or NULL. */
+static struct client_rport *rp_of(struct client *c, const struct peer *p)
+{
+	return p->rslot ? &c->rport[p->rslot - 1] : NULL;
+}
+
+/* Random Port: 0 without a random port. */
+static uint16_t rand_port_of(struct client *c, const struct peer *p)
+{
+	return p->rslot ? c->rport[p->rslot - 1].rand_port : 0;
 }
 
 /* Slots whose peer left the table (expiry, eviction) go back; renewals the output had
@@ -547,14 +555,15 @@ static void rport_sweep(struct client *c)
 static void port_echo_test(struct client *c, struct peer *p, uint64_t now)
 {
 	uint8_t sock = rport_sock(p);
+	struct client_rport *r = rp_of(c, p);
 	struct teredo_addr t;
 	teredo_addr_decode(&p->addr, &t);
-	put_rs(c, sock, &rs_source, p->et_nonce1, c->cfg.server);
+	put_rs(c, sock, &rs_source, r->et_nonce1, c->cfg.server);
 	if (mapping_ok(c, t.mapped.ip))
 		send_bubble_on(c, sock, t.mapped, &p->addr, NULL, 0);
-	put_rs(c, sock, &rs_source, p->et_nonce2, c->cfg.server2);
-	p->et_retry++;
-	p->et_deadline = now + p->et_retry * 1000u; /* RetryCounter seconds */
+	put_rs(c, sock, &rs_source, r->et_nonce2, c->cfg.server2);
+	r->et_retry++;
+	r->et_deadline = now + r->et_retry * 1000u; /* RetryCounter seconds */
 	p->last_tx = now;
 	c->stats.port_echo_tests++;
 }
@@ -565,16 +574,18 @@ static void port_echo_test(struct client *c, struct peer *p, uint64_t now)
  * bubble follows its answers (X-47) or its second failure (X-46). */
 static void indirect_due(struct client *c, struct peer *p, uint32_t server, uint64_t now)
 {
-	if (!p->trusted && !p->rand_port) {
-		if (ss_active(c) && p->et_retry < 2) {
-			if (p->et_deadline)
+	struct client_rport *r = rp_of(c, p);
+	if (!p->trusted && !rand_port_of(c, p)) {
+		if (ss_active(c) && (!r || r->et_retry < 2)) {
+			if (r && r->et_deadline)
 				return;
 			if (rport_take(c, p)) {
 				port_echo_test(c, p, now);
 				return;
 			}
 		} else if (pp_active(c) && rport_take(c, p)) {
-			p->rand_port = c->rport[p->rslot - 1].port;
+			r = rp_of(c, p);
+			r->rand_port = r->port;
 		}
 	}
 	send_indirect(c, p, server);
@@ -594,7 +605,7 @@ static void rport_for_announced(struct client *c, struct peer *p)
 	if (!p->peer_rand_port || p->rslot || p->trusted || c->nat == NAT_SYMMETRIC || !c->cfg.random_ports)
 		return;
 	if (rport_take(c, p) && c->port_preserving)
-		p->rand_port = c->rport[p->rslot - 1].port;
+		c->rport[p->rslot - 1].rand_port = c->rport[p->rslot - 1].port;
 }
 
 /* X-36: besides the bubble to its embedded mapping, one to the random port the peer
@@ -616,11 +627,11 @@ static void random_port_bubbles(struct client *c, struct peer *p, const struct t
 	if (p->peer_rand_port) {
 		struct sw_endpoint ep = { .ip = t->mapped.ip, .port = p->peer_rand_port };
 		if (sock)
-			send_bubble_on(c, sock, ep, &p->addr, nonce_for_direct(c, p), p->rand_port);
+			send_bubble_on(c, sock, ep, &p->addr, nonce_for_direct(c, p), rand_port_of(c, p));
 		if (!sock || c->nat != NAT_SYMMETRIC)
 			send_bubble(c, ep, &p->addr, nonce_for_direct(c, p));
-	} else if (p->rslot && p->rand_port && embedded) {
-		send_bubble_on(c, sock, t->mapped, &p->addr, nonce_for_direct(c, p), p->rand_port);
+	} else if (rand_port_of(c, p) && embedded) {
+		send_bubble_on(c, sock, t->mapped, &p->addr, nonce_for_direct(c, p), rand_port_of(c, p));
 	}
 }
 
@@ -644,20 +655,21 @@ static void peer_refresh(struct client *c, uint64_t now)
 {
 	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
 		struct peer *p = rport_peer(c, i);
+		struct client_rport *r = &c->rport[i];
 		if (!p)
 			continue;
-		if (!p->et_deadline) {
-			p->et_lower = p->et_upper = 0;
-			p->et_retry = 0;
+		if (!r->et_deadline) {
+			r->et_lower = r->et_upper = 0;
+			r->et_retry = 0;
 		}
 		if (!p->trusted || p->sock != CLIENT_SOCK_RANDOM + i)
 			continue;
-		if (now - p->last_data_tx < CLIENT_PEER_REFRESH_MS) {
-			p->refresh_count = 0;
-		} else if (p->refresh_count < CLIENT_PEER_REFRESH_MAX) {
-			send_bubble_on(c, p->sock, p->mapping, &p->addr, NULL, p->rand_port);
+		if (now - r->last_data_tx < CLIENT_PEER_REFRESH_MS) {
+			r->refresh_count = 0;
+		} else if (r->refresh_count < CLIENT_PEER_REFRESH_MAX) {
+			send_bubble_on(c, p->sock, p->mapping, &p->addr, NULL, r->rand_port);
 			p->last_tx = now;
-			p->refresh_count++;
+			r->refresh_count++;
 			c->stats.peer_refresh_bubbles++;
 		}
 	}
@@ -668,10 +680,11 @@ static void port_echo_timers(struct client *c, uint64_t now)
 {
 	for (unsigned i = 0; i < c->cfg.random_ports; i++) {
 		struct peer *p = rport_peer(c, i);
-		if (!p || !p->et_deadline || now < p->et_deadline)
+		struct client_rport *r = &c->rport[i];
+		if (!p || !r->et_deadline || now < r->et_deadline)
 			continue;
-		p->et_deadline = 0;
-		if (p->et_retry == 1) {
+		r->et_deadline = 0;
+		if (r->et_retry == 1) {
 			port_echo_test(c, p, now);
 		} else {
 			struct teredo_addr t;
@@ -924,24 +937,25 @@ static int probe_udp(struct client *c, uint64_t now, struct sw_endpoint src, con
 static int port_echo_answer(struct client *c, struct peer *peer, struct sw_endpoint src, const struct teredo_pkt *p)
 {
 	struct ra_info ri;
+	struct client_rport *r = rp_of(c, peer);
 	bool known = src.ip == c->cfg.server || src.ip == c->cfg.server2;
-	if (src.port != htons(TEREDO_PORT) || !known || !p->has_origin || !p->has_auth || !peer->et_retry ||
+	if (src.port != htons(TEREDO_PORT) || !known || !p->has_origin || !p->has_auth || !r || !r->et_retry ||
 	    ra_parse(p->ip6, p->ip6_len, &ri) != WIRE_OK || !p->origin.port)
 		return drop(c, CL_DROP_BAD_RA);
-	if (!memcmp(p->nonce, peer->et_nonce1, 8) && src.ip == c->cfg.server) {
-		if (!peer->et_lower)
-			peer->et_lower = p->origin.port;
-	} else if (!memcmp(p->nonce, peer->et_nonce2, 8) && src.ip == c->cfg.server2) {
-		if (!peer->et_upper)
-			peer->et_upper = p->origin.port;
+	if (!memcmp(p->nonce, r->et_nonce1, 8) && src.ip == c->cfg.server) {
+		if (!r->et_lower)
+			r->et_lower = p->origin.port;
+	} else if (!memcmp(p->nonce, r->et_nonce2, 8) && src.ip == c->cfg.server2) {
+		if (!r->et_upper)
+			r->et_upper = p->origin.port;
 	} else {
 		return drop(c, CL_DROP_BAD_RA);
 	}
-	if (peer->et_lower && peer->et_upper && !peer->rand_port && !peer->trusted) {
+	if (r->et_lower && r->et_upper && !r->rand_port && !peer->trusted) {
 		/* The midpoint (E-01: the printed formula adds the upper port twice). The
 		 * test is over: its timer stops, so that no second test moves the port. */
-		peer->rand_port = htons((uint16_t)(((uint32_t)ntohs(peer->et_lower) + ntohs(peer->et_upper)) / 2));
-		peer->et_deadline = 0;
+		r->rand_port = htons((uint16_t)(((uint32_t)ntohs(r->et_lower) + ntohs(r->et_upper)) / 2));
+		r->et_deadline = 0;
 		c->stats.port_predictions++;
 		struct teredo_addr t;
 		teredo_addr_decode(&peer->addr, &t);
@@ -1003,7 +1017,7 @@ static int rport_udp(struct client *c, uint64_t now, unsigned i, struct sw_endpo
 		 * hears us from where it just wrote to (C-39). */
 		trust_on(c, peer, sock, src, now);
 		c->stats.random_port_trusted++;
-		send_bubble_on(c, sock, src, &s6, nonce_for_direct(c, peer), peer->rand_port);
+		send_bubble_on(c, sock, src, &s6, nonce_for_direct(c, peer), rand_port_of(c, peer));
 		return c->o.n;
 	} else {
 		return drop(c, CL_DROP_UNKNOWN_SOURCE);
@@ -1115,7 +1129,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			 * through the servers can otherwise beat it to the peer (a NAT that keeps
 			 * state for unsolicited input would then move our mapping). Only a random
 			 * port lent just now by indirect_due (X-35) writes after it. */
-			bool lend = !q->rslot && !q->rand_port && pp_active(c);
+			bool lend = !q->rslot && pp_active(c);
 			if (!lend)
 				random_port_bubbles(c, q, &t, embedded);
 			if (peer_may_bubble(q, now) && ipv4_is_global_unicast(t.server)) {

@@ -173,6 +173,15 @@ struct client {
 		uint32_t peer;        /* the peer it is lent to, PEER_NONE when free */
 		struct in6_addr addr; /* that peer's address (it may have left the table) */
 		bool renew;           /* to be reopened; the request found no room yet */
+		/* The state of RFC 6081 §5.4.1 and §5.5.1 that only a peer with a random
+		 * port has (X-31, X-42): kept here, not in every peer entry. */
+		uint16_t rand_port;   /* Random Port: the external port predicted, network order */
+		uint8_t refresh_count;
+		uint64_t last_data_tx; /* ms, data only */
+		uint8_t et_nonce1[8], et_nonce2[8];
+		uint16_t et_lower, et_upper; /* network byte order, 0 = no answer yet */
+		uint8_t et_retry;
+		uint64_t et_deadline; /* ms, the Echo Test Failover Timer, 0 = not running */
 	} rport[CLIENT_RANDOM_PORTS];
 	uint64_t next_peer_refresh; /* ms, X-32 */
 	struct client_stats stats;

@@ -30,18 +30,13 @@ struct peer {
 	 * its last indirect bubble to us. */
 	bool has_nonce_sent, has_nonce_rcvd;
 	uint8_t sock;                /* the local socket its traffic leaves from */
-	/* RFC 6081 §5.4.1, §5.5.1 (X-31, X-42): the random port lent to it (slot + 1, 0 =
-	 * none), the external port predicted for it (Random Port) and the one it announced
-	 * (Peer Random Port), both network byte order; where its direct bubbles came in. */
+	/* RFC 6081 §5.4.1, §5.5.1 (X-31, X-42): the client's random port lent to it (slot +
+	 * 1, 0 = none; the rest of that state lives with the port, struct client_rport),
+	 * the random port it announced (Peer Random Port, network byte order), and where
+	 * its direct bubbles came in. */
 	uint8_t rslot;
 	bool dr_primary, dr_random;
-	uint16_t rand_port, peer_rand_port;
-	uint8_t refresh_count;
-	uint64_t last_data_tx;       /* ms, data only */
-	uint8_t et_nonce1[8], et_nonce2[8];
-	uint16_t et_lower, et_upper; /* network byte order, 0 = no answer yet */
-	uint8_t et_retry;
-	uint64_t et_deadline;        /* ms, the Echo Test Failover Timer, 0 = not running */
+	uint16_t peer_rand_port;
 	bool speaks_6081;            /* it sent us an RFC 6081 trailer */
 	uint8_t solicits;            /* RFC 6081 §5.7: solicitations sent, 0 = none */
 	uint8_t nalt;                /* RFC 6081 §5.6: its alternate addresses */

@@ -40,9 +40,7 @@ static void one_peer(struct status_out *o, const struct peer *p, uint32_t prefix
 	if (p->local)
 		st_str(o, "local", endpoint_str(p->local_ep, a, sizeof a));
 	st_bool(o, "trusted", p->trusted);
-	/* RFC 6081 §5.4, §5.5: the random port we predicted for it, the one it announced. */
-	if (p->rand_port)
-		st_u64(o, "random_port", ntohs(p->rand_port));
+	/* RFC 6081 §5.4, §5.5: the random port it announced, the local socket it uses. */
 	if (p->peer_rand_port)
 		st_u64(o, "peer_random_port", ntohs(p->peer_rand_port));
 	if (p->sock)

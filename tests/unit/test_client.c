@@ -915,7 +915,7 @@ static void rfc6081_s5_4_x35_x38_port_preserving_random_port(void **state)
 	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
 	assert_int_equal(nacts, 1);
 	assert_int_equal(acts[0].sock, 2);
-	assert_int_equal(p->last_data_tx, now);
+	assert_int_equal(cl.rport[p->rslot - 1].last_data_tx, now);
 	/* Data back on the random port from its mapping: to the host. */
 	udp_on(2, prand, make_echo(buf, sizeof buf, &peer, &me, 8));
 	assert_int_equal(count_kind(SW_ACT_TUN), 1);
@@ -926,7 +926,7 @@ static void rfc6081_s5_4_x35_x38_port_preserving_random_port(void **state)
 	 * the random port zeroed and given back. */
 	udp_in(embedded, make_bubble(buf, &peer, &me));
 	assert_true(p->dr_primary && !p->dr_random);
-	assert_int_equal(p->rand_port, 0);
+	assert_int_equal(p->rslot, 0); /* Random Port zeroed with it */
 	assert_int_equal(p->sock, 0);
 	const struct sw_action *r = find(SW_ACT_RENEW_SOCK);
 	assert_non_null(r);
@@ -1003,12 +1003,11 @@ static void rfc6081_s5_5_x44_x48_sequential_echo_test(void **state)
 	assert_int_equal(trailers_of(i)->random_port, htons(20011)); /* X-48, E-01 */
 	assert_int_equal(cl.stats.port_predictions, 1);
 	struct peer *p = peer_find(&cl.peers, &peer);
-	assert_int_equal(p->et_deadline, 0);
+	assert_int_equal(cl.rport[p->rslot - 1].et_deadline, 0);
 	/* a bubble on the primary port ends it all. */
 	udp_in(embedded, make_bubble(buf, &peer, &me));
 	assert_true(p->trusted && p->dr_primary);
-	assert_int_equal(p->et_lower, 0);
-	assert_int_equal(p->et_retry, 0);
+	assert_int_equal(p->rslot, 0); /* Lower, Upper, RetryCounter went with the port */
 	assert_non_null(find(SW_ACT_RENEW_SOCK));
 }
 
@@ -1061,7 +1060,7 @@ static void rfc6081_s5_4_2_1_x32_peer_refresh(void **state)
 	p->last_rx = now;
 	cl.next_refresh = now + 60000;
 	nacts = client_tick(&cl, now, acts, ACTS);
-	assert_int_equal(p->refresh_count, 0);
+	assert_int_equal(cl.rport[p->rslot - 1].refresh_count, 0);
 	/* The peer leaves the table: its port goes back to the shell. */
 	peer_remove(&cl.peers, p);
 	now += 200;
