@@ -932,6 +932,19 @@ static int probe_udp(struct client *c, uint64_t now, struct sw_endpoint src, con
 	return c->o.n;
 }
 
+/* An accepted data packet goes to the host; the trailers stay out of it. */
+static int to_host(struct client *c, const struct teredo_pkt *p)
+{
+	struct sw_action *a = sw_emit(&c->o);
+	if (a) {
+		a->kind = SW_ACT_TUN;
+		a->body = p->ip6;
+		a->body_len = p->ip6_len;
+		c->stats.to_tun++;
+	}
+	return c->o.n;
+}
+
 /* X-47: an RA on a random port answers one of its peer's Echo Test RSs: the origin
  * indication's port brackets the port of the test's direct bubble. */
 static int port_echo_answer(struct client *c, struct peer *peer, struct sw_endpoint src, const struct teredo_pkt *p)
@@ -1022,16 +1035,7 @@ static int rport_udp(struct client *c, uint64_t now, unsigned i, struct sw_endpo
 	} else {
 		return drop(c, CL_DROP_UNKNOWN_SOURCE);
 	}
-	if (bubble)
-		return c->o.n;
-	struct sw_action *a = sw_emit(&c->o);
-	if (a) {
-		a->kind = SW_ACT_TUN;
-		a->body = p.ip6;
-		a->body_len = p.ip6_len;
-		c->stats.to_tun++;
-	}
-	return c->o.n;
+	return bubble ? c->o.n : to_host(c, &p);
 }
 
 int client_udp_on(struct client *c, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *buf,
@@ -1256,16 +1260,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	/* RFC 6081 §5.7.4.2: a peer asks whether we are still there. */
 	if (bubble && tr.has_nd && tr.nd_type == TRAILER_ND_SOLICITATION && c->cfg.load_reduction)
 		send_nd_bubble(c, src, &s6, TRAILER_ND_ADVERTISEMENT);
-	if (bubble)
-		return c->o.n;
-	struct sw_action *a = sw_emit(&c->o);
-	if (a) {
-		a->kind = SW_ACT_TUN;
-		a->body = p.ip6;
-		a->body_len = p.ip6_len;
-		c->stats.to_tun++;
-	}
-	return c->o.n;
+	return bubble ? c->o.n : to_host(c, &p);
 }
 
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
