@@ -15,20 +15,14 @@ host_had_sbin=$([ -e /usr/sbin/shipwormd ] && echo yes || echo no)
 
 # Everything below runs in its own mount namespace: when it ends, the overlay and the
 # tmpfs go with it.
-unshare -m --propagation private bash -s "$deb" "$T" <<'EOS'
+unshare -m --propagation private bash -s "$deb" "$T" "$(dirname "$0")/../lab/lab.sh" <<'EOS'
 set -u
 deb=$1 T=$2 R=$2/root
-pass=0 fail=0
-check() { # DESCRIPTION CMD...
-	local what=$1; shift
-	if "$@" >"$T/check.out" 2>&1; then
-		pass=$((pass + 1)); echo "ok - $what"
-	else
-		fail=$((fail + 1)); echo "not ok - $what"
-		sed 's/^/#   /' "$T/check.out" | tail -n 15
-	fi
-}
+# The lab's check (its output format and counters), without the lab: no lab_init, so
+# no namespace and no trap.
+. "$3"
 mount -t tmpfs tmpfs "$T"
+LAB_TMP=$T LAB_PASS=0 LAB_FAIL=0
 mkdir -p "$T/upper" "$T/work" "$R"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$R"
 for d in proc sys dev; do mount --rbind "/$d" "$R/$d"; done
@@ -71,8 +65,8 @@ check "no file of the package is left after the purge" bash -c "echo $left; test
 # records and the system user (kept on purge, as Debian does with system users), nothing.
 (cd "$T/upper" && find . ! -type d) | grep -vE '^\./(var/lib/dpkg/|var/log/|var/cache/|var/lib/systemd/deb-systemd-helper|etc/(passwd|group|shadow|gshadow)-?$|etc/\.pwd\.lock$|etc/ld\.so\.cache$)' >"$T/leftovers" || true
 check "no leftovers in the throwaway root besides dpkg's records and the system user" bash -c "! grep . '$T/leftovers'"
-echo "deb: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+echo "deb: $LAB_PASS passed, $LAB_FAIL failed"
+[ "$LAB_FAIL" = 0 ]
 EOS
 rc=$?
 # The machine itself is untouched.
