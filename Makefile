@@ -26,7 +26,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DSHIPWORM_VERSION='"$(VERSION)"' -Isrc
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS)
-LIBS    := -lmnl -lcap -lseccomp
+LIBS    := -lmnl -lcap -lseccomp -lminiupnpc
 
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANFLAGS = -std=c11 $(WARN) -O1 -g $(SAN) $(CPPFLAGS)

@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -42,6 +42,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_HAIRPINNING] = "Hairpinning",
 	[D_PORTPRESERVING] = "PortPreservingNAT",
 	[D_SEQUENTIAL] = "SequentialPortNAT",
+	[D_UPNP] = "UPnP",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -205,11 +206,13 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 	case D_LOADREDUCTION:
 	case D_HAIRPINNING:
 	case D_PORTPRESERVING:
-	case D_SEQUENTIAL: {
+	case D_SEQUENTIAL:
+	case D_UPNP: {
 		bool *flag = d == D_SYMMETRICNAT     ? &c->symmetric_nat
 			     : d == D_LOADREDUCTION  ? &c->load_reduction
 			     : d == D_HAIRPINNING    ? &c->hairpinning
 			     : d == D_PORTPRESERVING ? &c->port_preserving_nat
+			     : d == D_UPNP           ? &c->upnp
 						     : &c->sequential_nat;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
@@ -269,13 +272,15 @@ static void defaults(struct sw_config *c)
 	c->hairpinning = true;
 	c->port_preserving_nat = true;
 	c->sequential_nat = true;
+	c->upnp = true;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
 static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
-					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL };
+					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL,
+					       D_UPNP };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
 		if (at[only[i]])
 			return (int)only[i];

@@ -34,6 +34,7 @@ struct sw_config {
 	bool hairpinning;       /* client: RFC 6081 §5.6 (alternate address trailers), default on */
 	bool port_preserving_nat; /* client: RFC 6081 §5.4 (random ports), default on */
 	bool sequential_nat;    /* client: RFC 6081 §5.5 (port prediction), default on */
+	bool upnp;              /* client: RFC 6081 §5.3 (a UPnP IGD port mapping), default on */
 	uint32_t relay_unknown_rate; /* relay: new clients taken per second, UINT32_MAX all */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */
 	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */

@@ -114,6 +114,64 @@ static int drop(struct client *c, enum client_drop why)
 	return c->o.n;
 }
 
+/* ---- RFC 6081 §5.3: UPnP-enabled symmetric NAT ---- */
+
+void client_upnp(struct client *c, uint32_t ext_ip, uint16_t ext_port)
+{
+	c->upnp_enabled = c->cfg.upnp && ext_ip && ext_port;
+	c->upnp_map = c->upnp_enabled ? (struct sw_endpoint){ .ip = ext_ip, .port = ext_port }
+				      : (struct sw_endpoint){ 0 };
+}
+
+struct sw_endpoint client_upnp_mapped(const struct client *c)
+{
+	/* X-24, evaluated against the current mapping: a new mapping after maintenance
+	 * (C-26) may be a new NAT. */
+	if (!c->upnp_enabled || (c->have_addr && endpoint_eq(c->mapped, c->upnp_map)))
+		return (struct sw_endpoint){ 0 };
+	return c->upnp_map;
+}
+
+bool client_upnp_symmetric(const struct client *c)
+{
+	return c->cfg.symmetric_nat && c->nat == NAT_SYMMETRIC && c->upnp_enabled && c->have_addr &&
+	       endpoint_eq(c->mapped, c->upnp_map);
+}
+
+/* RFC 6081 §5.3.4.2, §5.3.4.3 (X-26): to a symmetric peer from behind our own single
+ * UPnP-enabled symmetric NAT, bubbles and data go to the mapping its address names (its
+ * IGD may forward it), since its NAT will not let our answers to the port it wrote from
+ * in. What it writes still comes from that other port: p->mapping keeps it, for case 1.
+ * Not on a random port of §5.4 or §5.5, which has its own rules. */
+static struct sw_endpoint peer_dst(struct client *c, const struct peer *p)
+{
+	if (p->symmetric_peer && p->sock == 0 && client_upnp_symmetric(c) &&
+	    teredo_addr_has_prefix(&p->addr, c->cfg.prefix)) {
+		struct teredo_addr t;
+		teredo_addr_decode(&p->addr, &t);
+		if (mapping_ok(c, t.mapped.ip)) {
+			c->stats.upnp_embedded_sends++;
+			return t.mapped;
+		}
+	}
+	return p->mapping;
+}
+
+/* X-25: a direct bubble from another mapping than the peer's address names marks it
+ * symmetric; called before trust(), which gives a lent random port back. The RFC does
+ * not say how §5.3 and §5.4 meet. Behind our UPnP-enabled NAT, a peer we lent a random
+ * port to may write to our primary port (its IGD mapping) while our own earlier bubble
+ * to it from there has a flow open in our NAT; Linux's NAT then rewrites the source port
+ * of the peer's packet to keep the two flows apart, and any peer looks symmetric. An
+ * answer to where it came from goes back through that very flow, and X-26's send to the
+ * peer's address would leave on the other flow's port, which a port-restricted peer's
+ * NAT drops. So a peer that has a random port of ours is not marked: the answer goes to
+ * where it wrote from, as for a symmetric peer under §5.2. */
+static bool symmetric_peer_flag(const struct client *c, const struct peer *p)
+{
+	return !(c->upnp_enabled && p->rslot);
+}
+
 /* Data to a trusted peer, from the socket its direct bubbles came in on (RFC 6081
  * §5.4.4.5) and counted as data (X-34). */
 static void send_to_peer(struct client *c, struct peer *p, const uint8_t *body, size_t len, uint64_t now)
@@ -121,7 +179,7 @@ static void send_to_peer(struct client *c, struct peer *p, const uint8_t *body, 
 	struct sw_action *a = sw_emit(&c->o);
 	if (a) {
 		a->sock = p->sock;
-		a->dst = p->mapping;
+		a->dst = peer_dst(c, p);
 		a->body = body;
 		a->body_len = len;
 		c->stats.to_udp++;
@@ -399,7 +457,15 @@ static void send_indirect(struct client *c, struct peer *p, uint32_t server)
 	/* RFC 6081 §5.6.4.1 (X-53): while we have no contact, also our own address and
 	 * port, for a peer behind the same NAT that does not hairpin (a Nonce Trailer
 	 * then goes along, as the extension requires). */
-	bool alt = c->cfg.hairpinning && !p->trusted && c->local_ip && c->cfg.local_port;
+	struct sw_endpoint alts[2];
+	unsigned nalt = 0;
+	if (c->cfg.hairpinning && !p->trusted && c->local_ip && c->cfg.local_port)
+		alts[nalt++] = (struct sw_endpoint){ .ip = c->local_ip, .port = c->cfg.local_port };
+	/* ... and the UPnP mapping, when it is not the one in our address. */
+	struct sw_endpoint um = client_upnp_mapped(c);
+	if (c->cfg.hairpinning && !p->trusted && um.ip)
+		alts[nalt++] = um;
+	bool alt = nalt > 0;
 	struct sw_action *a = sw_emit(&c->o);
 	if (!a)
 		return;
@@ -409,10 +475,8 @@ static void send_indirect(struct client *c, struct peer *p, uint32_t server)
 		p->has_nonce_sent = true;
 		a->hdr_len += trailer_put_nonce(a->hdr + a->hdr_len, p->nonce_sent);
 	}
-	if (alt) {
-		struct sw_endpoint me = { .ip = c->local_ip, .port = c->cfg.local_port };
-		a->hdr_len += trailer_put_alt(a->hdr + a->hdr_len, &me, 1);
-	}
+	if (alt)
+		a->hdr_len += trailer_put_alt(a->hdr + a->hdr_len, alts, nalt);
 	/* RFC 6081 §5.4.4.2, §5.5.4.2: the port predicted for this peer. */
 	if (p->rslot && c->rport[p->rslot - 1].rand_port)
 		a->hdr_len += trailer_put_random_port(a->hdr + a->hdr_len, c->rport[p->rslot - 1].rand_port);
@@ -1221,12 +1285,14 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			bool own_link = ipv4_in_nets(c->nets, c->nnets, src.ip);
 			if (own_link ? !c->cfg.hairpinning : !mapping_ok(c, src.ip))
 				return drop(c, own_link ? CL_DROP_LOCAL_SUBNET : CL_DROP_NOT_GLOBAL);
+			peer->symmetric_peer = !own_link && symmetric_peer_flag(c, peer); /* */
 			trust(c, peer, src, now);
 			peer->speaks_6081 = true;
 			c->stats.nonce_accepted++;
 			/* C-39: answer there, so that the peer hears us from the mapping in our
-			 * address (its case 3) through the hole its bubble opened. */
-			send_bubble(c, src, &s6, NULL);
+			 * address (its case 3) through the hole its bubble opened; or, from
+			 * behind our UPnP-enabled symmetric NAT, at its own IGD (X-26). */
+			send_bubble(c, peer_dst(c, peer), &s6, NULL);
 			return c->o.n;
 		} else if (teredo && bubble && peer && peer->peer_rand_port && src.ip == t.mapped.ip &&
 			   src.port == peer->peer_rand_port && mapping_ok(c, src.ip)) {
@@ -1246,6 +1312,7 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 			 * source here; this takes only a bubble without trailers (a peer with
 			 * RFC 6081 returns our nonce, and X-15 judges that), only from that
 			 * address, only during our own exchange (C-66 narrowed, not dropped). */
+			peer->symmetric_peer = symmetric_peer_flag(c, peer); /* */
 			trust(c, peer, src, now);
 			c->stats.moved_port_accepted++;
 			return c->o.n;
@@ -1316,7 +1383,7 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 		 * server. Only with a peer that has shown it speaks RFC 6081 (one that does
 		 * not would never answer, and a Miredo peer would wait 4 s more). */
 		p->solicits = 1;
-		send_nd_bubble(c, p->mapping, &p->addr, TRAILER_ND_SOLICITATION);
+		send_nd_bubble(c, peer_dst(c, p), &p->addr, TRAILER_ND_SOLICITATION);
 	} else if (teredo) {
 		bubble_peer(c, p, now); /* C-45 */
 	} else {
@@ -1431,7 +1498,7 @@ static void retry_peers(struct client *c, uint64_t now)
 		} else if (p->solicits) {
 			/* RFC 6081 §5.7.2 (X-63): again, and at the third, back to the indirect
 			 * bubble as for a new peer (the exchange restarts its count). */
-			send_nd_bubble(c, p->mapping, &p->addr, TRAILER_ND_SOLICITATION);
+			send_nd_bubble(c, peer_dst(c, p), &p->addr, TRAILER_ND_SOLICITATION);
 			if (++p->solicits >= 3) {
 				p->solicits = 0;
 				p->retries = 1;

@@ -104,6 +104,7 @@ struct client_config {
 	bool nat_probe;        /* a second socket (sock 1) exists for the filtering probe */
 	bool port_preserving_nat; /* RFC 6081 §5.4, on by default (PortPreservingNAT) */
 	bool sequential_nat;   /* RFC 6081 §5.5, on by default (SequentialPortNAT) */
+	bool upnp;             /* RFC 6081 §5.3: the shell asks the IGD (UPnP) and reports */
 	uint8_t random_ports;  /* random-port sockets the shell opened (<= CLIENT_RANDOM_PORTS) */
 	uint16_t local_port;   /* our UDP socket's port, network byte order, 0 unknown */
 };
@@ -128,6 +129,7 @@ struct client_stats {
 	uint64_t random_port_trusted;  /* X-38 (d): a peer trusted on a random port */
 	uint64_t peer_random_port_accepted; /* a bubble from the random port a peer announced */
 	uint64_t peer_refresh_bubbles; /* */
+	uint64_t upnp_embedded_sends;  /* data or bubbles to a peer's embedded mapping */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -152,6 +154,11 @@ struct client {
 	uint64_t probe_deadline;
 	uint8_t probe_nonce[8];
 	bool port_preserving;  /* RFC 6081 §5.4.4: mapped port = local port */
+	/* RFC 6081 §5.3.1 (X-21): the UPnP-Enabled NAT flag and the mapping the IGD
+	 * reserved (as the IGD reported it; client_upnp_mapped() gives the RFC's field,
+	 * zero behind a single NAT, X-24). */
+	bool upnp_enabled;
+	struct sw_endpoint upnp_map;
 	bool have_addr;
 	struct in6_addr addr;
 	uint32_t mtu;
@@ -198,6 +205,17 @@ void client_set_local_ip(struct client *c, uint32_t ip);
 /* The shell opened random-port socket i (core socket CLIENT_SOCK_RANDOM + i) on `port`
  * (network byte order), at start and after each SW_ACT_RENEW_SOCK. */
 void client_random_port_ready(struct client *c, unsigned i, uint16_t port);
+
+/* RFC 6081 §5.3.3 (X-22, X-52): what the IGD answered. The shell runs AddPortMapping
+ * and GetExternalIPAddress (they block on HTTP) beside qualification, not before it, so
+ * that a NAT without UPnP costs nothing; ext_ip 0 means no mapping. */
+void client_upnp(struct client *c, uint32_t ext_ip, uint16_t ext_port);
+/* The UPnP-Mapped Address/Port of RFC 6081 §5.3.1: the IGD's mapping, zeroed when the
+ * server saw that very mapping (a single NAT, X-24). */
+struct sw_endpoint client_upnp_mapped(const struct client *c);
+/* X-26's first three conditions: behind a single symmetric NAT that forwards our mapped
+ * port to us whoever writes. */
+bool client_upnp_symmetric(const struct client *c);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

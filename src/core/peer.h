@@ -38,6 +38,8 @@ struct peer {
 	bool dr_primary, dr_random;
 	uint16_t peer_rand_port;
 	bool speaks_6081;            /* it sent us an RFC 6081 trailer */
+	bool symmetric_peer;         /* RFC 6081 §5.3.1 (X-25): a direct bubble came from
+				      * another mapping than its address names */
 	uint8_t solicits;            /* RFC 6081 §5.7: solicitations sent, 0 = none */
 	uint8_t nalt;                /* RFC 6081 §5.6: its alternate addresses */
 	struct sw_endpoint alt[2];

@@ -27,6 +27,7 @@
 #include "sys/status_peers.h"
 #include "sys/tun.h"
 #include "sys/udp.h"
+#include "sys/upnp.h"
 #include "wire/teredo_addr.h"
 
 /* Miredo's metric: native IPv6 routes (1024) keep priority (RFC 4380 §5.5, C-70). */
@@ -49,6 +50,11 @@ struct client_io {
 	int rport[CLIENT_RANDOM_PORTS];
 	struct udp_tx rtx[CLIENT_RANDOM_PORTS];
 	struct nl *nl;
+	/* RFC 6081 §5.3: the UPnP helper's socket (kept open while the mapping should
+	 * live), and what it said. */
+	int upnp;
+	bool upnp_done;
+	char upnp_why[sizeof ((struct upnp_result *)0)->why];
 	bool addr_set;
 	struct in6_addr addr;
 	uint64_t send_errors;
@@ -266,6 +272,8 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_str(o, NULL, "server-load-reduction");
 	if (c->cfg.hairpinning)
 		st_str(o, NULL, "hairpinning");
+	if (c->cfg.upnp && c->cfg.symmetric_nat)
+		st_str(o, NULL, "upnp-enabled-symmetric-nat");
 	if (c->cfg.random_ports) {
 		st_str(o, NULL, "port-preserving-symmetric-nat");
 		if (c->cfg.sequential_nat)
@@ -282,6 +290,15 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_u64(o, "random_ports_lent", lent);
 	if (c->nat == NAT_SYMMETRIC)
 		st_str(o, "mapped_secondary", endpoint_str(c->mapped2, a, sizeof a));
+	/* RFC 6081 §5.3 (X-21, X-24): off, searching, none (and why), or the IGD's mapping
+	 * and whether it is the one the server sees (a single NAT). */
+	st_str(o, "upnp", !c->cfg.upnp ? "off" : !io->upnp_done ? "searching"
+			  : !c->upnp_enabled ? "none" : !c->have_addr ? "mapped"
+			  : client_upnp_mapped(c).ip ? "mapped-behind-another-nat" : "mapped-single-nat");
+	if (c->upnp_enabled)
+		st_str(o, "upnp_mapped", endpoint_str(c->upnp_map, a, sizeof a));
+	if (io->upnp_done)
+		st_str(o, "upnp_detail", io->upnp_why);
 	uint64_t now = daemon_now_ms();
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
@@ -324,6 +341,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "random_port_trusted", s->random_port_trusted);
 		st_u64(&o, "peer_random_port_accepted", s->peer_random_port_accepted);
 		st_u64(&o, "peer_refresh_bubbles", s->peer_refresh_bubbles);
+		st_u64(&o, "upnp_embedded_sends", s->upnp_embedded_sends);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -459,6 +477,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.port_preserving_nat = cfg->port_preserving_nat;
 	cc.sequential_nat = cfg->sequential_nat;
 	cc.random_ports = cfg->symmetric_nat && cfg->port_preserving_nat ? CLIENT_RANDOM_PORTS : 0;
+	/* RFC 6081 §5.3 needs §5.2; §5.6 takes the same mapping. */
+	cc.upnp = cfg->upnp && (cfg->symmetric_nat || cfg->hairpinning);
 	io.tun = tun_open(cfg->ifname, &io.ifindex);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
@@ -482,9 +502,21 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("out of memory");
 		return 1;
 	}
+	const char *user = daemon_user(opts);
+	/* X-22: the helper asks the IGD while we qualify (forked before the sandbox: it
+	 * needs HTTP and multicast; it drops to the same user). */
+	io.upnp = -1;
+	if (cc.upnp && cc.local_port) {
+		io.upnp = upnp_start(cc.local_port, cfg->bind_address, user);
+		if (io.upnp < 0)
+			log_warn("UPnP off: cannot start its helper: %s", strerror(errno));
+	}
+	if (io.upnp < 0) {
+		io.upnp_done = true;
+		snprintf(io.upnp_why, sizeof io.upnp_why, "%s", cc.upnp ? "the helper did not start" : "UPnP no");
+	}
 	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
 	 * routes whenever it re-qualifies. */
-	const char *user = daemon_user(opts);
 	if (daemon_drop_privileges(user, true) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
@@ -498,8 +530,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe };
-	int ep = daemon_epoll(fds, 6);
+	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe, io.upnp };
+	int ep = daemon_epoll(fds, 7);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -567,6 +599,23 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					execute(&io, client_udp_on(&io.core, now, (uint8_t)(CLIENT_SOCK_RANDOM + slot),
 								   udp_rx_src(&io.rx, j), io.rx.bufs[j],
 								   io.rx.msgs[j].msg_len, io.acts, ACTS));
+				break;
+			}
+			case 6: {
+				struct upnp_result ur;
+				if (upnp_read(io.upnp, &ur) < 0)
+					break;
+				/* One answer; the socket stays open (closing it removes the
+				 * mapping) but leaves the loop. */
+				epoll_ctl(ep, EPOLL_CTL_DEL, io.upnp, NULL);
+				if (!ur.ext_ip) {
+					close(io.upnp);
+					io.upnp = -1;
+				}
+				client_upnp(&io.core, ur.ext_ip, ur.ext_port);
+				io.upnp_done = true;
+				memcpy(io.upnp_why, ur.why, sizeof io.upnp_why);
+				log_info("UPnP: %s", ur.why);
 				break;
 			}
 			case 4: {

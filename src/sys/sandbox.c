@@ -22,6 +22,9 @@ static const char *const common[] = {
 };
 /* The client: netlink for address changes, getifaddrs for local discovery. */
 static const char *const client_extra[] = { "setsockopt", "getsockopt" };
+/* The UPnP helper (sys/upnp.c): libminiupnpc's SSDP search and HTTP requests. */
+static const char *const upnp_extra[] = { "setsockopt", "getsockopt", "select", "pselect6", "getpeername",
+					  "ioctl", "uname", "shutdown" };
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -76,6 +79,8 @@ int sandbox_enter(enum sandbox_role role)
 	int r = allow(f, common, sizeof common / sizeof common[0]);
 	if (!r && role == SANDBOX_CLIENT)
 		r = allow(f, client_extra, sizeof client_extra / sizeof client_extra[0]);
+	if (!r && role == SANDBOX_UPNP)
+		r = allow(f, upnp_extra, sizeof upnp_extra / sizeof upnp_extra[0]);
 	if (!r)
 		r = seccomp_load(f);
 	seccomp_release(f);

@@ -2,7 +2,7 @@
 #ifndef SW_SYS_SANDBOX_H
 #define SW_SYS_SANDBOX_H
 
-enum sandbox_role { SANDBOX_SERVER, SANDBOX_CLIENT, SANDBOX_RELAY };
+enum sandbox_role { SANDBOX_SERVER, SANDBOX_CLIENT, SANDBOX_RELAY, SANDBOX_UPNP };
 
 /* Allow only the system calls the role makes after start-up; any other kills the
  * process after one log line naming the call. Returns 0, or -1 with errno. */

@@ -50,8 +50,12 @@ static void qualify(struct client *x, bool symmetric)
 		.local_port = htons(40000),
 		.port_preserving_nat = true, .sequential_nat = true,
 		.random_ports = symmetric ? 2 : 0,
+		.upnp = symmetric,
 	};
 	client_init(x, &c, rng, NULL);
+	/* The symmetric one sits behind a single UPnP IGD (RFC 6081 §5.3, X-24, X-26). */
+	if (symmetric)
+		client_upnp(x, htonl(0xcb007107), htons(40000));
 	for (unsigned i = 0; i < c.random_ports; i++)
 		client_random_port_ready(x, i, htons(next_port++));
 	for (int round = 0; round < 2; round++) {

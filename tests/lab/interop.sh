@@ -16,7 +16,8 @@ set -u
 LAB_ID=${LAB_ID:-swm$$}
 # cascade: a home router behind another (lab_cascade), the client behind both.
 # ppsymmetric, sequential: the symmetric NATs of RFC 6081 §3.3 and §3.4 (lab_nat).
-KINDS=(fullcone addrrestricted homerouter masquerade symmetric ppsymmetric sequential cascade)
+# upnp: ppsymmetric with a UPnP IGD (miniupnpd) on its LAN, RFC 6081 §3.2.
+KINDS=(fullcone addrrestricted homerouter masquerade symmetric ppsymmetric sequential upnp cascade)
 IMPLS=(sw mi)
 
 lab_init
@@ -200,15 +201,22 @@ check "every client qualified" test "$missing" = 0
 check "two shipworm clients behind one NAT, local discovery off, meet by RFC 6081 hairpinning" test "$(res nodisc.nodisc.sw.sw)" = ok
 # What each shipworm client found of its NAT (RFC 6081 §3's terms).
 declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-restricted [masquerade]=port-restricted
-	[symmetric]=symmetric [ppsymmetric]=port-preserving-symmetric [sequential]=symmetric [cascade]=port-restricted)
+	[symmetric]=symmetric [ppsymmetric]=port-preserving-symmetric [sequential]=symmetric [cascade]=port-restricted
+	[upnp]=port-preserving-symmetric)
 for kind in "${KINDS[@]}"; do
 	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status --json | sed -nE 's/.*"nat":"([a-z-]+)".*/\1/p')
 	check "a shipworm client behind a $kind NAT says nat: ${want[$kind]} ($got)" test "$got" = "${want[$kind]}"
 done
 # RFC 6081 §3.3 and §3.4: the cells its random ports open between shipworm clients.
 for row in ppsymmetric.homerouter homerouter.ppsymmetric ppsymmetric.ppsymmetric ppsymmetric.masquerade \
-	masquerade.ppsymmetric sequential.homerouter homerouter.sequential ppsymmetric.fullcone sequential.fullcone; do
-	check "shipworm <-> shipworm ${row/./ -> } (RFC 6081 §3.3, §3.4)" test "$(res "$row.sw.sw")" = ok
+	masquerade.ppsymmetric sequential.homerouter homerouter.sequential ppsymmetric.fullcone sequential.fullcone \
+	upnp.upnp upnp.homerouter homerouter.upnp; do
+	check "shipworm <-> shipworm ${row/./ -> } (RFC 6081 §3.2, §3.3, §3.4)" test "$(res "$row.sw.sw")" = ok
+done
+# What the UPnP ones found (RFC 6081 §5.3.3, X-24).
+for x in i.upnp.sw r.upnp.sw; do
+	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[$x]}.sock" status --json | sed -nE 's/.*"upnp":"([a-z-]+)".*/\1/p')
+	check "a shipworm client behind a upnp NAT says upnp: mapped-single-nat ($got)" test "$got" = mapped-single-nat
 done
 check "no cell where Miredo <-> Miredo works and a pair with shipworm does not ($worse)" test "$worse" = 0
 lab_summary

@@ -82,6 +82,9 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 #              one (an nftables set of inside address . port, 180 s)
 #   sequential sequential port-symmetric (RFC 6081 §3.4): every new destination gets the
 #              next port of 20000-20999, whichever host asks (numgen inc)
+#   upnp       ppsymmetric, and a UPnP IGD (miniupnpd, lab_igd) on its LAN: RFC 6081
+#              §3.2's UPnP-enabled symmetric NAT; a mapping made by AddPortMapping
+#              forwards its public port to the client whoever writes
 # All of them filter as Linux's conntrack does (address and port), and drop unsolicited
 # input silently, except masquerade and fullcone.
 lab_nat() {
@@ -94,6 +97,61 @@ lab_nat() {
 	lab_exec "$nat" sysctl -qw net.ipv4.ip_forward=1
 	lab_lan_client "$n" "$cli" "10.$n.0.2"
 	lab_nat_rules "$nat" "$kind" "10.$n.0.2"
+	[ "$kind" != upnp ] || lab_igd "$n"
+}
+
+# lab_stun: a STUN server (Debian's stund) on 198.51.100.60 and .61, once per lab.
+lab_stun() {
+	[ ! -e "$LAB_TMP/stund.pid" ] || return 0
+	lab_public stun 198.51.100.60 198.51.100.61
+	lab_bg stun stund stund -h 198.51.100.60 -a 198.51.100.61
+}
+
+# lab_igd N: NAT n also runs a UPnP IGD, Debian's miniupnpd (nftables), for its LAN
+# 10.N.0.0/24. It refuses a documentation-range external address unless STUN shows
+# that address reachable, so it asks lab_stun's server, whose answers from its other
+# address and port the NAT lets in (../shared/notes/upnp-in-the-lab.md). Returns once
+# port forwarding is on.
+lab_igd() {
+	local n=$1 nat="nat$1"
+	lab_stun
+	lab_exec "$nat" nft insert rule ip lab input ip saddr '{ 198.51.100.60, 198.51.100.61 }' accept
+	# The chains miniupnpd 2.3.1 fills, empty.
+	lab_exec "$nat" nft -f - <<'NFT'
+table inet filter {
+	chain forward { type filter hook forward priority filter; jump miniupnpd; }
+	chain miniupnpd { }
+	chain prerouting { type nat hook prerouting priority dstnat; jump prerouting_miniupnpd; }
+	chain postrouting { type nat hook postrouting priority srcnat - 1; jump postrouting_miniupnpd; }
+	chain prerouting_miniupnpd { }
+	chain postrouting_miniupnpd { }
+}
+NFT
+	cat >"$LAB_TMP/igd-$n.conf" <<CONF
+ext_ifname=eth0
+listening_ip=lan0
+http_port=5000
+enable_upnp=yes
+enable_natpmp=no
+secure_mode=yes
+system_uptime=yes
+uuid=00000000-0000-4000-8000-$(printf '%012d' "$n")
+allow 1024-65535 10.$n.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+ext_perform_stun=yes
+ext_stun_host=198.51.100.60
+ext_stun_port=3478
+CONF
+	lab_private_bg "$nat" "igd-$n" miniupnpd -f "$LAB_TMP/igd-$n.conf" -d
+	lab_wait 20 grep -q "HTTP listening" "$LAB_TMP/igd-$n.log" &&
+		grep -q "Port forwarding is now enabled" "$LAB_TMP/igd-$n.log" ||
+		{ lab_log "nat$n: miniupnpd did not enable port forwarding"; return 1; }
+}
+
+# lab_igd_mappings N: the port mappings NAT n's IGD holds (external port -> internal).
+lab_igd_mappings() {
+	lab_exec "nat$1" nft list chain inet filter prerouting_miniupnpd 2>/dev/null |
+		sed -nE 's/.*dport ([0-9]+) dnat ip to ([0-9.:]+).*/\1 \2/p'
 }
 
 # lab_nat_rules NODE KIND INSIDE: NODE translates from lan0 to eth0 as a NAT of KIND (see
@@ -111,7 +169,7 @@ lab_nat_rules() {
 		sets="set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 120s; }
 	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp update @contacted { ip daddr . udp sport }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
-	ppsymmetric)
+	ppsymmetric|upnp)
 		sets="set used { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 180s; }"
 		post="oifname \"eth0\" meta l4proto udp ip saddr . udp sport @used masquerade random
 		oifname \"eth0\" meta l4proto udp update @used { ip saddr . udp sport } masquerade

@@ -35,6 +35,8 @@ run test_relay.sh
 run test_inbound.sh
 # A host-specific relay behind a NAT (issue 9, 1b).
 run test_hostnat.sh
+# RFC 6081 §5.3 against a real UPnP IGD (miniupnpd), with and without random ports.
+run test_upnp.sh
 # Two relays announcing 2001::/32 by anycast with BIRD 2 (issue 12): a relay stops
 # during a TCP transfer; the route and the flow move to the other.
 run test_anycast.sh

@@ -1361,6 +1361,109 @@ static void rfc4380_s5_2_8_c69_local_peer(void **state)
 	assert_int_equal(cl.stats.dropped[CL_DROP_UNKNOWN_SOURCE], 1);
 }
 
+/* RFC 6081 §5.3.3 (X-22, X-24): the IGD's mapping, when the server saw that very mapping,
+ * means a single NAT: the UPnP-Mapped Address/Port reads zero and, behind a symmetric
+ * NAT, X-26 may apply. Another mapping (a NAT above the IGD) keeps it; a failed
+ * AddPortMapping (0) or UPnP off leaves the extension unused (X-22: continue without). */
+static void rfc6081_s5_3_3_x22_x24_upnp_single_nat(void **state)
+{
+	cl.cfg.upnp = true;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	assert_true(cl.upnp_enabled);
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
+	assert_int_equal(client_upnp_mapped(&cl).ip, 0);      /* */
+	assert_true(client_upnp_symmetric(&cl));
+	/* The IGD is not the NAT the server sees. */
+	client_upnp(&cl, A4("192.0.2.5"), htons(40000));
+	assert_true(endpoint_eq(client_upnp_mapped(&cl), EP("192.0.2.5", 40000)));
+	assert_false(client_upnp_symmetric(&cl));
+	/* No mapping (X-22's failure paths), or the extension off. */
+	client_upnp(&cl, 0, 0);
+	assert_false(cl.upnp_enabled);
+	assert_false(client_upnp_symmetric(&cl));
+	cl.cfg.upnp = false;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	assert_false(cl.upnp_enabled);
+}
+
+/* RFC 6081 §5.3.4 (X-25, X-26): behind a single UPnP-enabled symmetric NAT, a peer whose
+ * direct bubble (with our nonce) comes from another mapping than its address names is a
+ * Symmetric Peer: the answering bubble, the queued packet and later data go to the
+ * mapping embedded in its address (its IGD forwards it); what it sends from its other
+ * mapping is still taken (case 1). Without UPnP, the same peer is answered where it
+ * wrote from (rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce). */
+static void rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address(void **state)
+{
+	cl.cfg.upnp = true;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234),
+			   psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	uint8_t sent[4];
+	memcpy(sent, bubble_nonce(index_to(psrv)), 4);
+	size_t len = make_bubble(buf, &peer, &me);
+	udp_in(actual, len + trailer_put_nonce(buf + len, sent));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_true(p->trusted && p->symmetric_peer);        /* */
+	assert_int_equal(count_to(actual), 0);
+	assert_int_equal(count_to(embedded), 2);             /* queue and bubble */
+	now += 1000;
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(embedded), 1);             /* data */
+	assert_int_equal(cl.stats.upnp_embedded_sends, 3);
+	udp_in(actual, make_echo(buf, sizeof buf, &peer, &me, 8));
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+}
+
+/* RFC 6081 §5.3 with §5.4 (client.c, symmetric_peer_flag): a peer we lent a random port
+ * to is not marked symmetric by a bubble on the primary port from another port (Linux's
+ * NAT rewrites the source port of what reaches the IGD's mapping while our own flow to
+ * the peer is open): it is answered where it wrote from, not at its address. */
+static void rfc6081_s5_3_s5_4_random_port_peer_not_marked_symmetric(void **state)
+{
+	cl.cfg.upnp = true;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	symmetric_with_random_ports(true);
+	assert_true(client_upnp_symmetric(&cl));
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), rewritten = EP("198.51.100.24", 8243),
+			   psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	int i = index_from(0, psrv);
+	assert_true(trailers_of(i)->has_random_port);
+	uint8_t sent[4];
+	memcpy(sent, trailers_of(i)->nonce, 4);
+	size_t len = make_bubble(buf, &peer, &me);
+	udp_in(rewritten, len + trailer_put_nonce(buf + len, sent));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_true(p->trusted && !p->symmetric_peer);
+	assert_int_equal(count_to(rewritten), 2);
+	assert_int_equal(cl.stats.upnp_embedded_sends, 0);
+}
+
+/* RFC 6081 §5.6.3, §5.6.4.1 (X-52, X-53): a UPnP mapping that is not the one in our
+ * address (another NAT above the IGD) goes into the Alternate Address Trailer after our
+ * local address. */
+static void rfc6081_s5_6_x52_x53_upnp_mapping_as_alternate_address(void **state)
+{
+	cl.cfg.upnp = true;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), psrv = EP("198.51.100.10", 3544);
+	qualify(m, m);
+	client_upnp(&cl, A4("10.250.0.9"), htons(4000));
+	struct ipv4_net net = { .addr = A4("10.7.0.2"), .mask = A4("255.255.255.0") };
+	client_set_nets(&cl, &net, 1);
+	client_set_local_ip(&cl, A4("10.7.0.2"));
+	cl.cfg.local_port = htons(4000);
+	struct in6_addr me = our_addr(), b = teredo_of(SERVER, EP("203.0.113.7", 40001), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &b, 8), acts, ACTS);
+	const struct teredo_trailers *t = trailers_of(index_to(psrv));
+	assert_true(t->has_nonce && t->has_alt && t->nalt == 2);
+	assert_true(endpoint_eq(t->alt[0], EP("10.7.0.2", 4000)));
+	assert_true(endpoint_eq(t->alt[1], EP("10.250.0.9", 4000)));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1397,6 +1500,10 @@ int main(void)
 		T(rfc6081_s5_5_2_2_x46_echo_test_failover),
 		T(rfc6081_s5_4_2_1_x32_peer_refresh),
 		T(rfc6081_s5_4_port_preserving_off),
+		T(rfc6081_s5_3_3_x22_x24_upnp_single_nat),
+		T(rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address),
+		T(rfc6081_s5_3_s5_4_random_port_peer_not_marked_symmetric),
+		T(rfc6081_s5_6_x52_x53_upnp_mapping_as_alternate_address),
 		T(suspend_resume_time_jump),
 		T(rfc4380_s5_2_3_c32_no_origin_uses_embedded_mapping),
 		T(sec22_cve_2006_6264_mapping_in_own_subnet),

@@ -111,6 +111,13 @@ static void contradictions_are_errors(void **state)
 	assert_false(cfg.local_discovery);
 	expect_error("ServerAddress 1.2.3.4\nLocalDiscovery maybe\n", "test.conf:2: LocalDiscovery");
 	expect_error("RelayType relay\nLocalDiscovery no\n", "test.conf:2: LocalDiscovery is a client directive");
+	/* RFC 6081 §5.3: UPnP, on by default, a client's. */
+	assert_int_equal(parse("ServerAddress 1.2.3.4\n"), 0);
+	assert_true(cfg.upnp);
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nUPnP no\n"), 0);
+	assert_false(cfg.upnp);
+	expect_error("ServerAddress 1.2.3.4\nUPnP sometimes\n", "test.conf:2: UPnP: \"sometimes\" is not yes or no");
+	expect_error("RelayType cone\nUPnP yes\n", "test.conf:2: UPnP is a client directive");
 	/* Relays may take packets from clients they never sent to; off by default. */
 	assert_int_equal(parse("RelayType cone\n"), 0);
 	assert_int_equal(cfg.relay_unknown_rate, 1000);
