@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -43,6 +43,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_PORTPRESERVING] = "PortPreservingNAT",
 	[D_SEQUENTIAL] = "SequentialPortNAT",
 	[D_UPNP] = "UPnP",
+	[D_REFRESH] = "RefreshInterval",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -197,6 +198,13 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "ServerMaxRSRate: \"%s\" is not a number from 0 to 1000000", v);
 		c->max_rs_rate = (uint32_t)n;
 		return 0;
+	case D_REFRESH:
+		/* C-27: 30 s by default; below it for a NAT that forgets sooner (RFC 6081
+		 * §5.1.1: the discovery procedure cannot go lower), up to 5 minutes. */
+		if (!parse_uint(v, 5, 300, &n))
+			return fail(err, errlen, file, line, "RefreshInterval: \"%s\" is not a number of seconds from 5 to 300", v);
+		c->refresh_s = (uint32_t)n;
+		return 0;
 	case D_CLIENTHOOK:
 		if (v[0] != '/' || strlen(v) >= CONFIG_STR_MAX)
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
@@ -273,6 +281,7 @@ static void defaults(struct sw_config *c)
 	c->port_preserving_nat = true;
 	c->sequential_nat = true;
 	c->upnp = true;
+	c->refresh_s = 30;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
@@ -280,7 +289,7 @@ static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
 					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL,
-					       D_UPNP };
+					       D_UPNP, D_REFRESH };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
 		if (at[only[i]])
 			return (int)only[i];
@@ -412,6 +421,15 @@ int config_parse(const char *text, size_t len, const char *file, struct sw_confi
 			return fail(err, errlen, file, line, "%s needs a value", directive_names[d]);
 		if (strchr(value, ' ') || strchr(value, '\t'))
 			return fail(err, errlen, file, line, "%s takes one value, not \"%s\"", directive_names[d], value);
+		if (d == D_SERVERADDRESS && cfg->line_of[d]) {
+			/* More servers, candidates in the order given (issue 11). */
+			if (cfg->nserver_more == CONFIG_SERVERS_MAX - 1)
+				return fail(err, errlen, file, line, "ServerAddress: at most %d", CONFIG_SERVERS_MAX);
+			if (strlen(value) >= CONFIG_STR_MAX)
+				return fail(err, errlen, file, line, "ServerAddress: name too long");
+			strcpy(cfg->server_more[cfg->nserver_more++], value);
+			continue;
+		}
 		if (cfg->line_of[d])
 			return fail(err, errlen, file, line, "%s is already set on line %d", directive_names[d], cfg->line_of[d]);
 		if (set_directive(cfg, (enum directive)d, value, file, line, err, errlen))

@@ -11,11 +11,16 @@ enum sw_mode { MODE_UNSET, MODE_CLIENT, MODE_SERVER, MODE_RELAY, MODE_HOST_RELAY
 enum sw_relay_type { RT_UNSET, RT_CLIENT, RT_AUTOCLIENT, RT_RELAY, RT_CONE, RT_RESTRICTED };
 
 #define CONFIG_STR_MAX 256
+#define CONFIG_SERVERS_MAX 4 /* ServerAddress lines a client takes */
 
 struct sw_config {
 	enum sw_mode mode;
 	enum sw_relay_type relay_type;
 	char server_address[CONFIG_STR_MAX];  /* client: host name or IPv4 */
+	/* client: further ServerAddress lines, candidates after the first (issue 11) */
+	char server_more[CONFIG_SERVERS_MAX - 1][CONFIG_STR_MAX];
+	unsigned nserver_more;
+	uint32_t refresh_s;     /* client: RefreshInterval, RFC 4380 §5.2 (C-27), default 30 */
 	char server_address2[CONFIG_STR_MAX];
 	uint32_t server_bind;   /* server: primary IPv4, network byte order; 0 = unset */
 	uint32_t server_bind2;  /* server: secondary; 0 = primary + 1 */

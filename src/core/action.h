@@ -20,6 +20,7 @@ enum sw_action_kind {
 	SW_ACT_SET_ADDR,   /* configure `addr` (and `mtu`) on the tunnel, replacing any other */
 	SW_ACT_CLEAR_ADDR, /* remove the tunnel's address and routes: Teredo is unusable */
 	SW_ACT_RENEW_SOCK, /* close local socket `sock` and open it again on a fresh random port */
+	SW_ACT_RESOLVE,    /* client: every server candidate failed; resolve the names again */
 };
 
 struct sw_action {

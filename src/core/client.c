@@ -47,6 +47,21 @@ const char *client_state_name(enum client_state s)
 	return "?";
 }
 
+const char *client_cause_name(enum client_cause c)
+{
+	switch (c) {
+	case CAUSE_START: return "start";
+	case CAUSE_QUALIFIED: return "qualified";
+	case CAUSE_NO_ANSWER: return "server-did-not-answer";
+	case CAUSE_SERVER_LOST: return "server-lost";
+	case CAUSE_MAPPING_CHANGED: return "mapping-changed";
+	case CAUSE_NETWORK_CHANGED: return "network-changed";
+	case CAUSE_NO_NETWORK: return "no-network";
+	case CAUSE_SERVERS_CHANGED: return "servers-changed";
+	}
+	return "?";
+}
+
 const char *client_nat_name(enum client_nat n)
 {
 	switch (n) {
@@ -75,6 +90,8 @@ int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng
 		c->cfg.random_ports = CLIENT_RANDOM_PORTS;
 	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
 		c->rport[i].peer = PEER_NONE;
+	c->servers[0] = (struct client_server){ cfg->server, cfg->server2 };
+	c->nservers = 1;
 	uint8_t key[16];
 	rng(rng_ctx, key, sizeof key);
 	return peer_table_init(&c->peers, cfg->peer_capacity, cfg->queue_pool, cfg->queue_per_peer, key);
@@ -274,6 +291,7 @@ int client_start(struct client *c, uint64_t now, struct sw_action *acts, int cap
 {
 	begin(c, acts, cap);
 	c->next_peer_refresh = now + CLIENT_PEER_REFRESH_MS; /* */
+	c->changed_at = now;
 	start_qualification(c, now);
 	return c->o.n;
 }
@@ -299,13 +317,94 @@ static void go_offline(struct client *c, uint64_t now)
 		if (a)
 			a->kind = SW_ACT_CLEAR_ADDR;
 		c->have_addr = false;
-		c->stats.server_losses++;
 	}
 	forget_all_peers(c);
 	c->probe_step = 0;
 	c->state = CLIENT_OFFLINE;
 	c->maintenance = false;
 	c->rs_deadline = now + CLIENT_OFFLINE_RETRY_MS;
+}
+
+static void changed(struct client *c, uint64_t now, enum client_cause why)
+{
+	c->cause = why;
+	c->changed_at = now;
+}
+
+static void use_server(struct client *c, unsigned i)
+{
+	c->server_idx = (uint8_t)i;
+	c->cfg.server = c->servers[i].primary;
+	c->cfg.server2 = c->servers[i].secondary;
+}
+
+/* The server in use failed (no answer to qualification, C-13, or to a refresh, §5.2.5):
+ * the next candidate at once; when every one has failed in a row, wait, start over with
+ * the first, and ask the shell to resolve the names again (they may have moved). */
+static void server_failed(struct client *c, uint64_t now, enum client_cause why)
+{
+	if (c->have_addr)
+		c->stats.server_losses++;
+	go_offline(c, now);
+	changed(c, now, why);
+	if (++c->servers_tried < c->nservers) {
+		use_server(c, (c->server_idx + 1u) % c->nservers);
+		c->stats.failovers++;
+		start_qualification(c, now);
+		return;
+	}
+	c->servers_tried = 0;
+	use_server(c, 0);
+	struct sw_action *a = sw_emit(&c->o);
+	if (a)
+		a->kind = SW_ACT_RESOLVE;
+}
+
+int client_set_servers(struct client *c, uint64_t now, const struct client_server *s, unsigned n,
+		       struct sw_action *acts, int cap)
+{
+	begin(c, acts, cap);
+	if (!n)
+		return 0;
+	if (n > CLIENT_SERVERS_MAX)
+		n = CLIENT_SERVERS_MAX;
+	struct client_server cur = c->servers[c->server_idx];
+	memcpy(c->servers, s, n * sizeof *s);
+	c->nservers = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++)
+		if (s[i].primary == cur.primary && s[i].secondary == cur.secondary) {
+			c->server_idx = (uint8_t)i;
+			return 0;
+		}
+	/* The server in use is no longer a candidate: the first one, from scratch (our
+	 * address names the old server). */
+	use_server(c, 0);
+	c->servers_tried = 0;
+	if (c->state != CLIENT_OFFLINE || !c->no_network) {
+		go_offline(c, now);
+		changed(c, now, CAUSE_SERVERS_CHANGED);
+		start_qualification(c, now);
+	}
+	return c->o.n;
+}
+
+int client_network(struct client *c, uint64_t now, bool have_route, struct sw_action *acts, int cap)
+{
+	begin(c, acts, cap);
+	c->stats.network_changes++;
+	go_offline(c, now);
+	c->servers_tried = 0;
+	if (!have_route) {
+		/* Quietly: no RS into a void, no retry timer, until a route comes back. */
+		c->no_network = true;
+		c->rs_deadline = UINT64_MAX;
+		changed(c, now, CAUSE_NO_NETWORK);
+		return c->o.n;
+	}
+	c->no_network = false;
+	changed(c, now, CAUSE_NETWORK_CHANGED);
+	start_qualification(c, now);
+	return c->o.n;
 }
 
 /* RFC 4380 §5.2.1 step 7 (C-18) with RFC 5991 §3.1 random bits (P-02, P-05). Random
@@ -333,6 +432,8 @@ static void qualified(struct client *c, uint64_t now, uint32_t prefix)
 	c->state = CLIENT_QUALIFIED;
 	c->maintenance = false;
 	c->qualified_at = now;
+	c->servers_tried = 0;
+	changed(c, now, CAUSE_QUALIFIED);
 	c->next_refresh = now + random_refresh(c);
 	c->next_discovery = now; /* announce ourselves on the link at once */
 	c->stats.qualifications++;
@@ -390,6 +491,7 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 		c->next_refresh = now + random_refresh(c);
 		if (!endpoint_eq(c->mapped, p->origin)) {
 			c->mapped = p->origin;
+			changed(c, now, CAUSE_MAPPING_CHANGED);
 			forget_all_peers(c);
 			set_address(c, get_be32(ri.prefix.s6_addr));
 			/* A new mapping may be a new NAT: classify its filtering again. */
@@ -820,7 +922,9 @@ static void icmp_error(struct client *c, uint64_t now, uint8_t code, const uint8
 static void add_pending(struct client *c, struct peer *p, uint64_t now)
 {
 	p->next_retry = now + CLIENT_RETRY_MS;
-	peer_pending_add(&c->pending, &c->peers, p);
+	/* A full list: this exchange waits for the peer's entry to expire (the host's own
+	 * packets; the relay, which strangers feed, retries instead). */
+	(void)peer_pending_add(&c->pending, &c->peers, p);
 }
 
 /* Send everything queued for a peer that just became reachable (C-34, C-35): packets
@@ -1529,7 +1633,7 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			c->nat = NAT_UNKNOWN;
 			qualified(c, now, c->cfg.prefix);
 		} else {
-			go_offline(c, now); /* C-13 */
+			server_failed(c, now, CAUSE_NO_ANSWER); /* C-13 */
 		}
 		break;
 	case CLIENT_OFFLINE:
@@ -1542,7 +1646,7 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 				c->rs_tries++;
 				send_rs(c, c->cfg.server, now);
 			} else {
-				go_offline(c, now); /* the server is gone: re-qualify */
+				server_failed(c, now, CAUSE_SERVER_LOST); /* §5.2.5: re-qualify */
 			}
 		} else if (!c->maintenance && now >= c->next_refresh) {
 			/* C-25: refresh the NAT mapping and check it. */

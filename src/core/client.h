@@ -48,7 +48,24 @@
 #define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
 #define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */
 
+/* Server candidates (issue 11): the addresses every ServerAddress resolves to, in order
+ * of preference; each with its secondary address. */
+#define CLIENT_SERVERS_MAX 8
+
 typedef void (*sw_rng_fn)(void *ctx, void *buf, size_t len);
+
+/* Why the state last changed (the status shows it). */
+enum client_cause {
+	CAUSE_START,
+	CAUSE_QUALIFIED,
+	CAUSE_NO_ANSWER,       /* C-13: the server never answered our RSs */
+	CAUSE_SERVER_LOST,     /* RFC 4380 §5.2.5: a refresh got no answer */
+	CAUSE_MAPPING_CHANGED, /* C-26: the refresh found another mapping */
+	CAUSE_NETWORK_CHANGED, /* the host's route to the server changed (rtnetlink) */
+	CAUSE_NO_NETWORK,      /* no IPv4 route to the server: offline until one comes */
+	CAUSE_SERVERS_CHANGED, /* the names resolved to other addresses */
+};
+const char *client_cause_name(enum client_cause c);
 
 enum client_state {
 	CLIENT_PROBING,           /* RS to the primary address */
@@ -130,6 +147,8 @@ struct client_stats {
 	uint64_t peer_random_port_accepted; /* a bubble from the random port a peer announced */
 	uint64_t peer_refresh_bubbles; /* */
 	uint64_t upnp_embedded_sends;  /* data or bubbles to a peer's embedded mapping */
+	uint64_t failovers;            /* qualification moved on to the next server candidate */
+	uint64_t network_changes;      /* the route to the server changed or went away */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -139,6 +158,15 @@ struct client {
 	void *rng_ctx;
 	enum client_state state;
 	enum client_nat nat;
+	/* cfg.server and cfg.server2 are the candidate in use, servers[server_idx]. */
+	struct client_server {
+		uint32_t primary, secondary; /* network byte order */
+	} servers[CLIENT_SERVERS_MAX];
+	uint8_t nservers, server_idx;
+	uint8_t servers_tried; /* candidates that failed in a row */
+	bool no_network;       /* offline for want of a route: wait for client_network() */
+	enum client_cause cause;
+	uint64_t changed_at;   /* ms, when the state last changed (cause) */
 	bool maintenance;      /* an RS of maintenance (not qualification) is outstanding */
 	uint8_t rs_tries;
 	uint8_t rs_nonce[8];
@@ -205,6 +233,16 @@ void client_set_local_ip(struct client *c, uint32_t ip);
 /* The shell opened random-port socket i (core socket CLIENT_SOCK_RANDOM + i) on `port`
  * (network byte order), at start and after each SW_ACT_RENEW_SOCK. */
 void client_random_port_ready(struct client *c, unsigned i, uint16_t port);
+
+/* The server candidates (1..CLIENT_SERVERS_MAX, in order of preference). The one in use
+ * stays in use while it is on the list; otherwise qualification starts over with the
+ * first. */
+int client_set_servers(struct client *c, uint64_t now, const struct client_server *s, unsigned n,
+		       struct sw_action *acts, int cap);
+/* The shell followed rtnetlink: the route to the server changed (have_route: source
+ * address, gateway or interface; qualify again at once) or there is none (offline,
+ * quietly, until a route comes back). */
+int client_network(struct client *c, uint64_t now, bool have_route, struct sw_action *acts, int cap);
 
 /* RFC 6081 §5.3.3 (X-22, X-52): what the IGD answered. The shell runs AddPortMapping
  * and GetExternalIPAddress (they block on HTTP) beside qualification, not before it, so

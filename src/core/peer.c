@@ -220,16 +220,18 @@ void peer_sweep(struct peer_table *t, uint64_t now, uint64_t idle_ms, uint32_t b
 	}
 }
 
-void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p)
+bool peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p)
 {
 	uint32_t idx = peer_index(t, p);
 	for (uint32_t i = 0; i < l->n; i++)
 		if (l->idx[i] == idx)
-			return;
-	if (l->n < PEER_PENDING_MAX)
+			return true;
+	if (l->n < PEER_PENDING_MAX) {
 		l->idx[l->n++] = idx;
-	else
-		l->full++;
+		return true;
+	}
+	l->full++;
+	return false;
 }
 
 bool peer_may_bubble(struct peer *p, uint64_t now)

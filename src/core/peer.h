@@ -125,9 +125,10 @@ struct peer_pending {
 	uint32_t n;
 	uint64_t full;               /* peers not added because the list was full */
 };
-/* Add p (once); its next_retry must be set. Silently full: such a peer just waits for
- * its next packet to start again. */
-void peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p);
+/* Add p (once); its next_retry must be set. False when the list is full (the relay
+ * then clears next_retry, so that the peer's next packet starts the exchange again
+ * within the bubble limits, instead of waiting for a retry that never comes). */
+bool peer_pending_add(struct peer_pending *l, const struct peer_table *t, const struct peer *p);
 
 /* Walk the pending list from *cursor (start at 0): return the next peer whose retry is
  * due, forgetting entries that left or finished on the way. For a peer that has had

@@ -208,7 +208,11 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	p->retries = 1;
 	bubble_peer(r, p, &s6, now);
 	p->next_retry = now + CLIENT_RETRY_MS;
-	peer_pending_add(&r->pending, &r->peers, p);
+	/* A full list (a flood of new destinations): no retry timer for this one, so that
+	 * its next packet bubbles again; otherwise a real client whose first bubble was
+	 * lost in the flood stayed unreachable until its entry expired. */
+	if (!peer_pending_add(&r->pending, &r->peers, p))
+		p->next_retry = 0;
 	return r->o.n;
 }
 

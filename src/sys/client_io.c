@@ -23,6 +23,7 @@
 #include "sys/log.h"
 #include "sys/sandbox.h"
 #include "sys/netlink.h"
+#include "sys/resolver.h"
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
 #include "sys/tun.h"
@@ -37,6 +38,7 @@
 /* Host packets handled per TUN wake-up: their UDP datagrams leave in one sendmmsg. */
 #define TUN_ACTS 8
 #define NETS_REFRESH_MS 10000
+#define NET_SETTLE_MS 300 /* rtnetlink: the end of a burst of changes */
 
 struct client_io {
 	struct client core;
@@ -50,6 +52,19 @@ struct client_io {
 	int rport[CLIENT_RANDOM_PORTS];
 	struct udp_tx rtx[CLIENT_RANDOM_PORTS];
 	struct nl *nl;
+	/* Following the network (issue 11): rtnetlink's change messages, and the route
+	 * to the server as last seen. */
+	struct nl *mon;
+	bool net_dirty, have_route;
+	uint64_t net_check_at;
+	struct nl_route4 route;
+	uint32_t route_server;
+	/* Server names: the resolver helper (-1: only addresses), a request in flight,
+	 * the next periodic one, and what the last answer complained of. */
+	int dns;
+	bool dns_pending;
+	uint64_t next_resolve;
+	char dns_why[sizeof ((struct resolve_result *)0)->why];
 	/* RFC 6081 §5.3: the UPnP helper's socket (kept open while the mapping should
 	 * live), and what it said. */
 	int upnp;
@@ -218,8 +233,12 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 			set_address(io, &a->addr, a->mtu);
 			break;
 		case SW_ACT_CLEAR_ADDR:
-			log_warn("Teredo server unreachable: no Teredo connectivity until it answers again");
+			log_warn("no Teredo connectivity until qualified again (%s)", client_cause_name(io->core.cause));
 			clear_address(io);
+			break;
+		case SW_ACT_RESOLVE:
+			if (io->dns >= 0 && !io->dns_pending && resolver_ask(io->dns) == 0)
+				io->dns_pending = true;
 			break;
 		case SW_ACT_RENEW_SOCK:
 			if (a->sock >= CLIENT_SOCK_RANDOM && a->sock - CLIENT_SOCK_RANDOM < (int)io->core.cfg.random_ports) {
@@ -251,9 +270,21 @@ static void status_common(struct client_io *io, struct status_out *o)
 	char a[INET6_ADDRSTRLEN + 8];
 	st_str(o, "mode", "client");
 	st_str(o, "state", c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
+			   : c->state == CLIENT_OFFLINE && c->no_network ? "offline-no-network"
 			   : client_state_name(c->state));
+	st_str(o, "state_cause", client_cause_name(c->cause));
+	st_u64(o, "seconds_since_change", (daemon_now_ms() - c->changed_at) / 1000);
 	st_str(o, "server", inet_ntop(AF_INET, &c->cfg.server, a, sizeof a));
 	st_str(o, "server2", inet_ntop(AF_INET, &c->cfg.server2, a, sizeof a));
+	/* Issue 11: every candidate, in order; the one in use is `server`. */
+	st_arr_begin(o, "servers");
+	for (unsigned i = 0; i < c->nservers; i++)
+		st_str(o, NULL, inet_ntop(AF_INET, &c->servers[i].primary, a, sizeof a));
+	st_arr_end(o);
+	if (io->dns_why[0])
+		st_str(o, "servers_problem", io->dns_why);
+	st_u64(o, "refresh_interval_s", c->cfg.refresh_ms / 1000);
+	st_str(o, "refresh_interval_from", config_line(io->cfg, "RefreshInterval") ? "configuration" : "default");
 	st_str(o, "interface", io->cfg->ifname);
 	st_u64(o, "local_port", ntohs(c->cfg.local_port));
 	if (c->have_addr) {
@@ -342,6 +373,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "peer_random_port_accepted", s->peer_random_port_accepted);
 		st_u64(&o, "peer_refresh_bubbles", s->peer_refresh_bubbles);
 		st_u64(&o, "upnp_embedded_sends", s->upnp_embedded_sends);
+		st_u64(&o, "server_failovers", s->failovers);
+		st_u64(&o, "network_changes", s->network_changes);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -386,6 +419,36 @@ static void refresh_nets(struct client_io *io)
 	client_set_local_ip(&io->core, io->cfg->bind_address ? io->cfg->bind_address : n ? nets[0].addr : 0);
 }
 
+/* Issue 11: after a burst of rtnetlink messages, where would the kernel send to the
+ * server now? A new source address, gateway or interface means a new network (a new
+ * NAT, a new mapping): qualify again at once; no route at all, offline until one
+ * comes. A route to another server (after a fail-over) is only noted. */
+static void check_network(struct client_io *io, uint64_t now)
+{
+	struct nl_route4 rt;
+	uint32_t server = io->core.cfg.server;
+	bool have = nl_route_get4(io->nl, server, io->cfg->bind_address, &rt) == 0;
+	bool same = server != io->route_server ||
+		    (have == io->have_route && (!have || (rt.src == io->route.src && rt.gw == io->route.gw &&
+							 rt.oif == io->route.oif)));
+	io->route_server = server;
+	io->have_route = have;
+	io->route = rt;
+	if (same)
+		return;
+	char s[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	if (have) {
+		/* The interface by index: its name would take an ioctl the sandbox refuses. */
+		log_info("network changed: to the server from %s via %s on interface %d; qualifying again",
+			 inet_ntop(AF_INET, &rt.src, s, sizeof s), rt.gw ? inet_ntop(AF_INET, &rt.gw, g, sizeof g) : "the link",
+			 rt.oif);
+	} else {
+		log_info("network changed: no IPv4 route to the server; waiting for one");
+	}
+	refresh_nets(io);
+	execute(io, client_network(&io->core, now, have, io->acts, ACTS));
+}
+
 /* The discovery socket (C-67): bound to the group, so that only datagrams sent to
  * 224.0.0.253 arrive on it (C-68 drops discovery bubbles sent to a unicast address). */
 static int discovery_open(uint32_t ifaddr)
@@ -408,39 +471,25 @@ static int discovery_open(uint32_t ifaddr)
 	return fd;
 }
 
-static int resolve(const char *name, uint32_t *ip)
-{
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res;
-	int r = getaddrinfo(name, NULL, &hints, &res);
-	if (r)
-		return r;
-	*ip = ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr;
-	freeaddrinfo(res);
-	return 0;
-}
-
 int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 {
 	static struct client_io io;
 	io.cfg = cfg;
 	struct client_config cc = {
-		.prefix = cfg->prefix, .refresh_ms = 30000,
+		.prefix = cfg->prefix, .refresh_ms = cfg->refresh_s * 1000u, /* C-27 */
 		.peer_capacity = 8192, .queue_pool = 4096, .queue_per_peer = 16,
 	};
-	int r = resolve(cfg->server_address, &cc.server);
-	if (r) {
-		log_err("ServerAddress %s: %s", cfg->server_address, gai_strerror(r));
+	struct resolve_result rr;
+	resolve_servers(cfg, &rr);
+	if (!rr.n) {
+		log_err("ServerAddress: no usable server address (%s)", rr.why);
 		return 1;
 	}
-	if (cfg->server_address2[0]) {
-		r = resolve(cfg->server_address2, &cc.server2);
-		if (r) {
-			log_err("ServerAddress2 %s: %s", cfg->server_address2, gai_strerror(r));
-			return 1;
-		}
-	} else {
-		cc.server2 = htonl(ntohl(cc.server) + 1);
-	}
+	if (rr.why[0])
+		log_warn("ServerAddress: %s", rr.why);
+	snprintf(io.dns_why, sizeof io.dns_why, "%s", rr.why);
+	cc.server = rr.s[0].primary;
+	cc.server2 = rr.s[0].secondary;
 	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
 	if (io.udp < 0) {
 		log_err("cannot open the UDP socket (BindAddress/BindPort): %s", strerror(errno));
@@ -503,6 +552,13 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	const char *user = daemon_user(opts);
+	/* Issue 11: names are resolved again later by a helper; the network is followed. */
+	io.dns = -1;
+	if (resolver_has_names(cfg) && (io.dns = resolver_start(cfg, user)) < 0)
+		log_warn("server names will not be resolved again: %s", strerror(errno));
+	io.mon = nl_monitor_open();
+	if (!io.mon)
+		log_warn("network changes will not be followed: rtnetlink: %s", strerror(errno));
 	/* X-22: the helper asks the IGD while we qualify (forked before the sandbox: it
 	 * needs HTTP and multicast; it drops to the same user). */
 	io.upnp = -1;
@@ -530,8 +586,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe, io.upnp };
-	int ep = daemon_epoll(fds, 7);
+	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe, io.upnp, io.mon ? nl_fd(io.mon) : -1, io.dns };
+	int ep = daemon_epoll(fds, 9);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -545,6 +601,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	log_info("Teredo client of %s on %s", inet_ntop(AF_INET, &cc.server, a, sizeof a), cfg->ifname);
 	daemon_ready();
 	refresh_nets(&io);
+	execute(&io, client_set_servers(&io.core, daemon_now_ms(), rr.s, rr.n, io.acts, ACTS));
+	io.route_server = io.core.cfg.server;
+	io.have_route = nl_route_get4(io.nl, io.route_server, cfg->bind_address, &io.route) == 0;
+	io.next_resolve = daemon_now_ms() + RESOLVE_EVERY_S * 1000ull;
 	execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
 	uint64_t next_tick = daemon_now_ms() + TICK_MS, next_nets = daemon_now_ms() + NETS_REFRESH_MS;
 	uint64_t new_key_seen = 0;
@@ -618,6 +678,32 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				log_info("UPnP: %s", ur.why);
 				break;
 			}
+			case 7:
+				if (nl_drain(io.mon) && !io.net_dirty) {
+					/* A change comes as a burst of messages: look once it is over. */
+					io.net_dirty = true;
+					io.net_check_at = daemon_now_ms() + NET_SETTLE_MS;
+				}
+				break;
+			case 8: {
+				struct resolve_result res;
+				int rd = resolver_read(io.dns, &res);
+				if (rd == -1)
+					break;
+				io.dns_pending = false;
+				if (rd == -2) {
+					log_warn("%s: server names will not be resolved again", res.why);
+					epoll_ctl(ep, EPOLL_CTL_DEL, io.dns, NULL);
+					close(io.dns);
+					io.dns = -1;
+					break;
+				}
+				if (strcmp(res.why, io.dns_why)) /* once per new complaint */
+					log_warn("ServerAddress: %s", res.why[0] ? res.why : "every name resolves again");
+				memcpy(io.dns_why, res.why, sizeof io.dns_why);
+				execute(&io, client_set_servers(&io.core, daemon_now_ms(), res.s, res.n, io.acts, ACTS));
+				break;
+			}
 			case 4: {
 				int k = udp_rx_batch(io.disc, &io.rx);
 				now = daemon_now_ms();
@@ -643,6 +729,15 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (now >= next_nets) {
 			refresh_nets(&io);
 			next_nets = now + NETS_REFRESH_MS;
+		}
+		if (io.net_dirty && now >= io.net_check_at) {
+			io.net_dirty = false;
+			check_network(&io, now);
+		}
+		if (io.dns >= 0 && now >= io.next_resolve) {
+			io.next_resolve = now + RESOLVE_EVERY_S * 1000ull;
+			if (!io.dns_pending && resolver_ask(io.dns) == 0)
+				io.dns_pending = true;
 		}
 	}
 out:

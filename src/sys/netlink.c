@@ -43,8 +43,9 @@ void nl_close(struct nl *n)
 	}
 }
 
-/* Send one request with NLM_F_ACK and wait for its acknowledgement. */
-static int transact(struct nl *n, struct nlmsghdr *h)
+/* Send one request with NLM_F_ACK and wait for its acknowledgement; answers before it
+ * go to cb. */
+static int transact_cb(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb_fn, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -55,11 +56,99 @@ static int transact(struct nl *n, struct nlmsghdr *h)
 		ssize_t r = mnl_socket_recvfrom(n->sock, buf, sizeof buf);
 		if (r < 0)
 			return -errno;
-		int cb = mnl_cb_run(buf, (size_t)r, h->nlmsg_seq, n->portid, NULL, NULL);
+		int cb = mnl_cb_run(buf, (size_t)r, h->nlmsg_seq, n->portid, cb_fn, data);
 		if (cb < 0)
 			return -errno;
 		if (cb == MNL_CB_STOP)
 			return 0;
+	}
+}
+
+static int transact(struct nl *n, struct nlmsghdr *h)
+{
+	return transact_cb(n, h, NULL, NULL);
+}
+
+static int route_attr(const struct nlattr *a, void *data)
+{
+	struct nl_route4 *r = data;
+	switch (mnl_attr_get_type(a)) {
+	case RTA_PREFSRC:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			r->src = mnl_attr_get_u32(a);
+		break;
+	case RTA_GATEWAY:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			r->gw = mnl_attr_get_u32(a);
+		break;
+	case RTA_OIF:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			r->oif = (int)mnl_attr_get_u32(a);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *h, void *data)
+{
+	if (h->nlmsg_type == RTM_NEWROUTE)
+		mnl_attr_parse(h, sizeof(struct rtmsg), route_attr, data);
+	return MNL_CB_OK;
+}
+
+int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	memset(r, 0, sizeof *r);
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = RTM_GETROUTE;
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(h, sizeof *rt);
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = 32;
+	mnl_attr_put_u32(h, RTA_DST, dst);
+	if (src) {
+		rt->rtm_src_len = 32;
+		mnl_attr_put_u32(h, RTA_SRC, src);
+	}
+	int e = transact_cb(n, h, route_cb, r);
+	if (e == 0 && !r->oif)
+		return -ENETUNREACH;
+	return e;
+}
+
+struct nl *nl_monitor_open(void)
+{
+	struct nl *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!n->sock || mnl_socket_bind(n->sock, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE,
+					MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+		if (n->sock)
+			mnl_socket_close(n->sock);
+		free(n);
+		errno = e;
+		return NULL;
+	}
+	return n;
+}
+
+int nl_fd(const struct nl *n)
+{
+	return mnl_socket_get_fd(n->sock);
+}
+
+int nl_drain(struct nl *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int msgs = 0;
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(n->sock, buf, sizeof buf);
+		if (r <= 0)
+			/* Empty, or ENOBUFS (messages lost): either way, look again. */
+			return errno == ENOBUFS ? msgs + 1 : msgs;
+		msgs++;
 	}
 }
 

@@ -18,4 +18,20 @@ int nl_addr6(struct nl *n, bool add, int ifindex, const struct in6_addr *a, uint
 int nl_route6(struct nl *n, bool add, int ifindex, const struct in6_addr *dst, uint8_t plen,
 	      uint32_t metric);
 
+/* Where the kernel would send to IPv4 `dst` (from `src` when non-zero): the source
+ * address, gateway (0 when on-link) and interface. 0, or -ENETUNREACH (no route) or
+ * another negative errno. */
+struct nl_route4 {
+	uint32_t src, gw;
+	int oif;
+};
+int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r);
+
+/* A socket that hears every IPv4 address, route and link change of the host (the
+ * client follows its network, issue 11): its fd to poll, and a drain that reads what
+ * is queued and returns how many messages came (a burst is one change to look at). */
+struct nl *nl_monitor_open(void);
+int nl_fd(const struct nl *n);
+int nl_drain(struct nl *n);
+
 #endif

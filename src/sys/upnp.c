@@ -7,8 +7,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <miniupnpc/miniupnpc.h>
@@ -17,7 +15,7 @@
 
 #include "sys/daemon.h"
 #include "sys/log.h"
-#include "sys/sandbox.h"
+#include "sys/helper.h"
 
 /* RFC 6081 §5.3.3: the description the RFC names, and a lease of 0 (no expiry; an IGD
  * that caps it, as miniupnpd does, is renewed every UPNP_RENEW_S). */
@@ -123,47 +121,27 @@ static void helper(int fd, uint16_t port_n, uint32_t bind_ip)
 	_exit(0);
 }
 
+struct upnp_arg {
+	uint16_t port;
+	uint32_t bind_ip;
+};
+
+static void body(int fd, void *arg)
+{
+	const struct upnp_arg *a = arg;
+	/* Stopped on its own (SIGTERM, as by a lab or a shutdown that kills every
+	 * process), it still removes the mapping. */
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	helper(fd, a->port, a->bind_ip);
+}
+
 int upnp_start(uint16_t port, uint32_t bind_ip, const char *user)
 {
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Nothing of the daemon's but the socketpair and stdio: its sockets, TUN and
-		 * control socket are not the helper's business. */
-		if (dup2(sv[1], 3) < 0)
-			_exit(1);
-		for (int fd = 4; fd < 1024; fd++)
-			close(fd);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		/* Stopped on its own (SIGTERM, as by a lab or a shutdown that kills every
-		 * process), it still removes the mapping. */
-		struct sigaction sa = { .sa_handler = on_term };
-		sigaction(SIGTERM, &sa, NULL);
-		signal(SIGINT, SIG_IGN); /* a ^C to the foreground daemon: it goes first */
-		prctl(PR_SET_NAME, "shipworm-upnp", 0L, 0L, 0L);
-		/* It parses what any host on the LAN may send (SSDP, HTTP, XML): no
-		 * capability, and a seccomp filter of its own. */
-		if (daemon_drop_privileges(user, false) < 0) {
-			say(3, 0, 0, "cannot switch to user %s", user);
-			_exit(1);
-		}
-		if (sandbox_enter(SANDBOX_UPNP) < 0) {
-			say(3, 0, 0, "cannot enter the seccomp sandbox: %s", strerror(errno));
-			_exit(1);
-		}
-		helper(3, port, bind_ip);
-	}
-	close(sv[1]);
-	return sv[0];
+	/* It parses what any host on the LAN may send (SSDP, HTTP, XML): a seccomp filter
+	 * of its own. */
+	struct upnp_arg a = { port, bind_ip };
+	return helper_fork("shipworm-upnp", user, true, SANDBOX_UPNP, body, &a);
 }
 
 int upnp_read(int fd, struct upnp_result *r)

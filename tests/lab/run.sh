@@ -37,6 +37,8 @@ run test_inbound.sh
 run test_hostnat.sh
 # RFC 6081 §5.3 against a real UPnP IGD (miniupnpd), with and without random ports.
 run test_upnp.sh
+# A client on the move (issue 11): server fail-over, a new NAT, no network and back.
+run test_roaming.sh
 # Two relays announcing 2001::/32 by anycast with BIRD 2 (issue 12): a relay stops
 # during a TCP transfer; the route and the flow move to the other.
 run test_anycast.sh

@@ -1464,6 +1464,117 @@ static void rfc6081_s5_6_x52_x53_upnp_mapping_as_alternate_address(void **state)
 	assert_true(endpoint_eq(t->alt[1], EP("10.250.0.9", 4000)));
 }
 
+#define SERVER_B "198.51.100.20"
+#define SERVER_B2 "198.51.100.21"
+
+/* Issue 11 with RFC 4380 §5.2.5 (C-26) and §5.2.1 (C-13): the server in use stops
+ * answering refreshes: the next candidate is asked at once (no 10 s wait), and the new
+ * address names it; when every candidate has failed in a row, the client waits, starts
+ * over with the first, and asks the shell to resolve the names again. */
+static void issue11_server_failover(void **state)
+{
+	struct client_server two[2] = { { A4(SERVER), A4(SERVER2) }, { A4(SERVER_B), A4(SERVER_B2) } };
+	nacts = client_set_servers(&cl, now, two, 2, acts, ACTS);
+	assert_int_equal(nacts, 0);
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	for (int i = 0; i < 2; i++) {
+		now += 4000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	now += 4000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_non_null(find(SW_ACT_CLEAR_ADDR));
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	assert_int_equal(cl.cause, CAUSE_SERVER_LOST);
+	assert_int_equal(cl.stats.failovers, 1);
+	assert_int_equal(cl.stats.server_losses, 1);
+	uint8_t nonce[8];
+	expect_rs(nacts - 1, SERVER_B, nonce);
+	udp_in(EP(SERVER_B, 3544), make_ra(buf, nonce, m, SERVER_B));
+	expect_rs(0, SERVER_B2, nonce);
+	udp_in(EP(SERVER_B2, 3544), make_ra(buf, nonce, m, SERVER_B));
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	struct teredo_addr t;
+	teredo_addr_decode(&cl.addr, &t);
+	assert_int_equal(t.server, A4(SERVER_B));
+	assert_int_equal(cl.cause, CAUSE_QUALIFIED);
+	/* B goes too, and A does not come back: both failed in a row. */
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	for (int i = 0; i < 3; i++) {
+		now += 4000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_int_equal(cl.state, CLIENT_PROBING); /* on A again, at once */
+	for (int i = 0; i < 3; i++) {
+		now += 4000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_int_equal(cl.state, CLIENT_OFFLINE);
+	assert_int_equal(cl.cause, CAUSE_NO_ANSWER);
+	assert_non_null(find(SW_ACT_RESOLVE));
+	assert_int_equal(cl.cfg.server, A4(SERVER)); /* the first, after the wait */
+	now += CLIENT_OFFLINE_RETRY_MS;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+}
+
+/* Issue 11: new candidates from the resolver. The server in use, still listed, stays
+ * in use; once it is gone from the list the client qualifies with the first at once. */
+static void issue11_servers_change(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct client_server two[2] = { { A4(SERVER_B), A4(SERVER_B2) }, { A4(SERVER), A4(SERVER2) } };
+	nacts = client_set_servers(&cl, now, two, 2, acts, ACTS);
+	assert_int_equal(nacts, 0);
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	assert_int_equal(cl.server_idx, 1);
+	nacts = client_set_servers(&cl, now, two, 1, acts, ACTS);
+	assert_non_null(find(SW_ACT_CLEAR_ADDR));
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	assert_int_equal(cl.cause, CAUSE_SERVERS_CHANGED);
+	uint8_t nonce[8];
+	expect_rs(nacts - 1, SERVER_B, nonce);
+}
+
+/* Issue 11: the shell saw the route to the server change: qualify again at once, peers
+ * forgotten (our address will change). No route: offline quietly (no RS, no retry)
+ * until one comes back. */
+static void issue11_network_changes(void **state)
+{
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of(SERVER, EP("198.51.100.24", 4000), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(cl.peers.count, 1);
+	nacts = client_network(&cl, now, true, acts, ACTS);
+	assert_non_null(find(SW_ACT_CLEAR_ADDR));
+	assert_int_equal(cl.state, CLIENT_PROBING);
+	assert_int_equal(cl.cause, CAUSE_NETWORK_CHANGED);
+	assert_int_equal(cl.peers.count, 0);
+	uint8_t nonce[8];
+	expect_rs(nacts - 1, SERVER, nonce);
+	nacts = client_network(&cl, now, false, acts, ACTS);
+	assert_int_equal(cl.state, CLIENT_OFFLINE);
+	assert_true(cl.no_network);
+	for (int i = 0; i < 10; i++) {
+		now += CLIENT_OFFLINE_RETRY_MS;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		assert_int_equal(nacts, 0);
+	}
+	nacts = client_network(&cl, now, true, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.9", 5000), SERVER));
+	expect_rs(0, SERVER2, nonce);
+	udp_in(EP(SERVER2, 3544), make_ra(buf, nonce, EP("203.0.113.9", 5000), SERVER));
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	assert_int_equal(cl.stats.network_changes, 3);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1476,6 +1587,9 @@ int main(void)
 		T(rfc4380_s5_2_c10_nothing_before_qualification),
 		T(rfc4380_s5_2_5_c26_refresh_and_mapping_change),
 		T(server_loss_and_recovery),
+		T(issue11_server_failover),
+		T(issue11_servers_change),
+		T(issue11_network_changes),
 		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
 		T(rfc4380_s5_2_6_c53_bubble_limits),
 		T(rfc4380_s5_2_9_c65_connectivity_test),

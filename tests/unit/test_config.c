@@ -111,6 +111,17 @@ static void contradictions_are_errors(void **state)
 	assert_false(cfg.local_discovery);
 	expect_error("ServerAddress 1.2.3.4\nLocalDiscovery maybe\n", "test.conf:2: LocalDiscovery");
 	expect_error("RelayType relay\nLocalDiscovery no\n", "test.conf:2: LocalDiscovery is a client directive");
+	/* Issue 11: up to four ServerAddress lines, in order; RefreshInterval (C-27). */
+	assert_int_equal(parse("ServerAddress a.example\nServerAddress 1.2.3.4\nServerAddress b.example\n"), 0);
+	assert_string_equal(cfg.server_address, "a.example");
+	assert_int_equal(cfg.nserver_more, 2);
+	assert_string_equal(cfg.server_more[1], "b.example");
+	expect_error("ServerAddress a\nServerAddress b\nServerAddress c\nServerAddress d\nServerAddress e\n",
+		     "test.conf:5: ServerAddress: at most 4");
+	assert_int_equal(cfg.refresh_s, 30);
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
+	assert_int_equal(cfg.refresh_s, 10);
+	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
 	/* RFC 6081 §5.3: UPnP, on by default, a client's. */
 	assert_int_equal(parse("ServerAddress 1.2.3.4\n"), 0);
 	assert_true(cfg.upnp);

@@ -288,6 +288,27 @@ static void sec06_full_pool_still_bubbles(void **state)
 	assert_int_equal(count_to(CLIENT_EP), 1);
 }
 
+/* SEC-06 with R-08: a native-side flood fills the pending list; a real client's first
+ * bubble still leaves, and if it is lost, the next packet for that client bubbles again
+ * (2 s later, within C-53's limit) instead of waiting for a retry the full list never
+ * gives it (the lab's native-side flood left a new client unreachable that way). */
+static void sec06_full_pending_list_bubbles_again(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	rl.pending.n = PEER_PENDING_MAX; /* as the flood leaves it */
+	memset(rl.pending.idx, 0xff, sizeof rl.pending.idx);
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	assert_int_equal(rl.pending.full, 1);
+	now += 1000;
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 0); /* 2 s between bubbles (C-53) */
+	now += 1000;
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	rl.pending.n = 0;
+}
+
 /* R-12 with a rate (RelayAcceptUnknown N, 1000 by default): that many new clients a
  * second get through, so that a restarted relay recovers; a flood gets no more. */
 static void rfc4380_s5_4_2_r12_unknown_clients_rate(void **state)
@@ -330,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_entry_bubbles_again, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host_open, teardown),
 		T(sec06_full_pool_still_bubbles),
+		T(sec06_full_pending_list_bubbles_again),
 		T(relay_drop_names_complete),
 	};
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);

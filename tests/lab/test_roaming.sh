@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A client that lives on a laptop (issue 11): server fail-over between the addresses a
+# name resolves to, a move from one NAT to another, and a network that goes away and
+# comes back. Each time is measured and printed; none is judged.
+#
+#   srv   shipworm's server, 198.51.100.10/.11     srvb  Miredo's server, 198.51.100.14/.15
+#   c1    shipworm client behind nat1 (home router), ServerAddress teredo.lab.example,
+#         which its own /etc/hosts (a private mount namespace) resolves to both servers
+#   c2    shipworm client behind nat2 (home router); nat3 (home router) waits for it
+# The moves come first: the fail-over stops the server c2 uses too.
+set -u
+. "$(dirname "$0")/lab.sh"
+LAB_ID=${LAB_ID:-swr$$}
+
+lab_init
+lab_internet
+lab_shipworm_server srv 198.51.100.10 >/dev/null
+lab_public srvb 198.51.100.14 198.51.100.15
+lab_v6 srvb 2001:db8:1::14
+lab_miredo_server srvb 198.51.100.14
+lab_shipworm_relay rel >/dev/null
+lab_nat 1 homerouter 198.51.100.101
+lab_nat 2 homerouter 198.51.100.102
+lab_nat 3 homerouter 198.51.100.103
+
+# c1 resolves the name through its own hosts file: two addresses, two candidates.
+printf '198.51.100.10 teredo.lab.example\n198.51.100.14 teredo.lab.example\n' >"$LAB_TMP/hosts"
+printf 'RelayType client\nServerAddress teredo.lab.example\nInterfaceName teredo\nRefreshInterval 10\n' \
+	>"$LAB_TMP/shipworm-c1.conf"
+lab_bg c1 shipworm-c1 unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1" /etc/hosts &&
+	exec "$2" -f -c "$3" -s "$4"' sh "$LAB_TMP/hosts" "$SHIPWORMD" "$LAB_TMP/shipworm-c1.conf" \
+	"$LAB_TMP/run/shipworm-c1.sock"
+lab_wait 10 test -S "$LAB_TMP/run/shipworm-c1.sock"
+lab_shipworm_client c2 198.51.100.10 >/dev/null
+lab_wait 30 lab_has_teredo_addr c1
+lab_wait 30 lab_has_teredo_addr c2
+
+st() { lab_sw "$1" status --json | sed -nE "s/.*\"$2\":\"?([^\",}]*)\"?.*/\1/p"; }
+servers() { lab_sw "$1" status --json | sed -nE 's/.*"servers":\[([^]]*)\].*/\1/p' | tr -d '"'; }
+ms() { date +%s%3N; }
+# ping_ok NODE: one echo to the native host, within a second.
+ping_ok() { lab_exec "$1" ping -6 -n -c 1 -W 1 2001:db8:1::100 >/dev/null 2>&1; }
+check "c1: the name gave two candidates ($(servers c1))" test "$(servers c1)" = "198.51.100.10,198.51.100.14"
+check "c1 qualified with the first one" test "$(st c1 server)" = 198.51.100.10
+check "c1 reaches the native host" ping_ok c1
+check_eq "the refresh interval in use is the configured one" "$(st c1 refresh_interval_s) $(st c1 refresh_interval_from)" "10 configuration"
+
+# A move to another NAT: a new link to nat3's LAN, the old one removed.
+mapped_on() { case "$(st c2 mapped)" in "$1":*) ping_ok c2 ;; *) return 1 ;; esac; }
+t=$(ms)
+lab_link nat3 l-c2b c2 eth1
+lab_exec nat3 ip link set l-c2b master lan0
+lab_exec c2 ip addr add 10.3.0.5/24 dev eth1
+lab_exec c2 ip link del eth0
+lab_exec c2 ip route add default via 10.3.0.1
+check "c2 moved to nat3 and its new address works" lab_wait 30 mapped_on 198.51.100.103
+echo "# network change: traffic from c2's new address $(($(ms) - t)) ms after the move began"
+check "the log says why (network changed)" grep -q "network changed: to the server from 10.3.0.5 via 10.3.0.1" "$LAB_TMP/shipworm-c2.log"
+check "the change was counted" test "$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" network_changes)" -ge 1
+
+# No IPv4 route: offline quietly (no RS into the void), back by itself.
+lab_exec c2 ip route del default
+offline() { [ "$(st c2 state)" = offline-no-network ]; }
+check "without a route c2 is offline, waiting for a network" lab_wait 10 offline
+rs=$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" rs_sent)
+sleep 3
+check_eq "... and sends no RS meanwhile" "$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" rs_sent)" "$rs"
+t=$(ms)
+lab_exec c2 ip route add default via 10.3.0.1
+check "the route is back: c2 qualifies by itself and reaches the native host" lab_wait 30 mapped_on 198.51.100.103
+echo "# network back: traffic again $(($(ms) - t)) ms after the route returned"
+# Server fail-over: shipworm's server stops; the next refresh (10 s) fails after its
+# three RSs (RFC 4380 §5.2.5, C-13: 4 s each) and c1 qualifies with Miredo's at once.
+old=$(lab_teredo_addr c1)
+lab_kill_wait srv shipwormd
+t=$(ms)
+on_b() { [ "$(st c1 server)" = 198.51.100.14 ] && [ "$(st c1 state)" = qualified ]; }
+check "after its server stopped, c1 qualified with the other candidate (Miredo's server)" lab_wait 40 on_b
+flows() { a=$(lab_teredo_addr c1); [ -n "$a" ] && [ "$a" != "$old" ] && ping_ok c1; }
+lab_wait 20 flows
+echo "# server fail-over: traffic from c1's new address $(($(ms) - t)) ms after the server stopped (refresh 10 s, then 3 RSs 4 s apart)"
+check "... and traffic flows from its new address, which names that server" \
+	sh -c "case '$(lab_teredo_addr c1)' in 2001:0:c633:640e:*) exit 0;; *) exit 1;; esac"
+check_eq "status: cause and fail-over counted" "$(st c1 state_cause) $(lab_counter "$LAB_TMP/run/shipworm-c1.sock" server_failovers)" "qualified 1"
+
+check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
+check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
+lab_summary
