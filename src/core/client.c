@@ -489,7 +489,14 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 		/* C-26: maintenance. A changed mapping means a new address. */
 		c->maintenance = false;
 		c->next_refresh = now + random_refresh(c);
-		if (!endpoint_eq(c->mapped, p->origin)) {
+		/* Issue 11: one new address per refresh at most (the RA must answer our RS
+		 * nonce); two in a row are counted, for the shell to report once. */
+		if (endpoint_eq(c->mapped, p->origin)) {
+			c->mapping_moved = false;
+		} else {
+			if (c->mapping_moved)
+				c->stats.mapping_jumps++;
+			c->mapping_moved = true;
 			c->mapped = p->origin;
 			changed(c, now, CAUSE_MAPPING_CHANGED);
 			forget_all_peers(c);

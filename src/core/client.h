@@ -149,6 +149,8 @@ struct client_stats {
 	uint64_t upnp_embedded_sends;  /* data or bubbles to a peer's embedded mapping */
 	uint64_t failovers;            /* qualification moved on to the next server candidate */
 	uint64_t network_changes;      /* the route to the server changed or went away */
+	uint64_t mapping_jumps;        /* refreshes that found a new mapping right after one
+					* that did (a NAT or server that churns our address) */
 	uint64_t dropped[CL_DROP__COUNT];
 };
 
@@ -165,6 +167,7 @@ struct client {
 	uint8_t nservers, server_idx;
 	uint8_t servers_tried; /* candidates that failed in a row */
 	bool no_network;       /* offline for want of a route: wait for client_network() */
+	bool mapping_moved;    /* the last refresh found a new mapping */
 	enum client_cause cause;
 	uint64_t changed_at;   /* ms, when the state last changed (cause) */
 	bool maintenance;      /* an RS of maintenance (not qualification) is outstanding */

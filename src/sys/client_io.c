@@ -375,6 +375,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "upnp_embedded_sends", s->upnp_embedded_sends);
 		st_u64(&o, "server_failovers", s->failovers);
 		st_u64(&o, "network_changes", s->network_changes);
+		st_u64(&o, "mapping_jumps", s->mapping_jumps);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -607,7 +608,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.next_resolve = daemon_now_ms() + RESOLVE_EVERY_S * 1000ull;
 	execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
 	uint64_t next_tick = daemon_now_ms() + TICK_MS, next_nets = daemon_now_ms() + NETS_REFRESH_MS;
-	uint64_t new_key_seen = 0;
+	uint64_t new_key_seen = 0, jumps_seen = 0;
 
 	for (;;) {
 		uint64_t now = daemon_now_ms();
@@ -725,6 +726,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			if (io.core.stats.ra_new_key && !new_key_seen)
 				log_warn("the server asks for a new key (RA confirmation byte); secure qualification is not used, so nothing changes");
 			new_key_seen = io.core.stats.ra_new_key;
+			if (io.core.stats.mapping_jumps && !jumps_seen)
+				log_warn("the server reported a new mapping at two refreshes in a row: a NAT that renumbers "
+					 "or a server that lies; the address follows at most once a refresh (counter mapping_jumps)");
+			jumps_seen = io.core.stats.mapping_jumps;
 		}
 		if (now >= next_nets) {
 			refresh_nets(&io);

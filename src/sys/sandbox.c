@@ -22,9 +22,10 @@ static const char *const common[] = {
 };
 /* The client: netlink for address changes, getifaddrs for local discovery. */
 static const char *const client_extra[] = { "setsockopt", "getsockopt" };
-/* The UPnP helper (sys/upnp.c): libminiupnpc's SSDP search and HTTP requests. */
+/* The UPnP helper (sys/upnp.c): libminiupnpc's SSDP search and HTTP requests, and its
+ * SIGTERM handler (set inside the helper's body, after the filter). */
 static const char *const upnp_extra[] = { "setsockopt", "getsockopt", "select", "pselect6", "getpeername",
-					  "ioctl", "uname", "shutdown" };
+					  "ioctl", "uname", "shutdown", "rt_sigaction" };
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {

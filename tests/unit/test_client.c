@@ -247,6 +247,17 @@ static void rfc4380_s5_2_5_c26_refresh_and_mapping_change(void **state)
 	teredo_addr_decode(&a->addr, &t);
 	assert_true(endpoint_eq(t.mapped, m2));
 	assert_int_equal(cl.stats.address_changes, 2);
+	assert_int_equal(cl.stats.mapping_jumps, 0);
+	/* Issue 11: a mapping that moves at every refresh moves the address once a
+	 * refresh, no more, and is counted from the second time in a row. */
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40009), SERVER));
+	assert_null(find(SW_ACT_SET_ADDR)); /* the nonce answered once */
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40004), SERVER));
+	assert_non_null(find(SW_ACT_SET_ADDR));
+	assert_int_equal(cl.stats.mapping_jumps, 1);
 }
 
 /* A server that stops answering: address removed, then found again. */
