@@ -45,7 +45,7 @@ HDRS      := $(shell find src -name '*.h')
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_SMOKE_SECONDS ?= 5
 
 .PHONY: all check unit fuzz fuzz-smoke lab bench demo install install-files clean deps deps-test deps-deb interop deb deb-test
 
