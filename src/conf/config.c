@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -44,6 +44,8 @@ static const char *const directive_names[D__COUNT] = {
 	[D_SEQUENTIAL] = "SequentialPortNAT",
 	[D_UPNP] = "UPnP",
 	[D_REFRESH] = "RefreshInterval",
+	[D_REFRESHDISC] = "RefreshDiscovery",
+	[D_REFRESHMIN] = "RefreshMinimum",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -205,6 +207,12 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "RefreshInterval: \"%s\" is not a number of seconds from 5 to 300", v);
 		c->refresh_s = (uint32_t)n;
 		return 0;
+	case D_REFRESHMIN:
+		/* The floor of RFC 4380 §5.2.7's search (C-60..C-62, issue 11). */
+		if (!parse_uint(v, 2, 300, &n))
+			return fail(err, errlen, file, line, "RefreshMinimum: \"%s\" is not a number of seconds from 2 to 300", v);
+		c->refresh_min_s = (uint32_t)n;
+		return 0;
 	case D_CLIENTHOOK:
 		if (v[0] != '/' || strlen(v) >= CONFIG_STR_MAX)
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
@@ -215,12 +223,14 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 	case D_HAIRPINNING:
 	case D_PORTPRESERVING:
 	case D_SEQUENTIAL:
-	case D_UPNP: {
+	case D_UPNP:
+	case D_REFRESHDISC: {
 		bool *flag = d == D_SYMMETRICNAT     ? &c->symmetric_nat
 			     : d == D_LOADREDUCTION  ? &c->load_reduction
 			     : d == D_HAIRPINNING    ? &c->hairpinning
 			     : d == D_PORTPRESERVING ? &c->port_preserving_nat
 			     : d == D_UPNP           ? &c->upnp
+			     : d == D_REFRESHDISC    ? &c->refresh_discovery
 						     : &c->sequential_nat;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
@@ -282,6 +292,8 @@ static void defaults(struct sw_config *c)
 	c->sequential_nat = true;
 	c->upnp = true;
 	c->refresh_s = 30;
+	c->refresh_discovery = true;
+	c->refresh_min_s = 10;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
@@ -289,7 +301,7 @@ static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
 					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL,
-					       D_UPNP, D_REFRESH };
+					       D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
 		if (at[only[i]])
 			return (int)only[i];

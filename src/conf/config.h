@@ -21,6 +21,8 @@ struct sw_config {
 	char server_more[CONFIG_SERVERS_MAX - 1][CONFIG_STR_MAX];
 	unsigned nserver_more;
 	uint32_t refresh_s;     /* client: RefreshInterval, RFC 4380 §5.2 (C-27), default 30 */
+	bool refresh_discovery; /* client: RFC 4380 §5.2.7 search (C-60..C-62), default on */
+	uint32_t refresh_min_s; /* client: RefreshMinimum, its floor, default 10 */
 	char server_address2[CONFIG_STR_MAX];
 	uint32_t server_bind;   /* server: primary IPv4, network byte order; 0 = unset */
 	uint32_t server_bind2;  /* server: secondary; 0 = primary + 1 */

@@ -91,6 +91,7 @@ int client_init(struct client *c, const struct client_config *cfg, sw_rng_fn rng
 	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
 		c->rport[i].peer = PEER_NONE;
 	c->servers[0] = (struct client_server){ cfg->server, cfg->server2 };
+	c->refresh_now_ms = cfg->refresh_ms;
 	c->nservers = 1;
 	uint8_t key[16];
 	rng(rng_ctx, key, sizeof key);
@@ -271,12 +272,137 @@ static void probe_start(struct client *c, uint64_t now)
 	probe_step(c, now);
 }
 
+/* ---- RFC 4380 §5.2.7 (C-60..C-62): how long the NAT keeps an idle mapping ----
+ * Socket 1 (the filtering probe's, idle once the probe is done) qualifies on its own: a
+ * secondary mapping and the secondary Teredo address it makes. After `candidate` ms of
+ * silence on it, the service port sends a bubble to that address through our server,
+ * which forwards it to the secondary mapping (S-14) from the address socket 1 last
+ * wrote to; a direct bubble to our own public address would need a hairpinning NAT. If
+ * it comes in within 2 s (3 tries) the NAT kept the mapping that long. As the RFC's
+ * loop, but starting from the interval in use instead of 60 s: a NAT that forgets
+ * sooner than that is found too, and the refresh drops at once to refresh_min_ms while
+ * the search goes on between the two (RFC 6081 §5.1.1 notes the RFC's own loop never
+ * goes below 30 s). */
+#define CLIENT_RI_WAIT_MS 2000
+enum { RI_IDLE, RI_QUALIFY, RI_WAIT, RI_TEST, RI_DONE };
+
+static void ri_reset(struct client *c)
+{
+	c->ri_step = RI_IDLE;
+	c->ri_found = false;
+	c->refresh_now_ms = c->cfg.refresh_ms;
+}
+
+static void ri_qualify(struct client *c, uint64_t now)
+{
+	c->ri_step = RI_QUALIFY;
+	c->ri_tries = 1;
+	c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
+	put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
+}
+
+static void ri_bubble(struct client *c, uint64_t now)
+{
+	struct sw_action *a = sw_emit(&c->o);
+	if (a) {
+		a->hdr_len = bubble_build(a->hdr, &c->addr, &c->ri_addr);
+		a->dst = server_ep(c->cfg.server);
+		c->stats.bubbles_sent++;
+	}
+	c->ri_deadline = now + CLIENT_RI_WAIT_MS;
+}
+
+/* One round's outcome (C-61). */
+static void ri_result(struct client *c, uint64_t now, bool kept)
+{
+	c->stats.ri_tests++;
+	if (kept) {
+		c->stats.ri_test_ok++;
+		c->refresh_now_ms = c->ri_candidate;
+		c->ri_found = true;
+		uint32_t up = c->refresh_now_ms * 2, mid = (c->refresh_now_ms + c->ri_max) / 2;
+		c->ri_candidate = up < mid ? up : mid;
+	} else {
+		c->ri_max = c->ri_candidate;
+		if (c->ri_candidate <= c->refresh_now_ms) {
+			/* The NAT forgets sooner than we refresh: the floor at once, and a
+			 * refresh now, before the search narrows it down. */
+			c->refresh_now_ms = c->cfg.refresh_min_ms;
+			c->ri_found = true;
+			c->next_refresh = now;
+		}
+		c->ri_candidate = (c->refresh_now_ms + c->ri_max) / 2;
+	}
+	if (c->refresh_now_ms >= c->ri_max / 4 * 3 || c->ri_candidate <= c->refresh_now_ms) {
+		c->ri_step = RI_DONE; /* C-62: socket 1 stays for the filtering probe */
+		return;
+	}
+	if (kept) {
+		c->ri_step = RI_WAIT; /* the bubble just used the mapping */
+		c->ri_deadline = now + c->ri_candidate;
+	} else {
+		ri_qualify(c, now); /* C-61: maintenance on the secondary port only */
+	}
+}
+
+/* The secondary qualification's RA (socket 1, our ri_nonce). */
+static void ri_ra(struct client *c, uint64_t now, struct sw_endpoint mapped)
+{
+	struct teredo_addr t = { .prefix = get_be32(c->addr.s6_addr), .server = c->cfg.server, .mapped = mapped };
+	teredo_addr_encode(&t, &c->ri_addr);
+	c->ri_last = now;
+	if (!c->ri_candidate) { /* the first round: the interval in use, up to 120 s */
+		c->ri_candidate = c->refresh_now_ms;
+		c->ri_max = CLIENT_REFRESH_MAX_MS;
+	}
+	c->ri_step = RI_WAIT;
+	c->ri_deadline = now + c->ri_candidate;
+}
+
+static void ri_tick(struct client *c, uint64_t now)
+{
+	switch (c->ri_step) {
+	case RI_IDLE:
+		if (c->cfg.refresh_discovery && c->cfg.nat_probe && !c->probe_step && c->cfg.refresh_min_ms &&
+		    c->cfg.refresh_min_ms < c->cfg.refresh_ms) {
+			c->ri_candidate = 0;
+			ri_qualify(c, now);
+		}
+		break;
+	case RI_QUALIFY:
+		if (now < c->ri_deadline)
+			break;
+		if (c->ri_tries++ < CLIENT_RS_TRIES) {
+			c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
+			put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
+		} else {
+			c->ri_step = RI_DONE; /* C-60: secondary qualification failed: keep it */
+		}
+		break;
+	case RI_WAIT:
+		if (now >= c->ri_deadline) {
+			c->ri_step = RI_TEST;
+			c->ri_tries = 1;
+			ri_bubble(c, now);
+		}
+		break;
+	case RI_TEST:
+		if (now < c->ri_deadline)
+			break;
+		if (c->ri_tries++ < 3)
+			ri_bubble(c, now);
+		else
+			ri_result(c, now, false);
+		break;
+	}
+}
+
 static uint64_t random_refresh(struct client *c)
 {
 	/* RFC 4380 §5.2 (C-27): uniform in 75-100 % of the refresh interval. */
 	uint16_t r;
 	c->rng(c->rng_ctx, &r, sizeof r);
-	return c->cfg.refresh_ms * 3 / 4 + (uint64_t)r * (c->cfg.refresh_ms / 4) / 65535;
+	return c->refresh_now_ms * 3 / 4 + (uint64_t)r * (c->refresh_now_ms / 4) / 65535;
 }
 
 static void start_qualification(struct client *c, uint64_t now)
@@ -320,6 +446,7 @@ static void go_offline(struct client *c, uint64_t now)
 	}
 	forget_all_peers(c);
 	c->probe_step = 0;
+	ri_reset(c);
 	c->state = CLIENT_OFFLINE;
 	c->maintenance = false;
 	c->rs_deadline = now + CLIENT_OFFLINE_RETRY_MS;
@@ -499,6 +626,7 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 			c->mapping_moved = true;
 			c->mapped = p->origin;
 			changed(c, now, CAUSE_MAPPING_CHANGED);
+			ri_reset(c); /* perhaps another NAT */
 			forget_all_peers(c);
 			set_address(c, get_be32(ri.prefix.s6_addr));
 			/* A new mapping may be a new NAT: classify its filtering again. */
@@ -1097,6 +1225,24 @@ static int probe_udp(struct client *c, uint64_t now, struct sw_endpoint src, con
 	struct ra_info ri;
 	if (teredo_parse(buf, len, &p) != WIRE_OK)
 		return drop(c, CL_DROP_MALFORMED);
+	bool from_primary = src.ip == c->cfg.server && src.port == htons(TEREDO_PORT);
+	if (c->ri_step == RI_QUALIFY && from_primary && p.has_auth && p.has_origin && !memcmp(p.nonce, c->ri_nonce, 8) &&
+	    ra_parse(p.ip6, p.ip6_len, &ri) == WIRE_OK && !memcmp(&ri.dst, &rs_source, 16) &&
+	    ipv4_is_global_unicast(p.origin.ip)) {
+		memset(c->ri_nonce, 0, sizeof c->ri_nonce);
+		ri_ra(c, now, p.origin);
+		return c->o.n;
+	}
+	if (c->ri_step == RI_TEST && from_primary && p.has_origin && ip6_is_bubble(p.ip6, p.ip6_len)) {
+		struct in6_addr s6, d6;
+		ip6_src(p.ip6, &s6);
+		ip6_dst(p.ip6, &d6);
+		if (!memcmp(&s6, &c->addr, 16) && !memcmp(&d6, &c->ri_addr, 16)) {
+			c->ri_last = now;
+			ri_result(c, now, true);
+			return c->o.n;
+		}
+	}
 	if (!c->probe_step || src.ip != c->cfg.server2 || src.port != htons(TEREDO_PORT) || !p.has_auth ||
 	    memcmp(p.nonce, c->probe_nonce, 8) || ra_parse(p.ip6, p.ip6_len, &ri) != WIRE_OK ||
 	    memcmp(&ri.dst, &probe_source, 16))
@@ -1671,6 +1817,7 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			}
 		}
 		if (c->state == CLIENT_QUALIFIED) {
+			ri_tick(c, now);
 			rport_sweep(c);
 			port_echo_timers(c, now);
 			if (now >= c->next_peer_refresh) {

@@ -47,6 +47,7 @@
 #define CLIENT_SOCK_RANDOM 2
 #define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
 #define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */
+#define CLIENT_REFRESH_MAX_MS 120000  /* C-60: the longest interval the procedure tries */
 
 /* Server candidates (issue 11): the addresses every ServerAddress resolves to, in order
  * of preference; each with its secondary address. */
@@ -111,7 +112,11 @@ struct client_config {
 	uint32_t server;    /* primary, network byte order */
 	uint32_t server2;   /* secondary */
 	uint32_t prefix;    /* expected Teredo prefix, host byte order */
-	uint32_t refresh_ms;
+	uint32_t refresh_ms;   /* the initial refresh interval (C-27) */
+	/* RFC 4380 §5.2.7 (C-60..C-62): find how long the NAT keeps an idle mapping, between
+	 * refresh_min_ms and CLIENT_REFRESH_MAX_MS; needs the second socket (nat_probe). */
+	bool refresh_discovery;
+	uint32_t refresh_min_ms;
 	uint32_t peer_capacity, queue_pool;
 	uint16_t queue_per_peer;
 	bool local_discovery;  /* RFC 4380 §5.2.8, on by default (LocalDiscovery) */
@@ -149,6 +154,7 @@ struct client_stats {
 	uint64_t upnp_embedded_sends;  /* data or bubbles to a peer's embedded mapping */
 	uint64_t failovers;            /* qualification moved on to the next server candidate */
 	uint64_t network_changes;      /* the route to the server changed or went away */
+	uint64_t ri_tests, ri_test_ok; /* RFC 4380 §5.2.7 test bubbles: rounds, answered */
 	uint64_t mapping_jumps;        /* refreshes that found a new mapping right after one
 					* that did (a NAT or server that churns our address) */
 	uint64_t dropped[CL_DROP__COUNT];
@@ -168,6 +174,16 @@ struct client {
 	uint8_t servers_tried; /* candidates that failed in a row */
 	bool no_network;       /* offline for want of a route: wait for client_network() */
 	bool mapping_moved;    /* the last refresh found a new mapping */
+	/* RFC 4380 §5.2.7: the refresh interval in use, and the search for it on socket 1
+	 * (ri_step: 0 not started, 1 RS out, 2 idle until the candidate interval has
+	 * passed, 3 test bubble out, 4 done). */
+	uint32_t refresh_now_ms;
+	uint8_t ri_step, ri_tries;
+	bool ri_found;         /* refresh_now_ms came from the search */
+	uint32_t ri_candidate, ri_max; /* ms */
+	uint64_t ri_deadline, ri_last;  /* ms; ri_last: the secondary mapping's last packet */
+	struct in6_addr ri_addr;        /* the secondary Teredo address */
+	uint8_t ri_nonce[8];
 	enum client_cause cause;
 	uint64_t changed_at;   /* ms, when the state last changed (cause) */
 	bool maintenance;      /* an RS of maintenance (not qualification) is outstanding */

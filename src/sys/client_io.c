@@ -283,8 +283,13 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_arr_end(o);
 	if (io->dns_why[0])
 		st_str(o, "servers_problem", io->dns_why);
-	st_u64(o, "refresh_interval_s", c->cfg.refresh_ms / 1000);
-	st_str(o, "refresh_interval_from", config_line(io->cfg, "RefreshInterval") ? "configuration" : "default");
+	/* C-27 and RFC 4380 §5.2.7: the interval in use, where it comes from, the search. */
+	st_u64(o, "refresh_interval_ms", c->refresh_now_ms);
+	st_str(o, "refresh_interval_from", c->ri_found ? "discovered"
+				  : config_line(io->cfg, "RefreshInterval") ? "configuration" : "default");
+	static const char *const search[] = { "not-started", "qualifying", "waiting", "testing", "done" };
+	st_str(o, "refresh_search", !c->cfg.refresh_discovery || !c->cfg.nat_probe ? "off"
+				   : c->ri_step < 5 ? search[c->ri_step] : "?");
 	st_str(o, "interface", io->cfg->ifname);
 	st_u64(o, "local_port", ntohs(c->cfg.local_port));
 	if (c->have_addr) {
@@ -376,6 +381,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "server_failovers", s->failovers);
 		st_u64(&o, "network_changes", s->network_changes);
 		st_u64(&o, "mapping_jumps", s->mapping_jumps);
+		st_u64(&o, "refresh_tests", s->ri_tests);
+		st_u64(&o, "refresh_tests_kept", s->ri_test_ok);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
 		st_u64(&o, "from_udp", s->from_udp);
 		st_u64(&o, "to_tun", s->to_tun);
@@ -478,6 +485,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.cfg = cfg;
 	struct client_config cc = {
 		.prefix = cfg->prefix, .refresh_ms = cfg->refresh_s * 1000u, /* C-27 */
+		.refresh_discovery = cfg->refresh_discovery, .refresh_min_ms = cfg->refresh_min_s * 1000u,
 		.peer_capacity = 8192, .queue_pool = 4096, .queue_per_peer = 16,
 	};
 	struct resolve_result rr;

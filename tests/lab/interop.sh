@@ -206,6 +206,12 @@ declare -A want=([fullcone]=cone [addrrestricted]=restricted [homerouter]=port-r
 for kind in "${KINDS[@]}"; do
 	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status --json | sed -nE 's/.*"nat":"([a-z-]+)".*/\1/p')
 	check "a shipworm client behind a $kind NAT says nat: ${want[$kind]} ($got)" test "$got" = "${want[$kind]}"
+	if [ "$got" != "${want[$kind]}" ]; then
+		# What the classification rests on (X-33: the first mapping kept the local port).
+		"$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status |
+			grep -E '^(local_port|mapped|mapped_secondary|upnp|upnp_detail|state_cause):' | sed 's/^/#   /'
+		lab_exec "nat${node[i.$kind.sw]#c}" cat /proc/net/nf_conntrack 2>/dev/null | grep -w udp | head -n 8 | sed 's/^/#   /'
+	fi
 done
 # RFC 6081 §3.3 and §3.4: the cells its random ports open between shipworm clients.
 for row in ppsymmetric.homerouter homerouter.ppsymmetric ppsymmetric.ppsymmetric ppsymmetric.masquerade \

@@ -7,6 +7,9 @@
 #   c1    shipworm client behind nat1 (home router), ServerAddress teredo.lab.example,
 #         which its own /etc/hosts (a private mount namespace) resolves to both servers
 #   c2    shipworm client behind nat2 (home router); nat3 (home router) waits for it
+#   c4    shipworm client of Miredo's server behind nat4, a home router that forgets idle
+#         UDP after 8 s (an nftables conntrack timeout policy), RefreshInterval 12,
+#         RefreshMinimum 3
 # The moves come first: the fail-over stops the server c2 uses too.
 set -u
 . "$(dirname "$0")/lab.sh"
@@ -22,6 +25,15 @@ lab_shipworm_relay rel >/dev/null
 lab_nat 1 homerouter 198.51.100.101
 lab_nat 2 homerouter 198.51.100.102
 lab_nat 3 homerouter 198.51.100.103
+lab_nat 4 homerouter 198.51.100.104
+lab_exec nat4 nft -f - <<'NFT'
+table ip lab {
+	ct timeout udp8 { protocol udp; l3proto ip; policy = { unreplied : 8, replied : 8 }; }
+	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp8"; }
+}
+NFT
+# Its search (RFC 4380 §5.2.7) takes about a minute: it runs beside the rest.
+lab_shipworm_client c4 198.51.100.14 "$(printf 'RefreshInterval 12\nRefreshMinimum 3')" >/dev/null
 
 # c1 resolves the name through its own hosts file: two addresses, two candidates.
 printf '198.51.100.10 teredo.lab.example\n198.51.100.14 teredo.lab.example\n' >"$LAB_TMP/hosts"
@@ -43,7 +55,7 @@ ping_ok() { lab_exec "$1" ping -6 -n -c 1 -W 1 2001:db8:1::100 >/dev/null 2>&1; 
 check "c1: the name gave two candidates ($(servers c1))" test "$(servers c1)" = "198.51.100.10,198.51.100.14"
 check "c1 qualified with the first one" test "$(st c1 server)" = 198.51.100.10
 check "c1 reaches the native host" ping_ok c1
-check_eq "the refresh interval in use is the configured one" "$(st c1 refresh_interval_s) $(st c1 refresh_interval_from)" "10 configuration"
+check_eq "the refresh interval in use is the configured one" "$(st c1 refresh_interval_ms) $(st c1 refresh_interval_from)" "10000 configuration"
 
 # A move to another NAT: a new link to nat3's LAN, the old one removed.
 mapped_on() { case "$(st c2 mapped)" in "$1":*) ping_ok c2 ;; *) return 1 ;; esac; }
@@ -83,6 +95,16 @@ check "... and traffic flows from its new address, which names that server" \
 	sh -c "case '$(lab_teredo_addr c1)' in 2001:0:c633:640e:*) exit 0;; *) exit 1;; esac"
 check_eq "status: cause and fail-over counted" "$(st c1 state_cause) $(lab_counter "$LAB_TMP/run/shipworm-c1.sock" server_failovers)" "qualified 1"
 
+# RFC 4380 §5.2.7 (C-60..C-62): c4 found that its NAT forgets sooner than it refreshed.
+searched() { [ "$(st c4 refresh_search)" = done ]; }
+check "c4's refresh search finished" lab_wait 90 searched
+ri=$(st c4 refresh_interval_ms)
+echo "# refresh interval search: ${ri} ms behind a NAT that forgets idle UDP after 8 s ($(lab_counter "$LAB_TMP/run/shipworm-c4.sock" refresh_tests) tests, $(lab_counter "$LAB_TMP/run/shipworm-c4.sock" refresh_tests_kept) kept), $(st c4 seconds_since_change) s after qualifying"
+check "c4 refreshes more often than its NAT forgets ($ri ms < 8000, $(st c4 refresh_interval_from))" \
+	test "$ri" -lt 8000 -a "$(st c4 refresh_interval_from)" = discovered
+c4_reached() { lab_exec v6host ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "$(lab_teredo_addr c4)" >/dev/null 2>&1; }
+check "... so that a native host still reaches it, idle since (the mapping stayed open)" c4_reached
 check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
 check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
+check "c4 stops cleanly" lab_stop_clean c4 shipworm-c4
 lab_summary

@@ -17,6 +17,8 @@ static struct sw_action acts[ACTS];
 static int nacts;
 static uint64_t now;
 static uint8_t buf[2048];
+static uint8_t buf2[2048];          /* a second packet, built while acts[] is read */
+static struct sw_action acts2[ACTS]; /* the answers to it, not looked at */
 static uint8_t rng_counter;
 
 /* Deterministic "randomness": a counter, so that tests can predict nonces. */
@@ -1586,6 +1588,74 @@ static void issue11_network_changes(void **state)
 	assert_int_equal(cl.stats.network_changes, 3);
 }
 
+/* RFC 4380 §5.2.7 (C-60..C-62) against a simulated NAT that forgets an idle mapping
+ * after nat_ms: every RS is answered, and the test bubble our server forwards to the
+ * secondary mapping gets in only if that mapping has been idle no longer than nat_ms.
+ * Returns the refresh interval the search settled on. */
+static uint32_t refresh_search_with_nat(uint32_t nat_ms)
+{
+	cl.cfg.nat_probe = true;
+	cl.cfg.refresh_discovery = true;
+	cl.cfg.refresh_min_ms = 10000;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), m1 = EP("203.0.113.7", 40001);
+	qualify(m, m);
+	uint64_t last1 = now; /* the secondary mapping's last packet */
+	for (int step = 0; step < 5 * 60 * 5 && cl.ri_step != 4; step++) {
+		for (int i = 0; i < nacts; i++) {
+			struct teredo_pkt p;
+			if (acts[i].kind != SW_ACT_UDP || teredo_parse(acts[i].hdr, acts[i].hdr_len, &p) != WIRE_OK)
+				continue;
+			if (p.has_auth) { /* an RS: the server answers where it came from */
+				uint8_t nonce[8];
+				memcpy(nonce, p.nonce, 8);
+				bool probe = acts[i].sock == 1;
+				struct in6_addr src;
+				ip6_src(p.ip6, &src);
+				struct in6_addr ll = A6("fe80::ffff:ffff:ffff");
+				if (probe && memcmp(&src, &ll, 16))
+					continue; /* the filtering probe's RS (C = 1): its NAT says nothing */
+				size_t len = make_ra(buf2, nonce, probe ? m1 : m, SERVER);
+				if (probe)
+					last1 = now;
+				int n = client_udp_on(&cl, now, acts[i].sock, EP(SERVER, 3544), buf2, len, acts2, ACTS);
+				(void)n;
+			} else if (ip6_is_bubble(p.ip6, p.ip6_len) && endpoint_eq(acts[i].dst, EP(SERVER, 3544))) {
+				struct in6_addr d;
+				ip6_dst(p.ip6, &d);
+				if (memcmp(&d, &cl.ri_addr, 16) || now - last1 > nat_ms)
+					continue;
+				teredo_put_origin(buf2, m);
+				memcpy(buf2 + 8, acts[i].hdr, acts[i].hdr_len);
+				last1 = now;
+				client_udp_on(&cl, now, 1, EP(SERVER, 3544), buf2, 8 + acts[i].hdr_len, acts2, ACTS);
+			}
+		}
+		now += 200;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_int_equal(cl.ri_step, 4);
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+	return cl.refresh_now_ms;
+}
+
+/* A NAT that keeps idle UDP 25 s (less than the 30 s we refresh at): found; the refresh
+ * drops to the floor at once, then settles at no more than 25 s. */
+static void rfc4380_s5_2_7_c61_short_nat_timeout_found(void **state)
+{
+	uint32_t r = refresh_search_with_nat(25000);
+	assert_true(r >= 10000 && r <= 25000);
+	assert_true(cl.ri_found);
+	assert_true(cl.stats.ri_tests >= 2);
+}
+
+/* A NAT that keeps idle UDP 100 s: the RFC's loop upward, bounded by 120 s (C-60). */
+static void rfc4380_s5_2_7_c60_long_nat_timeout(void **state)
+{
+	uint32_t r = refresh_search_with_nat(100000);
+	assert_true(r > 30000 && r <= 100000);
+	assert_true(r <= CLIENT_REFRESH_MAX_MS);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1601,6 +1671,8 @@ int main(void)
 		T(issue11_server_failover),
 		T(issue11_servers_change),
 		T(issue11_network_changes),
+		T(rfc4380_s5_2_7_c61_short_nat_timeout_found),
+		T(rfc4380_s5_2_7_c60_long_nat_timeout),
 		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
 		T(rfc4380_s5_2_6_c53_bubble_limits),
 		T(rfc4380_s5_2_9_c65_connectivity_test),

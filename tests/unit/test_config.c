@@ -119,6 +119,12 @@ static void contradictions_are_errors(void **state)
 	expect_error("ServerAddress a\nServerAddress b\nServerAddress c\nServerAddress d\nServerAddress e\n",
 		     "test.conf:5: ServerAddress: at most 4");
 	assert_int_equal(cfg.refresh_s, 30);
+	assert_true(cfg.refresh_discovery);
+	assert_int_equal(cfg.refresh_min_s, 10);
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshDiscovery no\nRefreshMinimum 3\n"), 0);
+	assert_false(cfg.refresh_discovery);
+	assert_int_equal(cfg.refresh_min_s, 3);
+	expect_error("RelayType cone\nRefreshMinimum 3\n", "test.conf:2: RefreshMinimum is a client directive");
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
 	assert_int_equal(cfg.refresh_s, 10);
 	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
