@@ -11,6 +11,7 @@
 #include "sys/control.h"
 #include "sys/daemon.h"
 #include "sys/log.h"
+#include "sys/auto_io.h"
 #include "sys/client_io.h"
 #include "sys/relay_io.h"
 #include "sys/server_io.h"
@@ -160,6 +161,8 @@ int main(int argc, char **argv)
 		return server_io_run(&cfg, &opts);
 	case MODE_CLIENT:
 		return client_io_run(&cfg, &opts);
+	case MODE_AUTO:
+		return auto_io_run(&cfg, &opts);
 	default:
 		return relay_io_run(&cfg, &opts);
 	}

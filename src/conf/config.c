@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -46,6 +46,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_REFRESH] = "RefreshInterval",
 	[D_REFRESHDISC] = "RefreshDiscovery",
 	[D_REFRESHMIN] = "RefreshMinimum",
+	[D_MAXPEERS] = "MaxPeers",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -55,6 +56,7 @@ const char *config_mode_name(enum sw_mode m)
 	case MODE_SERVER: return "server";
 	case MODE_RELAY: return "relay";
 	case MODE_HOST_RELAY: return "host-relay";
+	case MODE_AUTO: return "auto";
 	default: return "unset";
 	}
 }
@@ -135,7 +137,8 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		else if (!strcasecmp(v, "server")) c->mode = MODE_SERVER;
 		else if (!strcasecmp(v, "relay")) c->mode = MODE_RELAY;
 		else if (!strcasecmp(v, "host-relay")) c->mode = MODE_HOST_RELAY;
-		else return fail(err, errlen, file, line, "Mode: \"%s\" is not client, server, relay or host-relay", v);
+		else if (!strcasecmp(v, "auto")) c->mode = MODE_AUTO;
+		else return fail(err, errlen, file, line, "Mode: \"%s\" is not client, server, relay, host-relay or auto", v);
 		return 0;
 	case D_RELAYTYPE:
 		if (!strcasecmp(v, "client")) c->relay_type = RT_CLIENT;
@@ -206,6 +209,13 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		if (!parse_uint(v, 5, 300, &n))
 			return fail(err, errlen, file, line, "RefreshInterval: \"%s\" is not a number of seconds from 5 to 300", v);
 		c->refresh_s = (uint32_t)n;
+		return 0;
+	case D_MAXPEERS:
+		/* Issue 10 (scale): the peer table's size, fixed at start (178 bytes a peer,
+		 * docs/scaling.md); a client or relay; a server keeps no peers. */
+		if (!parse_uint(v, 64, 16777216, &n))
+			return fail(err, errlen, file, line, "MaxPeers: \"%s\" is not a number from 64 to 16777216", v);
+		c->max_peers = (uint32_t)n;
 		return 0;
 	case D_REFRESHMIN:
 		/* The floor of RFC 4380 §5.2.7's search (C-60..C-62, issue 11). */
@@ -329,7 +339,7 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			c->mode = MODE_CLIENT; /* Miredo's default RelayType is client */
 	} else if (at[D_RELAYTYPE]) {
 		bool rt_client = c->relay_type == RT_CLIENT || c->relay_type == RT_AUTOCLIENT;
-		bool ok = (c->mode == MODE_CLIENT && rt_client) ||
+		bool ok = (c->mode == MODE_CLIENT && rt_client) || (c->mode == MODE_AUTO && rt_client) ||
 			  ((c->mode == MODE_RELAY || c->mode == MODE_HOST_RELAY) && !rt_client);
 		if (!ok)
 			return fail(err, errlen, file, at[D_RELAYTYPE], "RelayType contradicts Mode %s (line %d)",
@@ -349,6 +359,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 				    "a server has no tunnel interface and always binds UDP port 3544 on ServerBindAddress");
 		if (at[D_RELAYACCEPTUNKNOWN])
 			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
+		if (at[D_MAXPEERS])
+			return fail(err, errlen, file, at[D_MAXPEERS], "MaxPeers: a server keeps no peers");
 		if (!c->server_bind)
 			return fail(err, errlen, file, at[D_MODE], "a server needs ServerBindAddress");
 		if (!c->server_bind2)
@@ -357,13 +369,16 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file, at[D_SERVERBINDADDRESS2],
 				    "ServerBindAddress2 must differ from ServerBindAddress");
 		break;
+	case MODE_AUTO:
+		/* The client's directives, and those of a host-specific relay, which it runs
+		 * while the host has native IPv6 (issue 11). */
 	case MODE_CLIENT:
 		if (server_dirs)
 			return fail(err, errlen, file, at[D_SERVERBINDADDRESS] ? at[D_SERVERBINDADDRESS] : at[D_SERVERBINDADDRESS2],
 				    "ServerBindAddress is a server directive; a client uses ServerAddress");
 		if (at[D_PREFIX])
 			return fail(err, errlen, file, at[D_PREFIX], "a client learns its prefix from the server; Prefix is for relays and servers");
-		if (at[D_RELAYACCEPTUNKNOWN])
+		if (at[D_RELAYACCEPTUNKNOWN] && c->mode == MODE_CLIENT)
 			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
 		if (!c->server_address[0])
 			return fail(err, errlen, file, 0, "a client needs ServerAddress");

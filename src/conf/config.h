@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum sw_mode { MODE_UNSET, MODE_CLIENT, MODE_SERVER, MODE_RELAY, MODE_HOST_RELAY };
+enum sw_mode { MODE_UNSET, MODE_CLIENT, MODE_SERVER, MODE_RELAY, MODE_HOST_RELAY, MODE_AUTO };
 enum sw_relay_type { RT_UNSET, RT_CLIENT, RT_AUTOCLIENT, RT_RELAY, RT_CONE, RT_RESTRICTED };
 
 #define CONFIG_STR_MAX 256
@@ -23,6 +23,10 @@ struct sw_config {
 	uint32_t refresh_s;     /* client: RefreshInterval, RFC 4380 §5.2 (C-27), default 30 */
 	bool refresh_discovery; /* client: RFC 4380 §5.2.7 search (C-60..C-62), default on */
 	uint32_t refresh_min_s; /* client: RefreshMinimum, its floor, default 10 */
+	uint32_t max_peers;     /* client, relay: MaxPeers, 0 = the role's default */
+	/* Mode auto: why the supervisor (sys/auto_io.c) runs this role, for the status;
+	 * "" when the mode was configured. */
+	char auto_reason[64];
 	char server_address2[CONFIG_STR_MAX];
 	uint32_t server_bind;   /* server: primary IPv4, network byte order; 0 = unset */
 	uint32_t server_bind2;  /* server: secondary; 0 = primary + 1 */

@@ -269,6 +269,8 @@ static void status_common(struct client_io *io, struct status_out *o)
 	const struct client *c = &io->core;
 	char a[INET6_ADDRSTRLEN + 8];
 	st_str(o, "mode", "client");
+	if (io->cfg->auto_reason[0])
+		st_str(o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
 	st_str(o, "state", c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
 			   : c->state == CLIENT_OFFLINE && c->no_network ? "offline-no-network"
 			   : client_state_name(c->state));
@@ -486,7 +488,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	struct client_config cc = {
 		.prefix = cfg->prefix, .refresh_ms = cfg->refresh_s * 1000u, /* C-27 */
 		.refresh_discovery = cfg->refresh_discovery, .refresh_min_ms = cfg->refresh_min_s * 1000u,
-		.peer_capacity = 8192, .queue_pool = 4096, .queue_per_peer = 16,
+		.peer_capacity = cfg->max_peers ? cfg->max_peers : 8192,
+		.queue_pool = cfg->max_peers && cfg->max_peers / 2 < 4096 ? cfg->max_peers / 2 : 4096,
+		.queue_per_peer = 16,
 	};
 	struct resolve_result rr;
 	resolve_servers(cfg, &rr);

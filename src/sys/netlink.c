@@ -43,12 +43,12 @@ void nl_close(struct nl *n)
 	}
 }
 
-/* Send one request with NLM_F_ACK and wait for its acknowledgement; answers before it
- * go to cb. */
-static int transact_cb(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb_fn, void *data)
+/* Send one request (with `flags`: NLM_F_ACK, or NLM_F_DUMP) and read until its
+ * acknowledgement or the dump's end; answers before it go to cb. */
+static int request(struct nl *n, struct nlmsghdr *h, uint16_t flags, mnl_cb_t cb_fn, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_flags |= NLM_F_REQUEST | flags;
 	h->nlmsg_seq = ++n->seq;
 	if (mnl_socket_sendto(n->sock, h, h->nlmsg_len) < 0)
 		return -errno;
@@ -64,9 +64,14 @@ static int transact_cb(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb_fn, void *d
 	}
 }
 
+static int transact_cb(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb_fn, void *data)
+{
+	return request(n, h, NLM_F_ACK, cb_fn, data);
+}
+
 static int transact(struct nl *n, struct nlmsghdr *h)
 {
-	return transact_cb(n, h, NULL, NULL);
+	return request(n, h, NLM_F_ACK, NULL, NULL);
 }
 
 static int route_attr(const struct nlattr *a, void *data)
@@ -116,14 +121,13 @@ int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r)
 	return e;
 }
 
-struct nl *nl_monitor_open(void)
+static struct nl *monitor(unsigned groups)
 {
 	struct nl *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
 	n->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!n->sock || mnl_socket_bind(n->sock, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE,
-					MNL_SOCKET_AUTOPID) < 0) {
+	if (!n->sock || mnl_socket_bind(n->sock, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
 		if (n->sock)
 			mnl_socket_close(n->sock);
@@ -132,6 +136,84 @@ struct nl *nl_monitor_open(void)
 		return NULL;
 	}
 	return n;
+}
+
+struct nl *nl_monitor_open(void)
+{
+	return monitor(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE);
+}
+
+struct nl *nl_monitor_open6(void)
+{
+	return monitor(RTMGRP_LINK | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE);
+}
+
+struct native {
+	int skip;
+	bool addr, route;
+};
+
+static int native_addr_cb(const struct nlmsghdr *h, void *data)
+{
+	struct native *nv = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(h);
+	if (h->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
+	    (int)ifa->ifa_index == nv->skip)
+		return MNL_CB_OK;
+	uint32_t flags = ifa->ifa_flags;
+	const struct nlattr *a;
+	const uint8_t *addr = NULL;
+	mnl_attr_for_each(a, h, sizeof *ifa) {
+		if (mnl_attr_get_type(a) == IFA_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			flags = mnl_attr_get_u32(a);
+		else if ((mnl_attr_get_type(a) == IFA_ADDRESS || mnl_attr_get_type(a) == IFA_LOCAL) &&
+			 mnl_attr_get_payload_len(a) == 16)
+			addr = mnl_attr_get_payload(a);
+	}
+	if (!addr || (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
+		return MNL_CB_OK;
+	if (addr[0] == 0x20 && addr[1] == 0x01 && addr[2] == 0 && addr[3] == 0)
+		return MNL_CB_OK; /* 2001::/32: Teredo is not native (C-70) */
+	nv->addr = true;
+	return MNL_CB_OK;
+}
+
+static int native_route_cb(const struct nlmsghdr *h, void *data)
+{
+	struct native *nv = data;
+	const struct rtmsg *rt = mnl_nlmsg_get_payload(h);
+	if (h->nlmsg_type != RTM_NEWROUTE || rt->rtm_family != AF_INET6 || rt->rtm_dst_len != 0 ||
+	    rt->rtm_type != RTN_UNICAST || rt->rtm_table != RT_TABLE_MAIN)
+		return MNL_CB_OK;
+	const struct nlattr *a;
+	int oif = 0;
+	mnl_attr_for_each(a, h, sizeof *rt)
+		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			oif = (int)mnl_attr_get_u32(a);
+	if (oif && oif != nv->skip)
+		nv->route = true;
+	return MNL_CB_OK;
+}
+
+/* One dump request; answers go to cb until NLMSG_DONE. */
+static int dump(struct nl *n, uint16_t type, void *extra, size_t extra_len, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = type;
+	memcpy(mnl_nlmsg_put_extra_header(h, extra_len), extra, extra_len);
+	return request(n, h, NLM_F_DUMP, cb, data);
+}
+
+int nl_native_ipv6(struct nl *n, int skip_ifindex)
+{
+	struct native nv = { .skip = skip_ifindex };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6 };
+	struct rtmsg rt = { .rtm_family = AF_INET6 };
+	int e = dump(n, RTM_GETADDR, &ifa, sizeof ifa, native_addr_cb, &nv);
+	if (e == 0)
+		e = dump(n, RTM_GETROUTE, &rt, sizeof rt, native_route_cb, &nv);
+	return e < 0 ? e : nv.addr && nv.route;
 }
 
 int nl_fd(const struct nl *n)

@@ -31,6 +31,12 @@ int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r)
  * client follows its network, issue 11): its fd to poll, and a drain that reads what
  * is queued and returns how many messages came (a burst is one change to look at). */
 struct nl *nl_monitor_open(void);
+/* Mode auto (issue 11, RFC 4380 §5.5, C-70, H-02): does the host have native IPv6, a
+ * global address (not tentative, deprecated or Teredo's 2001::/32) and a default route,
+ * neither on interface skip_ifindex (the Teredo one)? 1, 0, or a negative errno.
+ * `ipv6_too` also asks the monitor for IPv6 address and route changes. */
+int nl_native_ipv6(struct nl *n, int skip_ifindex);
+struct nl *nl_monitor_open6(void);
 int nl_fd(const struct nl *n);
 int nl_drain(struct nl *n);
 

@@ -123,6 +123,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	put_be32(p6.s6_addr, r->cfg.prefix);
 	st_begin(&o, out, cap, req->prom ? ST_PROM : json);
 	st_str(&o, "mode", r->cfg.host_only ? "host-relay" : "relay");
+	if (io->cfg->auto_reason[0])
+		st_str(&o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
 	inet_ntop(AF_INET6, &p6, a, sizeof a);
 	strcat(a, "/32");
 	st_str(&o, "prefix", a);
@@ -176,8 +178,11 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		.direct_bubbles = host || cfg->relay_type == RT_RESTRICTED,
 		.unknown_rate = cfg->relay_unknown_rate,
 		.self = { .ip = cfg->bind_address, .port = htons(cfg->bind_port) },
-		.peer_capacity = host ? 4096 : 65536,
-		.queue_pool = host ? 1024 : 16384,
+		/* MaxPeers (docs/scaling.md: 178 bytes a peer); the packet pool stays at a
+		 * quarter of the table, up to the default's 16,384 (21 MiB). */
+		.peer_capacity = cfg->max_peers ? cfg->max_peers : host ? 4096 : 65536,
+		.queue_pool = cfg->max_peers ? (cfg->max_peers / 4 < 16384 ? cfg->max_peers / 4 : 16384)
+					     : host ? 1024 : 16384,
 		.queue_per_peer = 16,
 	};
 	io.udp[0] = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);

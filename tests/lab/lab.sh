@@ -416,7 +416,7 @@ lab_kill_wait() {
 # if its log holds a sanitizer report (ASan/UBSan builds in `make check`).
 lab_stop_clean() {
 	local pids
-	pids=$(lab_pids "$1" shipwormd)
+	pids=$(lab_pids "$1" shipwormd | tr '\n' ' ') # one line: Mode auto has two processes
 	[ -n "$pids" ] || { echo "no shipwormd in $1"; return 1; }
 	kill -TERM $pids
 	lab_wait 10 sh -c "! kill -0 $pids 2>/dev/null" || { echo "still running: $pids"; return 1; }

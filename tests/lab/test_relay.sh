@@ -26,7 +26,8 @@ lab_miredo_server srv 198.51.100.10
 lab_shipworm_server srv2 198.51.100.12
 check "shipwormd starts as a relay from a miredo.conf (RelayType cone)" lab_shipworm_relay rel
 check "shipwormd starts as a host-specific relay (Mode host-relay)" \
-	lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo')"
+	lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo\nMaxPeers 1000')"
+check_eq "MaxPeers sizes its peer table" "$(lab_counter "$LAB_TMP/run/shipworm-hr.sock" peers_max)" 1000
 lab_miredo_client c1 198.51.100.10
 lab_shipworm_client c2 198.51.100.12
 for n in c1 c2; do lab_wait 25 lab_has_teredo_addr "$n"; done

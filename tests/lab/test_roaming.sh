@@ -7,6 +7,9 @@
 #   c1    shipworm client behind nat1 (home router), ServerAddress teredo.lab.example,
 #         which its own /etc/hosts (a private mount namespace) resolves to both servers
 #   c2    shipworm client behind nat2 (home router); nat3 (home router) waits for it
+#   c5    shipwormd Mode auto behind nat5 (home router), Miredo's server: a client until
+#         the host gets native IPv6 (a global address and a default route on a link of its
+#         own), a host-specific relay while it has it
 #   c4    shipworm client of Miredo's server behind nat4, a home router that forgets idle
 #         UDP after 8 s (an nftables conntrack timeout policy), RefreshInterval 12,
 #         RefreshMinimum 3
@@ -32,6 +35,8 @@ table ip lab {
 	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp8"; }
 }
 NFT
+lab_nat 5 homerouter 198.51.100.105
+lab_shipwormd c5 shipworm-c5 "$(printf 'Mode auto\nServerAddress 198.51.100.14\nInterfaceName teredo')"
 # Its search (RFC 4380 §5.2.7) takes about a minute: it runs beside the rest.
 lab_shipworm_client c4 198.51.100.14 "$(printf 'RefreshInterval 12\nRefreshMinimum 3')" >/dev/null
 
@@ -95,6 +100,32 @@ check "... and traffic flows from its new address, which names that server" \
 	sh -c "case '$(lab_teredo_addr c1)' in 2001:0:c633:640e:*) exit 0;; *) exit 1;; esac"
 check_eq "status: cause and fail-over counted" "$(st c1 state_cause) $(lab_counter "$LAB_TMP/run/shipworm-c1.sock" server_failovers)" "qualified 1"
 
+# Mode auto (C-70, H-02): the client while the host has no native IPv6, the
+# host-specific relay while it has, switching both ways without a restart.
+mode_is() { [ "$(st c5 mode)" = "$1" ]; }
+check "Mode auto without native IPv6: the client ($(st c5 auto))" lab_wait 20 lab_has_teredo_addr c5
+check_eq "... says so" "$(st c5 mode)" client
+t=$(ms)
+# (A veth pair inside c5 stands for the native link: this kernel has no dummy driver.)
+lab_exec c5 ip link add v6a type veth peer name v6b
+lab_exec c5 ip link set v6b up
+lab_exec c5 ip link set v6a up
+lab_exec c5 ip -6 addr add 2001:db8:5::2/64 dev v6a nodad
+lab_exec c5 ip -6 route add default via 2001:db8:5::1 dev v6a
+check "native IPv6 appeared: it runs the host-specific relay" lab_wait 20 mode_is host-relay
+echo "# Mode auto: host-specific relay $(($(ms) - t)) ms after the host got native IPv6"
+host_relay_tunnel() {
+	lab_exec c5 ip -6 route show 2001::/32 | grep -q "dev teredo" &&
+		! lab_exec c5 ip -6 addr show dev teredo scope global | grep -q inet6
+}
+check "... 2001::/32 through the tunnel, and no Teredo address on it (H-03)" lab_wait 10 host_relay_tunnel
+check_eq "... and says why" "$(st c5 auto)" "native IPv6 (a global address and a default route)"
+t=$(ms)
+lab_exec c5 ip link del v6a
+client_again() { mode_is client && lab_has_teredo_addr c5; }
+check "native IPv6 gone: the client again, qualified" lab_wait 30 client_again
+echo "# Mode auto: client with a Teredo address again $(($(ms) - t)) ms after native IPv6 went away"
+
 # RFC 4380 §5.2.7 (C-60..C-62): c4 found that its NAT forgets sooner than it refreshed.
 searched() { [ "$(st c4 refresh_search)" = done ]; }
 check "c4's refresh search finished" lab_wait 90 searched
@@ -107,4 +138,6 @@ check "... so that a native host still reaches it, idle since (the mapping staye
 check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
 check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
 check "c4 stops cleanly" lab_stop_clean c4 shipworm-c4
+check "c5 (Mode auto) stops cleanly, its role with it" lab_stop_clean c5 shipworm-c5
+check_eq "... no shipwormd left in c5" "$(lab_pids c5 shipwormd)" ""
 lab_summary

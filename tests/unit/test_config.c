@@ -128,6 +128,16 @@ static void contradictions_are_errors(void **state)
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
 	assert_int_equal(cfg.refresh_s, 10);
 	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
+	/* Issue 11: Mode auto takes the client's directives and the relay's. */
+	assert_int_equal(parse("Mode auto\nServerAddress 1.2.3.4\nRelayAcceptUnknown no\n"), 0);
+	assert_int_equal(cfg.mode, MODE_AUTO);
+	expect_error("Mode auto\n", "a client needs ServerAddress");
+	expect_error("Mode auto\nServerAddress 1.2.3.4\nRelayType cone\n", "test.conf:3: RelayType contradicts Mode auto (line 1)");
+	/* Issue 10 (scale): MaxPeers for clients and relays, not servers. */
+	assert_int_equal(parse("RelayType cone\nMaxPeers 1000000\n"), 0);
+	assert_int_equal(cfg.max_peers, 1000000);
+	expect_error("RelayType cone\nMaxPeers 10\n", "test.conf:2: MaxPeers: \"10\" is not a number from 64 to 16777216");
+	expect_error("ServerBindAddress 1.2.3.4\nMaxPeers 1000\n", "test.conf:2: MaxPeers: a server keeps no peers");
 	/* RFC 6081 §5.3: UPnP, on by default, a client's. */
 	assert_int_equal(parse("ServerAddress 1.2.3.4\n"), 0);
 	assert_true(cfg.upnp);
