@@ -16,13 +16,14 @@ struct nl {
 	unsigned seq;
 };
 
-struct nl *nl_open(void)
+/* A request socket (groups 0, blocking) or a monitor (multicast groups, non-blocking). */
+static struct nl *open_sock(int flags, unsigned groups)
 {
 	struct nl *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
-	n->sock = mnl_socket_open(NETLINK_ROUTE);
-	if (!n->sock || mnl_socket_bind(n->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+	n->sock = mnl_socket_open2(NETLINK_ROUTE, flags | SOCK_CLOEXEC);
+	if (!n->sock || mnl_socket_bind(n->sock, groups, MNL_SOCKET_AUTOPID) < 0) {
 		int e = errno;
 		if (n->sock)
 			mnl_socket_close(n->sock);
@@ -33,6 +34,11 @@ struct nl *nl_open(void)
 	n->portid = mnl_socket_get_portid(n->sock);
 	n->seq = (unsigned)time(NULL);
 	return n;
+}
+
+struct nl *nl_open(void)
+{
+	return open_sock(0, 0);
 }
 
 void nl_close(struct nl *n)
@@ -123,19 +129,7 @@ int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r)
 
 static struct nl *monitor(unsigned groups)
 {
-	struct nl *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	n->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!n->sock || mnl_socket_bind(n->sock, groups, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-		if (n->sock)
-			mnl_socket_close(n->sock);
-		free(n);
-		errno = e;
-		return NULL;
-	}
-	return n;
+	return open_sock(SOCK_NONBLOCK, groups);
 }
 
 struct nl *nl_monitor_open(void)
