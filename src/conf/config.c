@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -47,6 +47,8 @@ static const char *const directive_names[D__COUNT] = {
 	[D_REFRESHDISC] = "RefreshDiscovery",
 	[D_REFRESHMIN] = "RefreshMinimum",
 	[D_MAXPEERS] = "MaxPeers",
+	[D_DORMANT] = "Dormant",
+	[D_DORMANTIDLE] = "DormantIdle",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -223,6 +225,13 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "RefreshMinimum: \"%s\" is not a number of seconds from 2 to 300", v);
 		c->refresh_min_s = (uint32_t)n;
 		return 0;
+	case D_DORMANTIDLE:
+		/* Dormant mode's idle time (issue 11): at least two refresh intervals' worth of
+		 * quiet, at most a day. */
+		if (!parse_uint(v, 10, 86400, &n))
+			return fail(err, errlen, file, line, "DormantIdle: \"%s\" is not a number of seconds from 10 to 86400", v);
+		c->dormant_idle_s = (uint32_t)n;
+		return 0;
 	case D_CLIENTHOOK:
 		if (v[0] != '/' || strlen(v) >= CONFIG_STR_MAX)
 			return fail(err, errlen, file, line, "ClientHook: \"%s\" is not an absolute path", v);
@@ -234,6 +243,7 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 	case D_PORTPRESERVING:
 	case D_SEQUENTIAL:
 	case D_UPNP:
+	case D_DORMANT:
 	case D_REFRESHDISC: {
 		bool *flag = d == D_SYMMETRICNAT     ? &c->symmetric_nat
 			     : d == D_LOADREDUCTION  ? &c->load_reduction
@@ -241,6 +251,7 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			     : d == D_PORTPRESERVING ? &c->port_preserving_nat
 			     : d == D_UPNP           ? &c->upnp
 			     : d == D_REFRESHDISC    ? &c->refresh_discovery
+			     : d == D_DORMANT        ? &c->dormant
 						     : &c->sequential_nat;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
@@ -304,6 +315,7 @@ static void defaults(struct sw_config *c)
 	c->refresh_s = 30;
 	c->refresh_discovery = true;
 	c->refresh_min_s = 10;
+	c->dormant_idle_s = 600;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
@@ -311,7 +323,8 @@ static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
 					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL,
-					       D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN };
+					       D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN,
+					       D_DORMANT, D_DORMANTIDLE };
 	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
 		if (at[only[i]])
 			return (int)only[i];

@@ -23,6 +23,8 @@ struct sw_config {
 	uint32_t refresh_s;     /* client: RefreshInterval, RFC 4380 §5.2 (C-27), default 30 */
 	bool refresh_discovery; /* client: RFC 4380 §5.2.7 search (C-60..C-62), default on */
 	uint32_t refresh_min_s; /* client: RefreshMinimum, its floor, default 10 */
+	bool dormant;           /* client: Dormant, default off (issue 11) */
+	uint32_t dormant_idle_s; /* client: DormantIdle, default 600 */
 	uint32_t max_peers;     /* client, relay: MaxPeers, 0 = the role's default */
 	/* Mode auto: why the supervisor (sys/auto_io.c) runs this role, for the status;
 	 * "" when the mode was configured. */
@@ -48,7 +50,7 @@ struct sw_config {
 	bool upnp;              /* client: RFC 6081 §5.3 (a UPnP IGD port mapping), default on */
 	uint32_t relay_unknown_rate; /* relay: new clients taken per second, UINT32_MAX all */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */
-	int line_of[32];        /* line of each directive seen, 0 if not (for messages) */
+	int line_of[40];        /* line of each directive seen, 0 if not (for messages) */
 };
 
 /* Parse text (the whole file) named `file` into cfg, defaults first. On error returns

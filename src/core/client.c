@@ -58,6 +58,8 @@ const char *client_cause_name(enum client_cause c)
 	case CAUSE_NETWORK_CHANGED: return "network-changed";
 	case CAUSE_NO_NETWORK: return "no-network";
 	case CAUSE_SERVERS_CHANGED: return "servers-changed";
+	case CAUSE_IDLE: return "idle";
+	case CAUSE_WOKEN: return "host-traffic";
 	}
 	return "?";
 }
@@ -447,6 +449,7 @@ static void go_offline(struct client *c, uint64_t now)
 	forget_all_peers(c);
 	c->probe_step = 0;
 	ri_reset(c);
+	c->dormant = c->waking = false;
 	c->state = CLIENT_OFFLINE;
 	c->maintenance = false;
 	c->rs_deadline = now + CLIENT_OFFLINE_RETRY_MS;
@@ -559,6 +562,7 @@ static void qualified(struct client *c, uint64_t now, uint32_t prefix)
 	c->state = CLIENT_QUALIFIED;
 	c->maintenance = false;
 	c->qualified_at = now;
+	c->last_use = now;
 	c->servers_tried = 0;
 	changed(c, now, CAUSE_QUALIFIED);
 	c->next_refresh = now + random_refresh(c);
@@ -566,6 +570,9 @@ static void qualified(struct client *c, uint64_t now, uint32_t prefix)
 	c->stats.qualifications++;
 	set_address(c, prefix);
 }
+
+static void resume(struct client *c, uint64_t now);
+static uint64_t count_queued(const struct client *c);
 
 /* RFC 4380 §5.2.1 step 3 (C-14) and §5.2.5 (C-26). */
 static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, const struct teredo_pkt *p)
@@ -615,6 +622,8 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 	case CLIENT_QUALIFIED:
 		/* C-26: maintenance. A changed mapping means a new address. */
 		c->maintenance = false;
+		if (c->waking && !endpoint_eq(c->mapped, p->origin))
+			c->stats.dormant_lost += count_queued(c); /* their source is no longer ours */
 		c->next_refresh = now + random_refresh(c);
 		/* Issue 11: one new address per refresh at most (the RA must answer our RS
 		 * nonce); two in a row are counted, for the shell to report once. */
@@ -635,6 +644,10 @@ static int handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, con
 				c->nat = NAT_CONE_OR_RESTRICTED;
 				probe_start(c, now);
 			}
+		}
+		if (c->waking) {
+			c->waking = false;
+			resume(c, now);
 		}
 		break;
 	case CLIENT_OFFLINE:
@@ -1587,6 +1600,86 @@ int client_udp(struct client *c, uint64_t now, struct sw_endpoint src, const uin
 	return bubble ? c->o.n : to_host(c, &p);
 }
 
+/* The host wrote to a peer that is not trusted and fresh: reach it (its packets are
+ * queued). */
+static void start_exchange(struct client *c, struct peer *p, uint64_t now)
+{
+	if (p->next_retry)
+		return; /* an exchange is already under way */
+	bool teredo = teredo_addr_has_prefix(&p->addr, c->cfg.prefix);
+	p->retries = 1;
+	if (teredo && p->trusted && p->speaks_6081 && c->cfg.load_reduction && mapping_ok(c, p->mapping.ip)) {
+		/* RFC 6081 §5.7.4.1 (X-62): nothing exchanged for 30 s with a peer we
+		 * trusted: ask the peer itself, at the mapping we know, before troubling its
+		 * server. Only with a peer that has shown it speaks RFC 6081 (one that does
+		 * not would never answer, and a Miredo peer would wait 4 s more). */
+		p->solicits = 1;
+		send_nd_bubble(c, peer_dst(c, p), &p->addr, TRAILER_ND_SOLICITATION);
+	} else if (teredo) {
+		bubble_peer(c, p, now); /* C-45 */
+	} else {
+		/* C-42, C-65: find the relay nearest to the native peer. */
+		c->rng(c->rng_ctx, p->nonce, PEER_NONCE_LEN);
+		p->echo_pending = true;
+		echo_test(c, p, now);
+	}
+	add_pending(c, p, now);
+}
+
+/* Dormant mode (issue 11; Windows' Teredo client does this by default): once the host
+ * has sent nothing through the tunnel for dormant_idle_ms, the client stops refreshing
+ * and lets the NAT forget the mapping, so that an idle laptop sends nothing. The address
+ * stays on the interface, as the source the host picks; the host's next packet queues
+ * (not dropped) and wakes the client with a maintenance RS (C-25): when the RA shows the
+ * same mapping, the queued packets leave (resume()); a new mapping means a new address
+ * (C-26), and the packets written from the old one are counted as lost. The first
+ * qualification still happens at start: without an address, the host would have no
+ * Teredo source to write from. */
+static void go_dormant(struct client *c, uint64_t now)
+{
+	c->dormant = true;
+	c->stats.dormant_entered++;
+	c->probe_step = 0;
+	if (c->ri_step != RI_DONE)
+		ri_reset(c); /* the search needs a live mapping: again after the wake-up */
+	changed(c, now, CAUSE_IDLE);
+}
+
+static void wake(struct client *c, uint64_t now)
+{
+	c->dormant = false;
+	c->waking = true;
+	c->stats.wakeups++;
+	c->maintenance = true;
+	c->rs_tries = 1;
+	send_rs(c, c->cfg.server, now);
+	changed(c, now, CAUSE_WOKEN);
+}
+
+static uint64_t count_queued(const struct client *c)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < c->peers.capacity; i++)
+		if (c->peers.peers[i].in_use)
+			n += c->peers.peers[i].q_count;
+	return n;
+}
+
+/* The wake-up's RA came: every peer the host wrote to meanwhile, as client_tun would
+ * have done (a peer still trusted and fresh gets its packets at once). */
+static void resume(struct client *c, uint64_t now)
+{
+	for (uint32_t i = 0; i < c->peers.capacity; i++) {
+		struct peer *p = &c->peers.peers[i];
+		if (!p->in_use || !p->q_count)
+			continue;
+		if (p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS)
+			flush_queue(c, p, now);
+		else
+			start_exchange(c, p, now);
+	}
+}
+
 int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	       struct sw_action *acts, int cap)
 {
@@ -1608,8 +1701,9 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	if (memcmp(&s6, &c->addr, 16))
 		return drop(c, CL_DROP_TUN_INVALID);
 
+	c->last_use = now;
 	struct peer *p = peer_find(&c->peers, &d6);
-	if (p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
+	if (!c->dormant && !c->waking && p && p->trusted && now - p->last_rx < CLIENT_PEER_VALID_MS) {
 		/* C-41: trusted and fresh. */
 		send_to_peer(c, p, pkt, len, now);
 		return c->o.n;
@@ -1631,25 +1725,13 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	/* A full queue loses this packet, not the exchange (as in relay_tun). */
 	if (!peer_enqueue(&c->peers, p, pkt, len, false))
 		c->stats.dropped[CL_DROP_QUEUE_FULL]++;
-	if (p->next_retry)
-		return c->o.n; /* an exchange is already under way */
-	p->retries = 1;
-	if (teredo && p->trusted && p->speaks_6081 && c->cfg.load_reduction && mapping_ok(c, p->mapping.ip)) {
-		/* RFC 6081 §5.7.4.1 (X-62): nothing exchanged for 30 s with a peer we
-		 * trusted: ask the peer itself, at the mapping we know, before troubling its
-		 * server. Only with a peer that has shown it speaks RFC 6081 (one that does
-		 * not would never answer, and a Miredo peer would wait 4 s more). */
-		p->solicits = 1;
-		send_nd_bubble(c, peer_dst(c, p), &p->addr, TRAILER_ND_SOLICITATION);
-	} else if (teredo) {
-		bubble_peer(c, p, now); /* C-45 */
-	} else {
-		/* C-42, C-65: find the relay nearest to the native peer. */
-		c->rng(c->rng_ctx, p->nonce, PEER_NONCE_LEN);
-		p->echo_pending = true;
-		echo_test(c, p, now);
+	if (c->dormant || c->waking) {
+		/* Dormant mode: the packet waits for the wake-up's RA (resume()). */
+		if (c->dormant)
+			wake(c, now);
+		return c->o.n;
 	}
-	add_pending(c, p, now);
+	start_exchange(c, p, now);
 	return c->o.n;
 }
 
@@ -1794,6 +1876,13 @@ int client_tick(struct client *c, uint64_t now, struct sw_action *acts, int cap)
 			start_qualification(c, now);
 		break;
 	case CLIENT_QUALIFIED:
+		if (c->dormant)
+			break; /* nothing leaves until the host writes (client_tun) */
+		if (c->cfg.dormant_idle_ms && !c->maintenance && !c->pending.n &&
+		    now - c->last_use >= c->cfg.dormant_idle_ms) {
+			go_dormant(c, now);
+			break;
+		}
 		if (c->maintenance && now >= c->rs_deadline) {
 			if (c->rs_tries < CLIENT_RS_TRIES) {
 				c->rs_tries++;

@@ -65,6 +65,8 @@ enum client_cause {
 	CAUSE_NETWORK_CHANGED, /* the host's route to the server changed (rtnetlink) */
 	CAUSE_NO_NETWORK,      /* no IPv4 route to the server: offline until one comes */
 	CAUSE_SERVERS_CHANGED, /* the names resolved to other addresses */
+	CAUSE_IDLE,            /* dormant: the host sent nothing for dormant_idle_ms */
+	CAUSE_WOKEN,           /* the host sent a packet while dormant */
 };
 const char *client_cause_name(enum client_cause c);
 
@@ -129,6 +131,10 @@ struct client_config {
 	bool upnp;             /* RFC 6081 §5.3: the shell asks the IGD (UPnP) and reports */
 	uint8_t random_ports;  /* random-port sockets the shell opened (<= CLIENT_RANDOM_PORTS) */
 	uint16_t local_port;   /* our UDP socket's port, network byte order, 0 unknown */
+	/* Dormant mode (issue 11, `Dormant yes`): after this long without a packet from the
+	 * host, stop refreshing; the host's next packet waits while a refresh checks the
+	 * mapping. 0: never dormant. */
+	uint32_t dormant_idle_ms;
 };
 
 struct client_stats {
@@ -155,6 +161,8 @@ struct client_stats {
 	uint64_t failovers;            /* qualification moved on to the next server candidate */
 	uint64_t network_changes;      /* the route to the server changed or went away */
 	uint64_t ri_tests, ri_test_ok; /* RFC 4380 §5.2.7 test bubbles: rounds, answered */
+	uint64_t dormant_entered, wakeups; /* Dormant mode */
+	uint64_t dormant_lost;         /* packets queued at a wake-up that the new address made stale */
 	uint64_t mapping_jumps;        /* refreshes that found a new mapping right after one
 					* that did (a NAT or server that churns our address) */
 	uint64_t dropped[CL_DROP__COUNT];
@@ -174,6 +182,10 @@ struct client {
 	uint8_t servers_tried; /* candidates that failed in a row */
 	bool no_network;       /* offline for want of a route: wait for client_network() */
 	bool mapping_moved;    /* the last refresh found a new mapping */
+	/* Dormant mode: qualified, address kept, no refresh; waking: the host's packets
+	 * queue while the wake-up's RS checks the mapping. */
+	bool dormant, waking;
+	uint64_t last_use;     /* ms, the host's last packet into the tunnel */
 	/* RFC 4380 §5.2.7: the refresh interval in use, and the search for it on socket 1
 	 * (ri_step: 0 not started, 1 RS out, 2 idle until the candidate interval has
 	 * passed, 3 test bubble out, 4 done). */

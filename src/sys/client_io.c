@@ -271,7 +271,8 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_str(o, "mode", "client");
 	if (io->cfg->auto_reason[0])
 		st_str(o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
-	st_str(o, "state", c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
+	st_str(o, "state", c->dormant ? "dormant" : c->waking ? "waking"
+			   : c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
 			   : c->state == CLIENT_OFFLINE && c->no_network ? "offline-no-network"
 			   : client_state_name(c->state));
 	st_str(o, "state_cause", client_cause_name(c->cause));
@@ -340,6 +341,10 @@ static void status_common(struct client_io *io, struct status_out *o)
 	uint64_t now = daemon_now_ms();
 	if (c->last_server_rx)
 		st_u64(o, "seconds_since_server", (now - c->last_server_rx) / 1000);
+	/* Dormant mode (issue 11): off, or the idle time after which refreshes stop. */
+	st_bool(o, "dormant_mode", c->cfg.dormant_idle_ms != 0);
+	if (c->cfg.dormant_idle_ms)
+		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -383,6 +388,9 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "server_failovers", s->failovers);
 		st_u64(&o, "network_changes", s->network_changes);
 		st_u64(&o, "mapping_jumps", s->mapping_jumps);
+		st_u64(&o, "dormant_entered", s->dormant_entered);
+		st_u64(&o, "dormant_wakeups", s->wakeups);
+		st_u64(&o, "dormant_packets_lost", s->dormant_lost);
 		st_u64(&o, "refresh_tests", s->ri_tests);
 		st_u64(&o, "refresh_tests_kept", s->ri_test_ok);
 		st_u64(&o, "ra_new_key_requests", s->ra_new_key);
@@ -488,6 +496,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	struct client_config cc = {
 		.prefix = cfg->prefix, .refresh_ms = cfg->refresh_s * 1000u, /* C-27 */
 		.refresh_discovery = cfg->refresh_discovery, .refresh_min_ms = cfg->refresh_min_s * 1000u,
+		.dormant_idle_ms = cfg->dormant ? cfg->dormant_idle_s * 1000u : 0,
 		.peer_capacity = cfg->max_peers ? cfg->max_peers : 8192,
 		.queue_pool = cfg->max_peers && cfg->max_peers / 2 < 4096 ? cfg->max_peers / 2 : 4096,
 		.queue_per_peer = 16,
@@ -621,6 +630,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
 	uint64_t next_tick = daemon_now_ms() + TICK_MS, next_nets = daemon_now_ms() + NETS_REFRESH_MS;
 	uint64_t new_key_seen = 0, jumps_seen = 0;
+	bool was_dormant = false;
 
 	for (;;) {
 		uint64_t now = daemon_now_ms();
@@ -742,6 +752,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				log_warn("the server reported a new mapping at two refreshes in a row: a NAT that renumbers "
 					 "or a server that lies; the address follows at most once a refresh (counter mapping_jumps)");
 			jumps_seen = io.core.stats.mapping_jumps;
+			if (io.core.dormant != was_dormant)
+				log_info(io.core.dormant ? "dormant: the host sent nothing for %u s; refreshes stop until it does"
+							 : "awake: the host sent a packet; checking the mapping (%u s idle limit)",
+					 io.core.cfg.dormant_idle_ms / 1000);
+			was_dormant = io.core.dormant;
 		}
 		if (now >= next_nets) {
 			refresh_nets(&io);

@@ -52,6 +52,7 @@ static void qualify(struct client *x, bool symmetric)
 		.random_ports = symmetric ? 2 : 0,
 		.upnp = symmetric,
 		.refresh_discovery = true, .refresh_min_ms = 10000, /* RFC 4380 §5.2.7 */
+		.dormant_idle_ms = symmetric ? 0 : 10000, /* Dormant mode (issue 11) */
 	};
 	client_init(x, &c, rng, NULL);
 	/* The symmetric one sits behind a single UPnP IGD (RFC 6081 §5.3, X-24, X-26). */

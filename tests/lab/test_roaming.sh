@@ -13,6 +13,8 @@
 #   c4    shipworm client of Miredo's server behind nat4, a home router that forgets idle
 #         UDP after 8 s (an nftables conntrack timeout policy), RefreshInterval 12,
 #         RefreshMinimum 3
+#   c6    shipworm client of Miredo's server behind nat6, which forgets idle UDP after
+#         5 s, in dormant mode (Dormant yes, DormantIdle 10)
 # The moves come first: the fail-over stops the server c2 uses too.
 set -u
 . "$(dirname "$0")/lab.sh"
@@ -36,6 +38,14 @@ table ip lab {
 }
 NFT
 lab_nat 5 homerouter 198.51.100.105
+lab_nat 6 homerouter 198.51.100.106
+lab_exec nat6 nft -f - <<'NFT'
+table ip lab {
+	ct timeout udp5 { protocol udp; l3proto ip; policy = { unreplied : 5, replied : 5 }; }
+	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp5"; }
+}
+NFT
+lab_shipworm_client c6 198.51.100.14 "$(printf 'Dormant yes\nDormantIdle 10\nRefreshDiscovery no')" >/dev/null
 lab_shipwormd c5 shipworm-c5 "$(printf 'Mode auto\nServerAddress 198.51.100.14\nInterfaceName teredo')"
 # Its search (RFC 4380 §5.2.7) takes about a minute: it runs beside the rest.
 lab_shipworm_client c4 198.51.100.14 "$(printf 'RefreshInterval 12\nRefreshMinimum 3')" >/dev/null
@@ -135,6 +145,23 @@ check "c4 refreshes more often than its NAT forgets ($ri ms < 8000, $(st c4 refr
 	test "$ri" -lt 8000 -a "$(st c4 refresh_interval_from)" = discovered
 c4_reached() { lab_exec v6host ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "$(lab_teredo_addr c4)" >/dev/null 2>&1; }
 check "... so that a native host still reaches it, idle since (the mapping stayed open)" c4_reached
+# Dormant mode (issue 11): c6 has sent nothing since it qualified, so it stopped
+# refreshing 10 s later, and its NAT has forgotten the mapping since (5 s).
+check_eq "c6 went dormant when the host was idle" "$(st c6 state) $(st c6 state_cause)" "dormant idle"
+rs=$(lab_counter "$LAB_TMP/run/shipworm-c6.sock" rs_sent)
+echo "# dormant mode: c6 dormant for $(st c6 seconds_since_change) s, $rs RS sent in all since start"
+check_eq "... its NAT forgot the mapping (nothing left to refresh it)" "$(lab_nat_mapping 6 198.51.100.14 3544)" ""
+a6=$(lab_teredo_addr c6)
+check "... the address stays on the interface for the host to write from" test -n "$a6"
+t=$(ms)
+check "the host's first packet wakes it and is answered (queued, not dropped)" \
+	lab_exec c6 ping -6 -n -c 1 -W 8 2001:db8:1::100
+echo "# dormant mode: the first echo answered $(($(ms) - t)) ms after the host sent it (one RS to wake, then the relay)"
+check_eq "... awake and qualified again, same address" "$(st c6 state) $(lab_teredo_addr c6)" "qualified $a6"
+check_eq "... one wake-up, one RS more, nothing lost" \
+	"$(lab_counter "$LAB_TMP/run/shipworm-c6.sock" dormant_wakeups) $(lab_counter "$LAB_TMP/run/shipworm-c6.sock" rs_sent) $(lab_counter "$LAB_TMP/run/shipworm-c6.sock" dormant_packets_lost)" \
+	"1 $((rs + 1)) 0"
+check "c6 stops cleanly" lab_stop_clean c6 shipworm-c6
 check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
 check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
 check "c4 stops cleanly" lab_stop_clean c4 shipworm-c4

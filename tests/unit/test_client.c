@@ -1656,6 +1656,102 @@ static void rfc4380_s5_2_7_c60_long_nat_timeout(void **state)
 	assert_true(r <= CLIENT_REFRESH_MAX_MS);
 }
 
+
+/* Issue 11, Dormant mode: after the idle time without a packet from the host, no
+ * refresh leaves (C-25 paused, not the address); the host's next packet waits for the
+ * wake-up's RS and leaves once the RA shows the same mapping (C-26: same address). */
+static void dormant_idle_then_first_packet_waits_for_the_mapping(void **state)
+{
+	uint8_t nonce[8];
+	cl.cfg.dormant_idle_ms = 60000;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0x0102);
+	uint64_t rs_before = 0;
+	/* Refreshes go on until 60 s without the host's traffic, then stop. */
+	for (int i = 0; i < 40; i++) { /* 200 s, 5 s steps */
+		now += 5000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		for (int k = 0; k < nacts; k++)
+			if (acts[k].kind == SW_ACT_UDP && endpoint_eq(acts[k].dst, EP(SERVER, 3544))) {
+				expect_rs(k, SERVER, nonce);
+				udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+			}
+		if (i == 12)
+			rs_before = cl.stats.rs_sent;
+	}
+	assert_true(cl.dormant);
+	assert_int_equal(cl.stats.dormant_entered, 1);
+	assert_int_equal(cl.stats.rs_sent, rs_before); /* nothing after 65 s */
+	assert_int_equal(cl.cause, CAUSE_IDLE);
+	assert_true(cl.have_addr);
+	/* The host writes: the packet is queued, one RS goes out, nothing else. */
+	size_t len = make_echo(buf2, sizeof buf2, &me, &peer, 8);
+	nacts = client_tun(&cl, now, buf2, len, acts, ACTS);
+	assert_int_equal(nacts, 1);
+	expect_rs(0, SERVER, nonce);
+	assert_false(cl.dormant);
+	assert_true(cl.waking);
+	/* A second packet meanwhile: queued too, no second RS. */
+	nacts = client_tun(&cl, now, buf2, len, acts, ACTS);
+	assert_int_equal(nacts, 0);
+	now += 50;
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_false(cl.waking);
+	assert_null(find(SW_ACT_SET_ADDR));
+	assert_memory_equal(&cl.addr, &me, 16);
+	/* The exchange for the queued packets starts (C-45): direct and indirect bubbles. */
+	assert_int_equal(count_to(pm), 1);
+	assert_int_equal(count_to(EP("203.0.113.99", 3544)), 1);
+	udp_in(pm, make_bubble(buf, &peer, &me));
+	assert_int_equal(count_to(pm), 2); /* both queued packets, not dropped */
+	assert_int_equal(cl.stats.wakeups, 1);
+	assert_int_equal(cl.stats.dormant_lost, 0);
+}
+
+/* Dormant mode: the NAT gave a new mapping while we slept: a new address (C-26), and the
+ * packets written from the old one are counted, not sent. */
+static void dormant_wake_to_a_new_mapping(void **state)
+{
+	uint8_t nonce[8];
+	cl.cfg.dormant_idle_ms = 10000;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	now += 11000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_true(cl.dormant);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0x0102);
+	nacts = client_tun(&cl, now, buf2, make_echo(buf2, sizeof buf2, &me, &peer, 8), acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40100), SERVER));
+	assert_non_null(find(SW_ACT_SET_ADDR));
+	assert_int_equal(count_to(pm), 0);
+	assert_int_equal(cl.stats.dormant_lost, 1);
+	assert_false(cl.waking);
+	assert_int_equal(cl.state, CLIENT_QUALIFIED);
+}
+
+/* Dormant mode: the server does not answer the wake-up (RFC 4380 §5.2.5): qualify again,
+ * as for a failed refresh. */
+static void dormant_wake_server_silent(void **state)
+{
+	cl.cfg.dormant_idle_ms = 10000;
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	now += 11000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0x0102);
+	nacts = client_tun(&cl, now, buf2, make_echo(buf2, sizeof buf2, &me, &peer, 8), acts, ACTS);
+	for (int i = 0; i < 3; i++) {
+		now += CLIENT_RS_TIMEOUT_MS;
+		nacts = client_tick(&cl, now, acts, ACTS);
+	}
+	assert_false(cl.waking);
+	assert_false(cl.dormant);
+	assert_int_equal(cl.cause, CAUSE_SERVER_LOST);
+	assert_int_not_equal(cl.state, CLIENT_QUALIFIED);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1673,6 +1769,9 @@ int main(void)
 		T(issue11_network_changes),
 		T(rfc4380_s5_2_7_c61_short_nat_timeout_found),
 		T(rfc4380_s5_2_7_c60_long_nat_timeout),
+		T(dormant_idle_then_first_packet_waits_for_the_mapping),
+		T(dormant_wake_to_a_new_mapping),
+		T(dormant_wake_server_silent),
 		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
 		T(rfc4380_s5_2_6_c53_bubble_limits),
 		T(rfc4380_s5_2_9_c65_connectivity_test),

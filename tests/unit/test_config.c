@@ -125,6 +125,16 @@ static void contradictions_are_errors(void **state)
 	assert_false(cfg.refresh_discovery);
 	assert_int_equal(cfg.refresh_min_s, 3);
 	expect_error("RelayType cone\nRefreshMinimum 3\n", "test.conf:2: RefreshMinimum is a client directive");
+	/* Issue 11: Dormant mode, off by default; its idle time. */
+	assert_false(cfg.dormant);
+	assert_int_equal(cfg.dormant_idle_s, 600);
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nDormant yes\nDormantIdle 120\n"), 0);
+	assert_true(cfg.dormant);
+	assert_int_equal(cfg.dormant_idle_s, 120);
+	expect_error("ServerAddress 1.2.3.4\nDormant maybe\n", "test.conf:2: Dormant: \"maybe\" is not yes or no");
+	expect_error("ServerAddress 1.2.3.4\nDormantIdle 5\n",
+		     "test.conf:2: DormantIdle: \"5\" is not a number of seconds from 10 to 86400");
+	expect_error("RelayType cone\nDormant yes\n", "test.conf:2: Dormant is a client directive");
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
 	assert_int_equal(cfg.refresh_s, 10);
 	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
