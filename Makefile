@@ -26,7 +26,8 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -DSHIPWORM_VERSION='"$(VERSION)"' -Isrc
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS)
-LIBS    := -lmnl -lcap -lseccomp -lminiupnpc
+LIBS    := -lmnl -lcap -lseccomp -lminiupnpc -lbpf
+BPFTOOL ?= bpftool
 
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SANFLAGS = -std=c11 $(WARN) -O1 -g $(SAN) $(CPPFLAGS)
@@ -41,6 +42,13 @@ CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c
 D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)
 T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/status_fmt.c src/sys/log.c
 HDRS      := $(shell find src -name '*.h')
+# The kernel fast path (issue 10): one .bpf.c per hook in src/bpf, compiled with clang
+# -target bpf against the kernel's UAPI headers, each turned into a libbpf skeleton
+# (build/bpf/NAME.skel.h) that src/sys/fastpath.c embeds.
+BPF_PROGS := $(patsubst src/bpf/%.bpf.c,%,$(wildcard src/bpf/*.bpf.c))
+BPF_SKELS := $(addprefix build/bpf/,$(addsuffix .skel.h,$(BPF_PROGS)))
+BPF_CFLAGS := -g -O2 -Wall -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Isrc
+CPPFLAGS += -Ibuild/bpf
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -51,13 +59,19 @@ FUZZ_SMOKE_SECONDS ?= 5
 
 all: build/shipwormd build/shipworm
 
-build/shipwormd: $(D_SRCS) $(HDRS) | build
+build/bpf/%.bpf.o: src/bpf/%.bpf.c src/bpf/*.h
+	@mkdir -p build/bpf
+	$(CLANG) $(BPF_CFLAGS) -c -o $@ $<
+build/bpf/%.skel.h: build/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+build/shipwormd: $(D_SRCS) $(HDRS) $(BPF_SKELS) | build
 	$(CC) $(ALLCFLAGS) -o $@ $(D_SRCS) $(LIBS)
 build/shipworm: $(T_SRCS) $(HDRS) | build
 	$(CC) $(ALLCFLAGS) -o $@ $(T_SRCS)
 
 # The same programs under ASan and UBSan, for the lab tests of `make check`.
-build/san/shipwormd: $(D_SRCS) $(HDRS) | build/san
+build/san/shipwormd: $(D_SRCS) $(HDRS) $(BPF_SKELS) | build/san
 	$(CC) $(SANFLAGS) -o $@ $(D_SRCS) $(LIBS)
 build/san/shipworm: $(T_SRCS) $(HDRS) | build/san
 	$(CC) $(SANFLAGS) -o $@ $(T_SRCS)
@@ -78,6 +92,10 @@ build/obj/san/%.o: src/%.c $(HDRS)
 build/obj/fuzz/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The fast path's programs through BPF_PROG_TEST_RUN, with their loader (issue 10).
+build/unit/test_bpf: tests/unit/test_bpf.c src/sys/fastpath.c $(SAN_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< src/sys/fastpath.c $(SAN_OBJS) -lcmocka -lbpf
 
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
 build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit

@@ -8,11 +8,12 @@
 # runs Miredo only inside namespaces it creates.
 set -eu
 
-build="gcc make libc6-dev pkg-config libmnl-dev libcap-dev libseccomp-dev libminiupnpc-dev"
+build="gcc make libc6-dev pkg-config libmnl-dev libcap-dev libseccomp-dev libminiupnpc-dev
+       clang llvm libbpf-dev bpftool linux-libc-dev"
 test="$build libcmocka-dev clang libclang-rt-dev iproute2 nftables iputils-ping tcpdump
       iperf3 miredo miredo-server procps util-linux psmisc python3 miniupnpd-nftables
       stun-server miniupnpc systemd python3-prometheus-client debhelper lintian fakeroot dpkg-dev
-      bird2"
+      bird2 ethtool"
 deb="$build debhelper lintian fakeroot dpkg-dev"
 
 case "${1:-build}" in

@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D_FASTPATH, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -49,6 +49,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_MAXPEERS] = "MaxPeers",
 	[D_DORMANT] = "Dormant",
 	[D_DORMANTIDLE] = "DormantIdle",
+	[D_FASTPATH] = "FastPath",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -225,6 +226,17 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "RefreshMinimum: \"%s\" is not a number of seconds from 2 to 300", v);
 		c->refresh_min_s = (uint32_t)n;
 		return 0;
+	case D_FASTPATH:
+		/* Issue 10: the kernel fast path (eBPF), docs/fastpath.md. */
+		if (!strcasecmp(v, "auto"))
+			c->fast_path = FASTPATH_CFG_AUTO;
+		else if (!strcasecmp(v, "on") || !strcasecmp(v, "yes"))
+			c->fast_path = FASTPATH_CFG_ON;
+		else if (!strcasecmp(v, "off") || !strcasecmp(v, "no"))
+			c->fast_path = FASTPATH_CFG_OFF;
+		else
+			return fail(err, errlen, file, line, "FastPath: \"%s\" is not auto, on or off", v);
+		return 0;
 	case D_DORMANTIDLE:
 		/* Dormant mode's idle time (issue 11): at least two refresh intervals' worth of
 		 * quiet, at most a day. */
@@ -316,6 +328,7 @@ static void defaults(struct sw_config *c)
 	c->refresh_discovery = true;
 	c->refresh_min_s = 10;
 	c->dormant_idle_s = 600;
+	c->fast_path = FASTPATH_CFG_AUTO;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */
@@ -374,6 +387,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
 		if (at[D_MAXPEERS])
 			return fail(err, errlen, file, at[D_MAXPEERS], "MaxPeers: a server keeps no peers");
+		if (at[D_FASTPATH])
+			return fail(err, errlen, file, at[D_FASTPATH], "FastPath: a server has no fast path yet (docs/fastpath.md)");
 		if (!c->server_bind)
 			return fail(err, errlen, file, at[D_MODE], "a server needs ServerBindAddress");
 		if (!c->server_bind2)

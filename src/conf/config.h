@@ -25,6 +25,10 @@ struct sw_config {
 	uint32_t refresh_min_s; /* client: RefreshMinimum, its floor, default 10 */
 	bool dormant;           /* client: Dormant, default off (issue 11) */
 	uint32_t dormant_idle_s; /* client: DormantIdle, default 600 */
+	uint8_t fast_path;      /* relay, host relay: FastPath (issue 10) */
+#define FASTPATH_CFG_OFF 0
+#define FASTPATH_CFG_AUTO 1
+#define FASTPATH_CFG_ON 2
 	uint32_t max_peers;     /* client, relay: MaxPeers, 0 = the role's default */
 	/* Mode auto: why the supervisor (sys/auto_io.c) runs this role, for the status;
 	 * "" when the mode was configured. */

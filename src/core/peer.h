@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/trustlog.h"
 #include "wire/endpoint.h"
 
 #define PEER_NONE UINT32_MAX
@@ -88,6 +89,9 @@ struct peer_table {
 	uint8_t key[16];
 	uint64_t bytes;              /* all the memory the table will ever use */
 	struct peer_stats stats;
+	/* The kernel fast path's journal (issue 10), or NULL: a trusted peer that leaves
+	 * the table, however it leaves (expiry, eviction), is recorded there. */
+	struct trust_log *trust;
 };
 
 /* capacity peers, pool_size queued packets in all, per_peer_max per peer; key from a

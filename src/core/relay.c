@@ -278,6 +278,8 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 		peer->mapping = src;
 		peer->sock = sock < r->cfg.nsocks ? sock : 0;
 		peer_heard(peer, now);
+		if (r->peers.trust)
+			trust_log_put(r->peers.trust, true, peer->sock, &s6, src, now);
 		peer->bubbles = 0;
 		flush_queue(r, peer, now);
 	} else {
@@ -298,6 +300,19 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 		r->stats.to_tun++;
 	}
 	return r->o.n;
+}
+
+void relay_fast_path(struct relay *r)
+{
+	r->trust.n = 0;
+	r->peers.trust = &r->trust;
+}
+
+void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at)
+{
+	struct peer *p = peer_find(&r->peers, a);
+	if (p && p->trusted && at > p->last_rx)
+		peer_heard(p, at);
 }
 
 int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)

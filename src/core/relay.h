@@ -65,6 +65,7 @@ struct relay {
 	struct ratelimit icmp;
 	struct ratelimit unknown;
 	struct relay_stats stats;
+	struct trust_log trust; /* the kernel fast path's journal (used once enabled) */
 	struct sw_out o;
 };
 
@@ -81,5 +82,13 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	      struct sw_action *acts, int cap);
 int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap);
+
+/* The kernel fast path (issue 10): from now on every peer that becomes trusted, changes
+ * mapping or leaves is recorded in r->trust, for the shell to mirror into the kernel's
+ * map and empty. */
+void relay_fast_path(struct relay *r);
+/* The fast path saw data from trusted peer `a` at `at` (ms, the core's clock) that the
+ * core never saw: the peer is still active (peer_heard). */
+void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at);
 
 #endif

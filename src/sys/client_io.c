@@ -595,7 +595,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	}
 	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
 	 * routes whenever it re-qualifies. */
-	if (daemon_drop_privileges(user, true) < 0) {
+	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}

@@ -113,7 +113,7 @@ const char *daemon_user(const struct run_opts *o)
 	return getpwnam("shipworm") ? "shipworm" : "nobody";
 }
 
-int daemon_drop_privileges(const char *user, bool keep_net_admin)
+int daemon_drop_privileges(const char *user, unsigned keep)
 {
 	if (!strcmp(user, "root"))
 		return 0;
@@ -122,21 +122,25 @@ int daemon_drop_privileges(const char *user, bool keep_net_admin)
 		errno = ENOENT;
 		return -1;
 	}
-	if (keep_net_admin && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+	if (keep && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
 		return -1;
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
 		return -1;
 	cap_t caps = cap_init(); /* empty: no capability at all */
 	if (!caps)
 		return -1;
-	cap_value_t keep[] = { CAP_NET_ADMIN };
-	int r = 0;
-	/* Inheritable too, so that a ClientHook can be given it as an ambient capability
-	 * (Miredo's hook runs `ip`). */
-	if (keep_net_admin)
-		r = cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) |
-		    cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET) |
-		    cap_set_flag(caps, CAP_INHERITABLE, 1, keep, CAP_SET);
+	cap_value_t kept[2];
+	int nkept = 0, r = 0;
+	if (keep & DROP_KEEP_NET_ADMIN)
+		kept[nkept++] = CAP_NET_ADMIN;
+	if (keep & DROP_KEEP_BPF)
+		kept[nkept++] = CAP_BPF;
+	/* Inheritable too, so that a ClientHook can be given CAP_NET_ADMIN as an ambient
+	 * capability (Miredo's hook runs `ip`). */
+	if (nkept)
+		r = cap_set_flag(caps, CAP_PERMITTED, nkept, kept, CAP_SET) |
+		    cap_set_flag(caps, CAP_EFFECTIVE, nkept, kept, CAP_SET) |
+		    cap_set_flag(caps, CAP_INHERITABLE, nkept, kept, CAP_SET);
 	if (!r)
 		r = cap_set_proc(caps);
 	cap_free(caps);

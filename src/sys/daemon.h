@@ -29,7 +29,10 @@ const char *daemon_user(const struct run_opts *o);
 /* Switch to user's uid/gid, drop supplementary groups, and keep no capability except
  * CAP_NET_ADMIN when keep_net_admin (the client changes its address and routes on
  * re-qualification). Sets no_new_privs. Returns 0 or -1 with errno. */
-int daemon_drop_privileges(const char *user, bool keep_net_admin);
+#define DROP_KEEP_NET_ADMIN 1u /* the client: its address and routes (netlink) */
+#define DROP_KEEP_BPF 2u       /* the fast path's map updates: 6.1 refuses every bpf()
+				* call without CAP_BPF (kernel.unprivileged_bpf_disabled) */
+int daemon_drop_privileges(const char *user, unsigned keep);
 /* A signalfd for SIGINT, SIGTERM, SIGHUP (blocked for normal delivery). */
 int daemon_signalfd(void);
 /* Read one signal from the signalfd; true (and logged) when it asks the daemon to stop. */

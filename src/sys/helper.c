@@ -10,7 +10,7 @@
 #include "sys/daemon.h"
 #include "sys/log.h"
 
-int helper_fork(const char *name, const char *user, bool sandboxed, enum sandbox_role role,
+int helper_fork(const char *name, const char *user, unsigned keep, bool sandboxed, enum sandbox_role role,
 		void (*body)(int fd, void *arg), void *arg)
 {
 	int sv[2];
@@ -40,7 +40,7 @@ int helper_fork(const char *name, const char *user, bool sandboxed, enum sandbox
 	signal(SIGINT, SIG_IGN); /* a ^C to the foreground daemon: it goes first */
 	signal(SIGHUP, SIG_IGN);
 	prctl(PR_SET_NAME, name, 0L, 0L, 0L);
-	if (daemon_drop_privileges(user, false) < 0) {
+	if (daemon_drop_privileges(user, keep) < 0) {
 		log_err("%s: cannot switch to user %s: %s", name, user, strerror(errno));
 		_exit(1);
 	}

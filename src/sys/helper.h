@@ -12,8 +12,8 @@
  * but a SOCK_SEQPACKET socketpair (fd 3) and stdio, as `user` with no capability, and
  * under seccomp filter `role` when sandboxed. The body never returns; it sees the
  * daemon's end close (EOF) when the daemon ends, however it ends. Returns the daemon's
- * end, or -1. */
-int helper_fork(const char *name, const char *user, bool sandboxed, enum sandbox_role role,
+ * end, or -1. `keep`: the capabilities it keeps (DROP_KEEP_*, sys/daemon.h), usually 0. */
+int helper_fork(const char *name, const char *user, unsigned keep, bool sandboxed, enum sandbox_role role,
 		void (*body)(int fd, void *arg), void *arg);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "core/relay.h"
 #include "sys/control.h"
+#include "sys/fastpath.h"
 #include "sys/log.h"
 #include "sys/sandbox.h"
 #include "sys/netlink.h"
@@ -42,7 +43,93 @@ struct relay_io {
 	struct sw_action udp_acts[UDP_ACTS];
 	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
 	uint32_t ipv4;   /* host relay: the host's IPv4 address Teredo leaves from */
+	/* The kernel fast path (issue 10), or NULL and why not. */
+	struct fastpath *fp;
+	int fp_janitor;
+	bool fp_cap_bpf; /* kept CAP_BPF for the map updates (kernels before 6.5) */
+	char fp_why[160];
+	char fp_in[IF_NAMESIZE];
+	uint16_t sports[2]; /* our UDP ports by core socket, network byte order */
 };
+
+/* The IPv4 interface the fast path takes Teredo from and sends it by: the one holding
+ * BindAddress, else the first with a global address, else the first with any (a host
+ * relay behind a NAT). Its address is the source of what the kernel encapsulates. */
+static int fp_interface(const struct sw_config *cfg, uint32_t *addr, char *name)
+{
+	struct ifaddrs *ifa, *i;
+	int idx = 0;
+	uint32_t best = 0;
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		uint32_t a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		bool better = cfg->bind_address ? a == cfg->bind_address
+						: !best || (!ipv4_is_global_unicast(best) && ipv4_is_global_unicast(a));
+		if (better) {
+			best = a;
+			idx = (int)if_nametoindex(i->ifa_name);
+			snprintf(name, IF_NAMESIZE, "%s", i->ifa_name);
+		}
+	}
+	freeifaddrs(ifa);
+	*addr = best;
+	return idx;
+}
+
+/* FastPath auto|on: load and attach the programs (as root, before the privilege drop).
+ * Returns -1 only when FastPath on cannot be had. */
+static int fp_start(struct relay_io *io, bool host, uint32_t peers)
+{
+	const struct sw_config *cfg = io->cfg;
+	if (cfg->fast_path == FASTPATH_CFG_OFF) {
+		snprintf(io->fp_why, sizeof io->fp_why, "off (FastPath off)");
+		return 0;
+	}
+	uint32_t self = 0;
+	int in = fp_interface(cfg, &self, io->fp_in);
+	char why[128] = "no IPv4 interface for Teredo";
+	if (in > 0)
+		io->fp = fastpath_open(peers, in, io->ifindex, why, sizeof why);
+	if (io->fp) {
+		struct fp_config c = { .prefix = htonl(cfg->prefix), .self_ip = self, .port = io->sports[0],
+				       .role = host ? FP_ROLE_HOST_RELAY : FP_ROLE_RELAY,
+				       .tun_ifindex = (uint32_t)io->ifindex, .out_ifindex = (uint32_t)in };
+		if (fastpath_configure(io->fp, &c) < 0) {
+			snprintf(why, sizeof why, "cannot configure the programs: %s", strerror(errno));
+			fastpath_close(io->fp, -1);
+			io->fp = NULL;
+		}
+	}
+	if (!io->fp) {
+		snprintf(io->fp_why, sizeof io->fp_why, "off (%s)", why);
+		if (cfg->fast_path == FASTPATH_CFG_ON) {
+			log_err("FastPath on: %s", why);
+			return -1;
+		}
+		log_info("fast path off: %s; every packet goes through the daemon", why);
+		return 0;
+	}
+	relay_fast_path(&io->core);
+	snprintf(io->fp_why, sizeof io->fp_why, "on (tc ingress %s, tc egress %s)", io->fp_in, cfg->ifname);
+	log_info("fast path on: eBPF on %s (Teredo in) and %s (Teredo out)", io->fp_in, cfg->ifname);
+	return 0;
+}
+
+/* The trust journal into the kernel's map, after every call into the core. */
+static void fp_sync(struct relay_io *io)
+{
+	if (io->fp && io->core.trust.n)
+		fastpath_apply(io->fp, &io->core.trust, io->sports, (unsigned)io->nudp);
+}
+
+static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at)
+{
+	struct relay_io *io = ctx;
+	relay_peer_seen(&io->core, a, at);
+}
 
 /* H-01, H-05: the host's own global, non-Teredo IPv6 addresses; and, for the status,
  * its IPv4 address (a private one means a NAT stands between it and its clients). */
@@ -87,6 +174,7 @@ static void flush(void *ctx)
 /* Carry out actions; UDP datagrams are only queued (flush() sends them). */
 static void execute(struct relay_io *io, struct sw_action *acts, int n)
 {
+	fp_sync(io);
 	for (int i = 0; i < n; i++) {
 		struct sw_action *a = &acts[i];
 		if (a->kind == SW_ACT_UDP) {
@@ -143,6 +231,10 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_str(&o, "nat", !io->ipv4 ? "unknown" : ipv4_is_global_unicast(io->ipv4) ? "none" : "behind-nat");
 	}
 	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
+	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
+	st_str(&o, "fast_path", io->fp_why);
+	if (io->fp)
+		st_bool(&o, "fast_path_keeps_cap_bpf", io->fp_cap_bpf);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -154,6 +246,14 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "icmp_errors", s->icmp_errors);
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
+	if (io->fp) {
+		uint64_t c[FP__COUNT];
+		fastpath_counters(io->fp, c);
+		for (int i = 0; i < FP__COUNT; i++)
+			st_u64(&o, fastpath_counter_name((enum fp_counter)i), c[i]);
+		st_u64(&o, "fastpath_map_errors", fastpath_map_errors(io->fp));
+		st_u64(&o, "fastpath_journal_lost", r->trust.lost);
+	}
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");
 	for (int i = 0; i < RL_DROP__COUNT; i++)
@@ -234,7 +334,34 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	if (host)
 		refresh_local(&io);
 	const char *user = daemon_user(opts);
-	if (daemon_drop_privileges(user, false) < 0) {
+	{
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof sa;
+		io.sports[0] = getsockname(io.udp[0], (struct sockaddr *)&sa, &sl) == 0 ? sa.sin_port : htons(cfg->bind_port);
+		io.sports[1] = io.port2;
+	}
+	io.fp_janitor = -1;
+	if (fp_start(&io, host, rc.peer_capacity) < 0)
+		return 1;
+	if (io.fp) {
+		if (host)
+			fastpath_set_locals(io.fp, io.core.local, io.core.nlocal);
+		if ((io.fp_janitor = fastpath_janitor(io.fp, user)) < 0) {
+			/* Without it nothing could detach the filter after the privilege drop. */
+			snprintf(io.fp_why, sizeof io.fp_why, "off (no janitor process: %s)", strerror(errno));
+			fastpath_close(io.fp, -1);
+			io.fp = NULL;
+			io.core.peers.trust = NULL;
+			if (cfg->fast_path == FASTPATH_CFG_ON) {
+				log_err("FastPath on: %s", io.fp_why);
+				return 1;
+			}
+		} else {
+			sandbox_allow_bpf_maps();
+			io.fp_cap_bpf = fastpath_needs_cap_bpf(io.fp, user);
+		}
+	}
+	if (daemon_drop_privileges(user, io.fp_cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
@@ -242,8 +369,8 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
-	int fds[] = { io.udp[0], io.tun, ctl, sfd, io.nudp > 1 ? io.udp[1] : -1 };
-	int ep = daemon_epoll(fds, 5);
+	int fds[] = { io.udp[0], io.tun, ctl, sfd, io.nudp > 1 ? io.udp[1] : -1, io.fp ? fastpath_seen_fd(io.fp) : -1 };
+	int ep = daemon_epoll(fds, 6);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -290,6 +417,9 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				if (daemon_stop_requested(sfd))
 					goto out;
 				break;
+			case 5:
+				fastpath_seen_drain(io.fp, fp_seen, &io);
+				break;
 			}
 		}
 		now = daemon_now_ms();
@@ -300,10 +430,13 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		}
 		if (host && now >= next_local) {
 			refresh_local(&io);
+			if (io.fp)
+				fastpath_set_locals(io.fp, io.core.local, io.core.nlocal);
 			next_local = now + LOCAL_REFRESH_MS;
 		}
 	}
 out:
+	fastpath_close(io.fp, io.fp_janitor);
 	close(io.tun); /* the interface and its route go with it */
 	unlink(opts->control);
 	relay_free(&io.core);

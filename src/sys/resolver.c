@@ -102,7 +102,7 @@ int resolver_start(const struct sw_config *cfg, const char *user)
 {
 	/* No seccomp filter: NSS may load any module nsswitch.conf names. No capability,
 	 * and it only ever answers the daemon. */
-	return helper_fork("shipworm-dns", user, false, SANDBOX_CLIENT, body, (void *)cfg);
+	return helper_fork("shipworm-dns", user, 0, false, SANDBOX_CLIENT, body, (void *)cfg);
 }
 
 int resolver_ask(int fd)

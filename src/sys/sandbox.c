@@ -1,7 +1,9 @@
 #include "sys/sandbox.h"
 
 #include <errno.h>
+#include <linux/bpf.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <string.h>
 #include <syslog.h>
@@ -26,6 +28,26 @@ static const char *const client_extra[] = { "setsockopt", "getsockopt" };
  * SIGTERM handler (set inside the helper's body, after the filter). */
 static const char *const upnp_extra[] = { "setsockopt", "getsockopt", "select", "pselect6", "getpeername",
 					  "ioctl", "uname", "shutdown", "rt_sigaction" };
+
+static bool bpf_maps;
+
+void sandbox_allow_bpf_maps(void)
+{
+	bpf_maps = true;
+}
+
+/* Issue 10: the fast path's map updates and counter reads, and nothing else of bpf():
+ * no program load, no attach, no new map (the daemon keeps CAP_BPF on 6.1, where every
+ * bpf() call needs it, so this filter is what stands between it and the rest). */
+static int allow_bpf_maps(scmp_filter_ctx f)
+{
+	static const int cmds[] = { BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM };
+	int nr = seccomp_syscall_resolve_name("bpf");
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cmds[i])) < 0)
+			return -1;
+	return 0;
+}
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -82,6 +104,8 @@ int sandbox_enter(enum sandbox_role role)
 		r = allow(f, client_extra, sizeof client_extra / sizeof client_extra[0]);
 	if (!r && role == SANDBOX_UPNP)
 		r = allow(f, upnp_extra, sizeof upnp_extra / sizeof upnp_extra[0]);
+	if (!r && bpf_maps)
+		r = allow_bpf_maps(f);
 	if (!r)
 		r = seccomp_load(f);
 	seccomp_release(f);

@@ -152,7 +152,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.started = time(NULL);
 
 	const char *user = daemon_user(opts);
-	if (daemon_drop_privileges(user, false) < 0) {
+	if (daemon_drop_privileges(user, 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}

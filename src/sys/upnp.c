@@ -141,7 +141,7 @@ int upnp_start(uint16_t port, uint32_t bind_ip, const char *user)
 	/* It parses what any host on the LAN may send (SSDP, HTTP, XML): a seccomp filter
 	 * of its own. */
 	struct upnp_arg a = { port, bind_ip };
-	return helper_fork("shipworm-upnp", user, true, SANDBOX_UPNP, body, &a);
+	return helper_fork("shipworm-upnp", user, 0, true, SANDBOX_UPNP, body, &a);
 }
 
 int upnp_read(int fd, struct upnp_result *r)

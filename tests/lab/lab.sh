@@ -45,8 +45,14 @@ lab_newns() {
 }
 
 # lab_link A IFA B IFB: a veth pair between namespaces A and B.
+# Each end computes its checksums as a NIC on a wire does (no tx checksum offload):
+# veth would otherwise carry a local sender's CHECKSUM_PARTIAL packets from namespace to
+# namespace unfinished, which no real relay receives, and the kernel fast path (issue 10)
+# would leave all of them to the daemon (docs/fastpath.md).
 lab_link() {
 	ip link add "$2" netns "$(lab_ns "$1")" type veth peer name "$4" netns "$(lab_ns "$3")"
+	lab_exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1
+	lab_exec "$3" ethtool -K "$4" tx off >/dev/null 2>&1
 	lab_exec "$1" ip link set "$2" up
 	lab_exec "$3" ip link set "$4" up
 }
@@ -321,9 +327,15 @@ lab_down() {
 
 # lab_shipwormd NODE NAME CONFIG-TEXT: run shipwormd in NODE with that configuration;
 # its control socket is $LAB_TMP/NAME.sock.
+# LAB_FASTPATH (auto, on, off): the FastPath line every relay and host relay gets, so
+# that run.sh can run a scenario with the kernel fast path (issue 10) and without.
 lab_shipwormd() {
 	local node=$1 name=$2
 	printf '%s\n' "$3" >"$LAB_TMP/$name.conf"
+	if [ -n "${LAB_FASTPATH:-}" ] && grep -qiE '^(RelayType (cone|restricted|relay)|Mode (relay|host-relay))' "$LAB_TMP/$name.conf" &&
+		! grep -qi '^FastPath' "$LAB_TMP/$name.conf"; then
+		echo "FastPath $LAB_FASTPATH" >>"$LAB_TMP/$name.conf"
+	fi
 	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
 	unset NOTIFY_SOCKET
 	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"

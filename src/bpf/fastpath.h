@@ -1,0 +1,66 @@
+/* The kernel fast path's shared layout (issue 10): the maps the daemon writes and the
+ * eBPF programs read, and their counters. Included by the programs (the .bpf.c files here,
+ * clang -target bpf) and by the daemon's loader (src/sys/fastpath.c); only fixed-width
+ * kernel types, so that both sides agree byte for byte.
+ *
+ * The rules stay in the core: a peer is in `peers` only while the core trusts it (the
+ * trust journal, core/trustlog.h), and the programs only re-check what the core decided
+ * (freshness, the peer's mapping, the role's address rules), passing every other packet
+ * to the daemon unchanged. */
+#ifndef SW_BPF_FASTPATH_H
+#define SW_BPF_FASTPATH_H
+
+#include <linux/types.h>
+
+/* RFC 4380 §5.2.4 (C-40), §5.4.1 (R-05): a peer's entry is used for 30 s after the last
+ * packet from it; the programs refuse an older one themselves. */
+#define FP_PEER_VALID_NS 30000000000ULL
+/* How often the ingress program tells the daemon that a peer is still active (the ring
+ * buffer `seen`), so that the core's entry does not expire under a flow it never sees. */
+#define FP_REPORT_NS 5000000000ULL
+
+enum fp_role { FP_ROLE_RELAY = 1, FP_ROLE_HOST_RELAY = 2, FP_ROLE_CLIENT = 3 };
+
+/* peers: IPv6 address (16 bytes) -> how it is reached. */
+struct fp_peer {
+	__u32 ip;       /* the peer's mapping (network byte order): where it is sent to and */
+	__u16 port;     /* the only source its packets are decapsulated from */
+	__u16 sport;    /* our local UDP port the peer knows (network byte order) */
+	__u64 last_rx;  /* ns, CLOCK_BOOTTIME: the last packet from it */
+	__u64 reported; /* ns: when the ingress program last reported it */
+};
+
+/* cfg: one entry, written by the daemon at start and when its addresses change. */
+struct fp_config {
+	__u32 prefix;      /* the Teredo prefix's first 4 bytes, network byte order */
+	__u32 self_ip;     /* our IPv4 address (source of encapsulated packets), network order */
+	__u16 port;        /* our Teredo UDP port, network byte order */
+	__u8 role;         /* enum fp_role; 0: the programs pass everything */
+	__u8 tun_hlen;     /* link-layer header length of the Teredo interface (TUN: 0) */
+	__u32 tun_ifindex; /* the Teredo interface: decapsulated packets enter it */
+	__u32 out_ifindex; /* the IPv4 interface encapsulated packets leave by */
+	__u8 self6[16];    /* client: our Teredo address */
+};
+
+/* seen: ring buffer records, ingress -> daemon. */
+struct fp_seen {
+	__u8 addr[16];
+	__u64 at; /* ns, CLOCK_BOOTTIME */
+};
+
+enum fp_counter {
+	FP_IN_DECAP,     /* Teredo -> IPv6 done in the kernel */
+	FP_IN_PASS,      /* to our port, left to the daemon (bubble, header, trailer, ...) */
+	FP_IN_NO_PEER,   /* data from a source without an entry or from another mapping */
+	FP_IN_ERR,       /* a helper failed: passed to the daemon */
+	FP_OUT_ENCAP,    /* IPv6 -> Teredo done in the kernel */
+	FP_OUT_MISS,     /* no entry: to the daemon (bubbles, queues) */
+	FP_OUT_STALE,    /* an entry older than 30 s: to the daemon */
+	FP_OUT_PASS,     /* not for the fast path (GSO, source, ...): to the daemon */
+	FP_OUT_ERR,      /* a helper failed: passed to the daemon */
+	FP__COUNT
+};
+
+#define FP_LOCAL_MAX 32 /* host relay: the host's addresses (RELAY_LOCAL_MAX) */
+
+#endif

@@ -1,0 +1,118 @@
+/* The maps both programs share (the loader gives the second program the first one's
+ * descriptors), and the address rules they both mirror from src/wire/ipv6.c. */
+#ifndef SW_BPF_MAPS_H
+#define SW_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bpf/fastpath.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* set by the loader to the core's peer table size */
+	__type(key, __u8[16]);
+	__type(value, struct fp_peer);
+} peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_config);
+} cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_LOCAL_MAX);
+	__type(key, __u8[16]);
+	__type(value, __u8);
+} locals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} seen SEC(".maps");
+
+static __always_inline void count(__u32 c)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &c);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int has_prefix(const __u8 *a, __u32 prefix)
+{
+	return *(const __u32 *)a == prefix;
+}
+
+static __always_inline int is_linklocal(const __u8 *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+/* in6_is_global_scope() and not multicast (core/relay.c served()). */
+static __always_inline int global_unicast6(const __u8 *a)
+{
+	const __u64 *w = (const __u64 *)a;
+	if (w[0] == 0 && (w[1] == 0 || w[1] == bpf_cpu_to_be64(1)))
+		return 0;
+	if (a[0] == 0xff || is_linklocal(a))
+		return 0;
+	return !(a[0] == 0xfe && (a[1] & 0xc0) == 0xc0);
+}
+
+static __always_inline int same16(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The one's-complement sum of `len` bytes of the packet from `off`, added to `sum`
+ * (bpf_csum_diff's running form); -1 when the packet is shorter or too long. */
+#define SUM_CHUNK 256
+static __always_inline __s64 sum_bytes(struct __sk_buff *skb, __u32 off, __u32 len, __s64 sum)
+{
+	__u8 buf[SUM_CHUNK];
+	for (int i = 0; i < 7 && len; i++) { /* up to 1792 bytes: a Teredo MTU and more */
+		if (len >= SUM_CHUNK) {
+			if (bpf_skb_load_bytes(skb, off, buf, SUM_CHUNK) < 0)
+				return -1;
+			off += SUM_CHUNK;
+			len -= SUM_CHUNK;
+		} else {
+			/* The tail, zero-padded: zeros add nothing, and an odd last byte is
+			 * padded as RFC 1071 pads it. */
+			__u64 n = len;
+			/* Masked where the verifier sees it (clang would drop a plain mask it
+			 * knows is redundant), so that the load's length is provably bounded. */
+			asm volatile("%[n] &= 255" : [n] "+r"(n));
+			__builtin_memset(buf, 0, sizeof buf);
+			if (!n || bpf_skb_load_bytes(skb, off, buf, n) < 0)
+				return -1;
+			len = 0;
+		}
+		sum = bpf_csum_diff(0, 0, (__be32 *)buf, SUM_CHUNK, (__wsum)sum);
+		if (sum < 0)
+			return -1;
+	}
+	return len ? -1 : sum;
+}
+
+static __always_inline int sum_is_valid(__s64 sum)
+{
+	__u32 s = (__u32)sum;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return s == 0xffff;
+}
+
+#endif

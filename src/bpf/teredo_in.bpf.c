@@ -1,0 +1,136 @@
+/* Teredo -> IPv6 in the kernel (issue 10): tc ingress on the IPv4 interface.
+ *
+ * A plain data packet to our Teredo port whose inner source is a peer the core trusts,
+ * arriving from the very mapping the core recorded for it (RFC 4380 §5.4.2 R-11 for a
+ * relay, §5.2.3 C-34 for a client), is decapsulated here and enters the Teredo
+ * interface as if the daemon had written it there, so the host's firewall rules and
+ * counters for that interface still apply. Everything else goes up to the daemon's
+ * socket untouched: bubbles, packets with an authentication or origin header or a
+ * trailer (RFC 6081), unknown peers, hop limit <= 1, IPv4 options and fragments,
+ * coalesced GRO packets. Rules are mirrored from core/relay.c and core/client.c, never
+ * invented here.
+ *
+ * tc rather than XDP: XDP could only pass the packet up on the interface it came in by
+ * (or redirect it as a frame to another driver's transmit path); entering the Teredo
+ * interface's receive path needs an skb, which is what tc has. */
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+
+#include "bpf/maps.bpf.h"
+
+#define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The destination rule of each role (core/relay.c served() and SEC-11 (b); client C-31). */
+static __always_inline int dst_ok(const struct fp_config *c, const __u8 *dst)
+{
+	__u8 key[16];
+	switch (c->role) {
+	case FP_ROLE_RELAY:
+		return !has_prefix(dst, c->prefix) && global_unicast6(dst);
+	case FP_ROLE_HOST_RELAY:
+		__builtin_memcpy(key, dst, 16);
+		return !has_prefix(dst, c->prefix) && bpf_map_lookup_elem(&locals, key) != 0;
+	case FP_ROLE_CLIENT:
+		return same16(dst, c->self6);
+	}
+	return 0;
+}
+
+/* The socket would verify the UDP checksum; so does the fast path, unless there is none
+ * (zero) or the device already did (CHECKSUM_UNNECESSARY). A packet that fails goes to
+ * the socket, which drops it if it is corrupt; so does one whose checksum a local
+ * sender left to offload (CHECKSUM_PARTIAL over veth: its checksum field holds only the
+ * pseudo-header's sum), which the socket accepts and the fast path cannot tell apart. */
+static __always_inline int udp_sum_ok(struct __sk_buff *skb, const struct iphdr *ip, __u16 check, __u32 ulen)
+{
+	if (!check || bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0)
+		return 1;
+	struct {
+		__u32 s, d;
+		__u8 zero, proto;
+		__u16 len;
+	} ph = { ip->saddr, ip->daddr, 0, IPPROTO_UDP, bpf_htons(ulen) };
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
+	if (sum < 0)
+		return 0;
+	sum = sum_bytes(skb, ETH_HLEN + sizeof(struct iphdr), ulen, sum);
+	return sum >= 0 && sum_is_valid(sum);
+}
+
+SEC("tc")
+int teredo_in(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	const struct fp_config *c = bpf_map_lookup_elem(&cfg, &zero);
+	if (!c || !c->role || skb->protocol != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	struct iphdr ip;
+	struct udphdr udp;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof ip) < 0 || ip.protocol != IPPROTO_UDP ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4, &udp, sizeof udp) < 0 || udp.dest != c->port ||
+	    (c->self_ip && ip.daddr != c->self_ip))
+		return TC_ACT_OK; /* not Teredo traffic of ours: not even counted */
+	/* From here on, a datagram for the daemon's socket. */
+	__u16 tot = bpf_ntohs(ip.tot_len);
+	if (ip.ihl != 5 || (ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1 ||
+	    bpf_ntohs(udp.len) != tot - sizeof ip || tot > skb->len - ETH_HLEN)
+		goto pass;
+	struct ipv6hdr ip6;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN + OUTER_LEN, &ip6, sizeof ip6) < 0)
+		goto pass;
+	/* Version 6 in the first byte rules out both Teredo headers (0x00 0x01, 0x00 0x00);
+	 * the exact length rules out trailers (RFC 6081 §4). */
+	if (ip6.version != 6 || sizeof ip6 + bpf_ntohs(ip6.payload_len) != tot - OUTER_LEN)
+		goto pass;
+	if (ip6.payload_len == 0 && ip6.nexthdr == 59)
+		goto pass; /* a bubble: trust is the core's business */
+	if (ip6.hop_limit <= 1)
+		goto pass; /* the daemon and the host's stack answer those */
+	__u8 src[16];
+	__builtin_memcpy(src, ip6.saddr.in6_u.u6_addr8, 16);
+	/* a relay takes only Teredo sources. */
+	if (c->role != FP_ROLE_CLIENT && !has_prefix(src, c->prefix))
+		goto pass;
+	struct fp_peer *p = bpf_map_lookup_elem(&peers, src);
+	if (!p || p->ip != ip.saddr || p->port != udp.source) {
+		count(FP_IN_NO_PEER);
+		return TC_ACT_OK;
+	}
+	if (!dst_ok(c, ip6.daddr.in6_u.u6_addr8))
+		goto pass;
+	if (!udp_sum_ok(skb, &ip, udp.check, tot - sizeof ip))
+		goto pass;
+	__u64 now = bpf_ktime_get_boot_ns();
+	p->last_rx = now; /* peer_heard(): the core hears of it through `seen` */
+	if (now - p->reported >= FP_REPORT_NS) {
+		p->reported = now;
+		struct fp_seen *e = bpf_ringbuf_reserve(&seen, sizeof *e, 0);
+		if (e) {
+			__builtin_memcpy(e->addr, src, 16);
+			e->at = now;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	/* 6.1 has no decapsulation flags for bpf_skb_adjust_room: turn the skb into an IPv6
+	 * one first (20 more bytes after the Ethernet header), then take the 48 bytes of
+	 * room, IPv4 and UDP headers out. */
+	__u16 proto = bpf_htons(ETH_P_IPV6);
+	if (bpf_skb_change_proto(skb, proto, 0) < 0 ||
+	    bpf_skb_adjust_room(skb, -(__s32)(OUTER_LEN + 20), BPF_ADJ_ROOM_MAC, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof proto, 0) < 0) {
+		/* The packet may be half-changed: it cannot go to the socket any more. */
+		count(FP_IN_ERR);
+		return TC_ACT_SHOT;
+	}
+	count(FP_IN_DECAP);
+	return bpf_redirect(c->tun_ifindex, BPF_F_INGRESS);
+pass:
+	count(FP_IN_PASS);
+	return TC_ACT_OK;
+}

@@ -1,0 +1,148 @@
+/* IPv6 -> Teredo in the kernel (issue 10): tc egress on the Teredo interface.
+ *
+ * A packet the host routes into the tunnel, to a peer the core trusts and has heard
+ * from within 30 s (RFC 4380 §5.4.1 R-05 for a relay, §5.2.4 C-41 for a client), is
+ * encapsulated here (IPv4 + UDP from our Teredo port to the peer's mapping) and sent by
+ * the IPv4 interface with bpf_redirect_neigh(), which does the route and neighbour
+ * lookups. A miss goes on to the TUN and the daemon, exactly as without this program:
+ * bubbles, queues and every first contact stay there. So does a GSO packet (a TCP
+ * super-packet): 6.1 cannot re-segment IPv6 inside IPv4/UDP correctly after
+ * bpf_skb_change_proto, and the TUN segments it for the daemon. */
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+
+#include "bpf/maps.bpf.h"
+
+#define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The source rule of each role (core/relay.c relay_tun: SEC-11 (c), H-01; client: our
+ * own address only). */
+static __always_inline int src_ok(const struct fp_config *c, const __u8 *src)
+{
+	__u8 key[16];
+	switch (c->role) {
+	case FP_ROLE_RELAY:
+		return !has_prefix(src, c->prefix) && !is_linklocal(src);
+	case FP_ROLE_HOST_RELAY:
+		__builtin_memcpy(key, src, 16);
+		return !has_prefix(src, c->prefix) && bpf_map_lookup_elem(&locals, key) != 0;
+	case FP_ROLE_CLIENT:
+		return same16(src, c->self6);
+	}
+	return 0;
+}
+
+static __always_inline __u16 csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* A TCP or UDP packet whose checksum a local sender left to offload (CHECKSUM_PARTIAL,
+ * which veth carries from namespace to namespace) would leave here with only the
+ * pseudo-header's sum in it and no device after us to finish it; the TUN path finishes
+ * it (skb_checksum_help). So TCP and UDP take the fast path only with a valid checksum,
+ * which is also what a packet from a real NIC has. ICMPv6 is always summed in software;
+ * other next headers (extension headers) take the daemon's path. */
+static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const struct ipv6hdr *ip6)
+{
+	if (ip6->nexthdr == IPPROTO_ICMPV6)
+		return 1;
+	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP)
+		return 0;
+	struct {
+		struct in6_addr s, d;
+		__u32 len;
+		__u8 zero[3], nh;
+	} ph = { ip6->saddr, ip6->daddr, bpf_htonl(bpf_ntohs(ip6->payload_len)), { 0, 0, 0 }, ip6->nexthdr };
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
+	if (sum < 0)
+		return 0;
+	sum = sum_bytes(skb, off + sizeof *ip6, bpf_ntohs(ip6->payload_len), sum);
+	return sum >= 0 && sum_is_valid(sum);
+}
+
+SEC("tc")
+int teredo_out(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	const struct fp_config *c = bpf_map_lookup_elem(&cfg, &zero);
+	if (!c || !c->role || !c->out_ifindex || skb->protocol != bpf_htons(ETH_P_IPV6))
+		return TC_ACT_OK;
+	__u32 off = c->tun_hlen & 0x3f;
+	struct ipv6hdr ip6;
+	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof ip6) < 0 || ip6.version != 6)
+		goto pass;
+	__u8 dst[16];
+	__builtin_memcpy(dst, ip6.daddr.in6_u.u6_addr8, 16);
+	/* only Teredo destinations (the daemon drops the rest, and counts them). */
+	if (!has_prefix(dst, c->prefix) || !src_ok(c, ip6.saddr.in6_u.u6_addr8))
+		goto pass;
+	if (skb->gso_segs > 1 || skb->len - off != sizeof ip6 + bpf_ntohs(ip6.payload_len))
+		goto pass;
+	if (!l4_sum_ok(skb, off, &ip6))
+		goto pass;
+	struct fp_peer *p = bpf_map_lookup_elem(&peers, dst);
+	if (!p) {
+		count(FP_OUT_MISS);
+		return TC_ACT_OK;
+	}
+	if (bpf_ktime_get_boot_ns() - p->last_rx >= FP_PEER_VALID_NS) {
+		count(FP_OUT_STALE); /* the daemon bubbles again */
+		return TC_ACT_OK;
+	}
+	__u32 ip6_len = skb->len - off;
+	struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+			    .tot_len = bpf_htons(ip6_len + OUTER_LEN), .saddr = c->self_ip, .daddr = p->ip };
+	__u32 sum = 0;
+	const __u16 *w = (const __u16 *)&ip;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	ip.check = csum_fold(sum);
+	struct {
+		struct iphdr ip;
+		struct udphdr udp;
+		struct ipv6hdr ip6;
+	} __attribute__((packed)) h = {
+		.ip = ip,
+		/* A zero UDP checksum: none, which IPv4 allows (RFC 768) and every Teredo
+		 * implementation accepts; the inner packet carries its own. */
+		.udp = { .source = p->sport ? p->sport : c->port, .dest = p->port,
+			 .len = bpf_htons(ip6_len + sizeof(struct udphdr)) },
+		.ip6 = ip6,
+	};
+	/* 6.1: an IPv6 skb becomes an IPv4 one by losing 20 bytes at the network header,
+	 * so the IPv6 header is saved above and written back after the 48 bytes of room. */
+	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0) {
+		count(FP_OUT_ERR);
+		return TC_ACT_OK; /* unchanged: the daemon has it */
+	}
+	if (bpf_skb_adjust_room(skb, OUTER_LEN + 20, BPF_ADJ_ROOM_MAC, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, off, &h, sizeof h, 0) < 0) {
+		count(FP_OUT_ERR);
+		return TC_ACT_SHOT;
+	}
+	/* bpf_redirect_neigh() takes off an Ethernet header before it puts the real one on
+	 * (it refuses a packet without one): the TUN has none, so give it a blank one. */
+	if (!off) {
+		__u16 ip4 = bpf_htons(ETH_P_IP);
+		if (bpf_skb_change_head(skb, ETH_HLEN, 0) < 0 ||
+		    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip4, sizeof ip4, 0) < 0) {
+			count(FP_OUT_ERR);
+			return TC_ACT_SHOT;
+		}
+	}
+	count(FP_OUT_ENCAP);
+	return bpf_redirect_neigh(c->out_ifindex, 0, 0, 0);
+pass:
+	count(FP_OUT_PASS);
+	return TC_ACT_OK;
+}

@@ -1,0 +1,43 @@
+/* The trust journal (issue 10): what the kernel fast path must mirror from a core's
+ * peer table. The core records each peer that becomes trusted (or changes mapping) and
+ * each trusted peer that leaves; the shell applies the records to the eBPF peer map
+ * after every call into the core and empties the journal. Pure and fixed in size: a
+ * journal that overflows counts what it lost (a lost record only means a peer takes
+ * the daemon's path; the programs check freshness themselves). */
+#ifndef SW_CORE_TRUSTLOG_H
+#define SW_CORE_TRUSTLOG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wire/endpoint.h"
+
+#define TRUST_LOG_MAX 1024
+
+struct trust_event {
+	bool add;                /* trusted (again, perhaps at a new mapping), or gone */
+	uint8_t sock;            /* the core socket it is reached from */
+	struct in6_addr addr;
+	struct sw_endpoint mapping;
+	uint64_t last_rx;        /* ms, the core's clock */
+};
+
+struct trust_log {
+	struct trust_event ev[TRUST_LOG_MAX];
+	uint32_t n;
+	uint64_t lost;
+};
+
+static inline void trust_log_put(struct trust_log *l, bool add, uint8_t sock, const struct in6_addr *addr,
+				 struct sw_endpoint mapping, uint64_t last_rx)
+{
+	if (l->n >= TRUST_LOG_MAX) {
+		l->lost++;
+		return;
+	}
+	l->ev[l->n++] = (struct trust_event){ .add = add, .sock = sock, .addr = *addr, .mapping = mapping,
+					      .last_rx = last_rx };
+}
+
+#endif

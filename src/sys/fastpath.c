@@ -1,0 +1,287 @@
+#include "sys/fastpath.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sys/log.h"
+#include "teredo_in.skel.h"
+#include "teredo_out.skel.h"
+
+/* Our tc filters: one handle and priority on each hook, so that a filter a crashed
+ * daemon left behind is replaced, never doubled. */
+#define FP_TC_HANDLE 0x5357u /* "SW" */
+#define FP_TC_PRIO 0x5357u
+
+struct fastpath {
+	struct teredo_in *in;
+	struct teredo_out *out;
+	int in_ifindex, tun_ifindex;
+	bool in_hook_made; /* we created the clsact qdisc on the IPv4 interface */
+	int peers_fd, cfg_fd, locals_fd, stats_fd;
+	struct ring_buffer *rb;
+	int ncpus;
+	uint64_t *percpu; /* ncpus values, for reading one counter */
+	struct in6_addr locals[FP_LOCAL_MAX];
+	unsigned nlocals;
+	uint64_t map_errors;
+	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms);
+	void *seen_ctx;
+};
+
+static const char *const counter_names[FP__COUNT] = {
+	[FP_IN_DECAP] = "fastpath_in_decapsulated",
+	[FP_IN_PASS] = "fastpath_in_to_daemon",
+	[FP_IN_NO_PEER] = "fastpath_in_no_peer",
+	[FP_IN_ERR] = "fastpath_in_errors",
+	[FP_OUT_ENCAP] = "fastpath_out_encapsulated",
+	[FP_OUT_MISS] = "fastpath_out_no_peer",
+	[FP_OUT_STALE] = "fastpath_out_stale_peer",
+	[FP_OUT_PASS] = "fastpath_out_to_daemon",
+	[FP_OUT_ERR] = "fastpath_out_errors",
+};
+
+const char *fastpath_counter_name(enum fp_counter c)
+{
+	return (unsigned)c < FP__COUNT ? counter_names[c] : "?";
+}
+
+/* libbpf's own messages (the verifier's log among them) only with SHIPWORM_BPF_DEBUG
+ * set: the reason that matters is the one fastpath_open() returns. */
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (getenv("SHIPWORM_BPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, bool *made)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	int r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	if (made)
+		*made = r == 0;
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FP_TC_HANDLE, .priority = FP_TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void tc_detach(int ifindex, enum bpf_tc_attach_point where, bool destroy_hook)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FP_TC_HANDLE, .priority = FP_TC_PRIO);
+	bpf_tc_detach(&hook, &opts);
+	if (destroy_hook) {
+		/* The clsact qdisc is removed only when we made it (the interface had none). */
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+static int on_seen(void *ctx, void *data, size_t len)
+{
+	struct fastpath *fp = ctx;
+	const struct fp_seen *s = data;
+	if (len < sizeof *s || !fp->seen_cb)
+		return 0;
+	struct in6_addr a;
+	memcpy(&a, s->addr, 16);
+	fp->seen_cb(fp->seen_ctx, &a, s->at / 1000000u);
+	return 0;
+}
+
+struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen)
+{
+	libbpf_set_print(quiet);
+	struct fastpath *fp = calloc(1, sizeof *fp);
+	if (!fp) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	fp->in_ifindex = in_ifindex;
+	fp->tun_ifindex = tun_ifindex;
+	int r;
+	const char *step = "open";
+	fp->in = teredo_in__open();
+	fp->out = teredo_out__open();
+	if (!fp->in || !fp->out) {
+		r = -errno;
+		goto fail;
+	}
+	step = "size the peer map";
+	if ((r = bpf_map__set_max_entries(fp->in->maps.peers, peers_max)) < 0)
+		goto fail;
+	step = "load the ingress program";
+	if ((r = teredo_in__load(fp->in)) < 0)
+		goto fail;
+	/* One set of maps for both programs. */
+	step = "share the maps";
+	if ((r = bpf_map__reuse_fd(fp->out->maps.peers, bpf_map__fd(fp->in->maps.peers))) < 0 ||
+	    (r = bpf_map__reuse_fd(fp->out->maps.cfg, bpf_map__fd(fp->in->maps.cfg))) < 0 ||
+	    (r = bpf_map__reuse_fd(fp->out->maps.locals, bpf_map__fd(fp->in->maps.locals))) < 0 ||
+	    (r = bpf_map__reuse_fd(fp->out->maps.stats, bpf_map__fd(fp->in->maps.stats))) < 0 ||
+	    (r = bpf_map__reuse_fd(fp->out->maps.seen, bpf_map__fd(fp->in->maps.seen))) < 0)
+		goto fail;
+	step = "load the egress program";
+	if ((r = teredo_out__load(fp->out)) < 0)
+		goto fail;
+	fp->peers_fd = bpf_map__fd(fp->in->maps.peers);
+	fp->cfg_fd = bpf_map__fd(fp->in->maps.cfg);
+	fp->locals_fd = bpf_map__fd(fp->in->maps.locals);
+	fp->stats_fd = bpf_map__fd(fp->in->maps.stats);
+	step = "count CPUs";
+	if ((fp->ncpus = libbpf_num_possible_cpus()) <= 0 || !(fp->percpu = calloc((size_t)fp->ncpus, 8))) {
+		r = fp->ncpus < 0 ? fp->ncpus : -ENOMEM;
+		goto fail;
+	}
+	step = "open the ring buffer";
+	fp->rb = ring_buffer__new(bpf_map__fd(fp->in->maps.seen), on_seen, fp, NULL);
+	if (!fp->rb) {
+		r = -errno;
+		goto fail;
+	}
+	step = "attach to the IPv4 interface (tc ingress)";
+	if (in_ifindex && (r = tc_attach(in_ifindex, BPF_TC_INGRESS, bpf_program__fd(fp->in->progs.teredo_in),
+					 &fp->in_hook_made)) < 0)
+		goto fail;
+	step = "attach to the Teredo interface (tc egress)";
+	if (tun_ifindex && (r = tc_attach(tun_ifindex, BPF_TC_EGRESS, bpf_program__fd(fp->out->progs.teredo_out), NULL)) < 0)
+		goto fail;
+	return fp;
+fail:
+	snprintf(why, whylen, "cannot %s: %s", step, strerror(r < 0 ? -r : r ? r : EINVAL));
+	fastpath_close(fp, -1);
+	return NULL;
+}
+
+int fastpath_configure(struct fastpath *fp, const struct fp_config *c)
+{
+	uint32_t zero = 0;
+	return bpf_map_update_elem(fp->cfg_fd, &zero, c, BPF_ANY);
+}
+
+void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n)
+{
+	if (n > FP_LOCAL_MAX)
+		n = FP_LOCAL_MAX;
+	uint8_t one = 1;
+	for (unsigned i = 0; i < fp->nlocals; i++) {
+		bool keep = false;
+		for (unsigned j = 0; j < n && !keep; j++)
+			keep = !memcmp(&fp->locals[i], &a[j], 16);
+		if (!keep)
+			bpf_map_delete_elem(fp->locals_fd, &fp->locals[i]);
+	}
+	for (unsigned j = 0; j < n; j++)
+		if (bpf_map_update_elem(fp->locals_fd, &a[j], &one, BPF_ANY) < 0)
+			fp->map_errors++;
+	if (n)
+		memcpy(fp->locals, a, n * sizeof *a);
+	fp->nlocals = n;
+}
+
+void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *sports, unsigned nsports)
+{
+	for (uint32_t i = 0; i < log->n; i++) {
+		const struct trust_event *e = &log->ev[i];
+		if (!e->add) {
+			bpf_map_delete_elem(fp->peers_fd, &e->addr);
+			continue;
+		}
+		struct fp_peer v = { .ip = e->mapping.ip, .port = e->mapping.port,
+				     .sport = e->sock < nsports ? sports[e->sock] : 0,
+				     .last_rx = e->last_rx * 1000000u };
+		if (bpf_map_update_elem(fp->peers_fd, &e->addr, &v, BPF_ANY) < 0)
+			fp->map_errors++;
+	}
+	log->n = 0;
+}
+
+int fastpath_seen_fd(const struct fastpath *fp)
+{
+	return ring_buffer__epoll_fd(fp->rb);
+}
+
+void fastpath_seen_drain(struct fastpath *fp, void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms),
+			 void *ctx)
+{
+	fp->seen_cb = seen;
+	fp->seen_ctx = ctx;
+	ring_buffer__consume(fp->rb);
+}
+
+void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT])
+{
+	for (uint32_t k = 0; k < FP__COUNT; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fp->stats_fd, &k, fp->percpu) < 0)
+			continue;
+		for (int c = 0; c < fp->ncpus; c++)
+			out[k] += fp->percpu[c];
+	}
+}
+
+int fastpath_probe(const struct fastpath *fp)
+{
+	uint32_t zero = 0;
+	struct fp_config c;
+	return bpf_map_lookup_elem(fp->cfg_fd, &zero, &c) < 0 ? -errno : 0;
+}
+
+uint64_t fastpath_map_errors(const struct fastpath *fp)
+{
+	return fp->map_errors;
+}
+
+void fastpath_detach_ingress(int ifindex, bool destroy_hook)
+{
+	tc_detach(ifindex, BPF_TC_INGRESS, destroy_hook);
+}
+
+void fastpath_ingress(const struct fastpath *fp, int *ifindex, bool *hook_made)
+{
+	*ifindex = fp->in_ifindex;
+	*hook_made = fp->in_hook_made;
+}
+
+int fastpath_prog_fd(const struct fastpath *fp, bool egress)
+{
+	return egress ? bpf_program__fd(fp->out->progs.teredo_out) : bpf_program__fd(fp->in->progs.teredo_in);
+}
+
+int fastpath_peers_fd(const struct fastpath *fp)
+{
+	return fp->peers_fd;
+}
+
+void fastpath_close(struct fastpath *fp, int janitor)
+{
+	if (!fp)
+		return;
+	if (janitor >= 0) {
+		/* After the privilege drop only the janitor may detach (CAP_NET_ADMIN): ask,
+		 * and wait until it has and is gone (its end of the socketpair closes). */
+		char b = 'q';
+		if (write(janitor, &b, 1) == 1)
+			while (read(janitor, &b, 1) > 0)
+				;
+		close(janitor);
+	} else if (fp->in_ifindex) {
+		tc_detach(fp->in_ifindex, BPF_TC_INGRESS, fp->in_hook_made);
+	}
+	/* The Teredo interface goes away with its filter when the daemon closes it. */
+	if (fp->rb)
+		ring_buffer__free(fp->rb);
+	teredo_out__destroy(fp->out);
+	teredo_in__destroy(fp->in);
+	free(fp->percpu);
+	free(fp);
+}

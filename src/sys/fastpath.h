@@ -1,0 +1,62 @@
+/* The kernel fast path's loader (issue 10): loads the eBPF programs of src/bpf/ (as
+ * root, before the privilege drop), attaches them with tc, mirrors the core's trust
+ * journal into their peer map, feeds the programs' "peer seen" reports back to the
+ * core, reads their per-CPU counters, and detaches everything at the end. A janitor
+ * process detaches the IPv4 interface's filter if the daemon dies without doing it (the
+ * Teredo interface takes its own filter with it). */
+#ifndef SW_SYS_FASTPATH_H
+#define SW_SYS_FASTPATH_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/fastpath.h"
+#include "core/trustlog.h"
+
+struct fastpath;
+
+/* What FastPath says (shipwormd.conf(5)). */
+enum fastpath_mode { FASTPATH_OFF, FASTPATH_AUTO, FASTPATH_ON };
+
+/* Load both programs with a peer map of `peers_max` entries and attach them: ingress on
+ * `in_ifindex` (the IPv4 interface), egress on `tun_ifindex` (0: not attached, for the
+ * tests' BPF_PROG_TEST_RUN). NULL with the reason in
+ * `why` when the kernel or the privileges do not allow it. */
+struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen);
+/* Set the programs' configuration (role 0 makes them pass everything). */
+int fastpath_configure(struct fastpath *fp, const struct fp_config *c);
+/* Host relay: the host's own addresses (H-05), replacing the previous set. */
+void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n);
+/* Apply and empty a trust journal; `sports` are our local ports by core socket number. */
+void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *sports, unsigned nsports);
+/* The ring buffer the ingress program reports active peers in: its fd (epoll) and a
+ * drain that calls seen(ctx, addr, at_ms) for each report. */
+int fastpath_seen_fd(const struct fastpath *fp);
+void fastpath_seen_drain(struct fastpath *fp, void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms),
+			 void *ctx);
+/* The programs' counters summed over CPUs; map update failures (a full map). */
+void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT]);
+uint64_t fastpath_map_errors(const struct fastpath *fp);
+const char *fastpath_counter_name(enum fp_counter c);
+/* Fork the janitor (sys/fastpath_janitor.c, before the privilege drop): it detaches the
+ * ingress filter when the daemon's end of its socketpair closes, however the daemon
+ * ends. Returns that end, or -1. */
+int fastpath_janitor(const struct fastpath *fp, const char *user);
+/* Detach the programs and free everything; with the janitor's end (or -1 before the
+ * privilege drop), the janitor detaches and this waits until it is done. */
+void fastpath_close(struct fastpath *fp, int janitor);
+
+/* Must the daemon keep CAP_BPF after dropping privileges to `user` (a forked probe)? */
+bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user);
+/* One map lookup, as the daemon makes them: 0 or a negative errno. */
+int fastpath_probe(const struct fastpath *fp);
+
+/* For the janitor and the tests. */
+void fastpath_detach_ingress(int ifindex, bool destroy_hook);
+void fastpath_ingress(const struct fastpath *fp, int *ifindex, bool *hook_made);
+int fastpath_prog_fd(const struct fastpath *fp, bool egress);
+int fastpath_peers_fd(const struct fastpath *fp);
+
+#endif

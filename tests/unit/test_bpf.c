@@ -1,0 +1,476 @@
+/* The kernel fast path's programs (issue 10), run on crafted packets through
+ * BPF_PROG_TEST_RUN: no namespace, no interface. Each case says which rule of the core
+ * the program mirrors. Needs root (CAP_BPF); `make check` runs as root. */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "sys/fastpath.h"
+#include "wire/bytes.h"
+
+#define RELAY_IP "198.51.100.30"
+#define SERVER "198.51.100.10"
+
+static struct fastpath *fp;
+static int in_fd, out_fd;
+static uint8_t pkt[2048], out[2048];
+static uint32_t out_len;
+static struct sw_endpoint mapping;
+static struct in6_addr client, native;
+
+static uint64_t boot_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void configure(uint8_t role)
+{
+	struct fp_config c = { .prefix = htonl(TEREDO_PREFIX_DEFAULT), .self_ip = A4(RELAY_IP), .port = htons(3544),
+			       .role = role, .tun_hlen = 14, .tun_ifindex = 1, .out_ifindex = 1 };
+	c.self6[0] = 0x20; /* client role: our address is the client's below */
+	memcpy(c.self6, &client, 16);
+	assert_int_equal(fastpath_configure(fp, &c), 0);
+}
+
+/* Trust a peer as the core's journal would (relay_udp_on). */
+static void trust(const struct in6_addr *a, struct sw_endpoint m, uint64_t last_rx)
+{
+	struct trust_log log = { .n = 0 };
+	trust_log_put(&log, true, 0, a, m, last_rx);
+	uint16_t sports[1] = { htons(3544) };
+	fastpath_apply(fp, &log, sports, 1);
+	assert_int_equal(log.n, 0);
+}
+
+static int setup(void **state)
+{
+	char why[160];
+	fp = fastpath_open(1024, 0, 0, why, sizeof why);
+	if (!fp) {
+		fprintf(stderr, "fastpath_open: %s\n", why);
+		return -1;
+	}
+	in_fd = fastpath_prog_fd(fp, false);
+	out_fd = fastpath_prog_fd(fp, true);
+	mapping = EP("203.0.113.7", 40000);
+	client = teredo_of(SERVER, mapping, 0);
+	native = A6("2001:db8:1::100");
+	configure(FP_ROLE_RELAY);
+	trust(&client, mapping, boot_ms());
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fastpath_close(fp, -1);
+	return 0;
+}
+
+static void eth(uint8_t *p, uint16_t proto)
+{
+	memset(p, 0, 12);
+	p[0] = 0x02;
+	p[6] = 0x02;
+	p[11] = 1;
+	put_be16(p + 12, proto);
+}
+
+static uint16_t csum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += get_be16(p + i);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* Ethernet + IPv4 + UDP (from src to the relay's port 3544) + `body`; returns the length. */
+static size_t udp4(struct sw_endpoint src, uint16_t dport, const uint8_t *body, size_t blen)
+{
+	eth(pkt, 0x0800);
+	uint8_t *ip = pkt + 14;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	put_be16(ip + 2, (uint16_t)(28 + blen));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &src.ip, 4);
+	uint32_t d = A4(RELAY_IP);
+	memcpy(ip + 16, &d, 4);
+	put_be16(ip + 10, (uint16_t)~csum(ip, 20));
+	memcpy(ip + 20, &src.port, 2);
+	put_be16(ip + 22, dport);
+	put_be16(ip + 24, (uint16_t)(8 + blen));
+	memcpy(ip + 28, body, blen);
+	return 14 + 28 + blen;
+}
+
+/* An ICMPv6 echo request of `plen` bytes of payload from s to d. */
+static size_t echo6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, uint8_t hop, size_t plen)
+{
+	ip6_put_header(b, (uint16_t)(8 + plen), 58, hop, s, d);
+	memset(b + 40, 0xab, 8 + plen);
+	b[40] = 128;
+	b[41] = 0;
+	return 48 + plen;
+}
+
+static int run(int prog, size_t len, const struct __sk_buff *ctx)
+{
+	struct __sk_buff c = { 0 };
+	if (ctx)
+		c = *ctx;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len, .data_out = out,
+		    .data_size_out = sizeof out, .ctx_in = &c, .ctx_size_in = sizeof c, .repeat = 1);
+	assert_int_equal(bpf_prog_test_run_opts(prog, &o), 0);
+	out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+static uint64_t counter(enum fp_counter k)
+{
+	uint64_t c[FP__COUNT];
+	fastpath_counters(fp, c);
+	return c[k];
+}
+
+static uint8_t inner[1600];
+
+/* RFC 4380 §5.4.2 (R-11) mirrored: data from a trusted client at its recorded mapping is
+ * decapsulated and redirected into the Teredo interface; what comes out is exactly the
+ * inner packet behind an Ethernet header that says IPv6. */
+static void r11_trusted_data_decapsulated(void **state)
+{
+	size_t il = echo6(inner, &client, &native, 64, 100);
+	size_t len = udp4(mapping, 3544, inner, il);
+	uint64_t before = counter(FP_IN_DECAP);
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_int_equal(out_len, 14 + il);
+	assert_int_equal(get_be16(out + 12), 0x86dd);
+	assert_memory_equal(out + 14, inner, il);
+	assert_int_equal(counter(FP_IN_DECAP), before + 1);
+	/* The entry was refreshed (peer_heard) and reported to the daemon once. */
+	struct fp_peer v;
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &client, &v), 0);
+	assert_true(v.last_rx / 1000000u + 1000 >= boot_ms());
+	assert_true(v.reported == v.last_rx);
+}
+
+static struct in6_addr seen_addr;
+static int seen_n;
+static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at)
+{
+	seen_addr = *a;
+	seen_n++;
+	assert_true(at + 1000 >= boot_ms());
+}
+
+/* The report reaches the core's side once per FP_REPORT_NS, not per packet. */
+static void seen_reported_once(void **state)
+{
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	size_t len = udp4(mapping, 3544, inner, il);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(run(in_fd, len, NULL), TC_ACT_REDIRECT);
+	seen_n = 0;
+	fastpath_seen_drain(fp, on_seen, NULL);
+	assert_int_equal(seen_n, 1);
+	assert_memory_equal(&seen_addr, &client, 16);
+}
+
+/* Everything the daemon must see stays a datagram for its socket, byte for byte. */
+static void passed_up_untouched(size_t len, enum fp_counter why)
+{
+	uint8_t copy[2048];
+	memcpy(copy, pkt, len);
+	uint64_t before = counter(why);
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_OK);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, copy, len);
+	assert_int_equal(counter(why), before + 1);
+}
+
+/* R-12 / C-35: bubbles are the core's (trust); RFC 4380 §5.1.1: packets with an
+ * authentication or origin header; RFC 6081 §4: trailers after the IPv6 packet. */
+static void bubbles_headers_trailers_go_to_the_daemon(void **state)
+{
+	size_t bl = bubble_build(inner, &client, &native);
+	passed_up_untouched(udp4(mapping, 3544, inner, bl), FP_IN_PASS);
+	uint8_t nonce[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	teredo_put_auth_nonce(inner, nonce, 0);
+	size_t il = echo6(inner + 13, &client, &native, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, 13 + il), FP_IN_PASS);
+	teredo_put_origin(inner, mapping);
+	il = echo6(inner + 8, &client, &native, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, 8 + il), FP_IN_PASS);
+	il = echo6(inner, &client, &native, 64, 8);
+	memcpy(inner + il, "\x01\x04\x00\x00\x00\x00", 6); /* a trailer */
+	passed_up_untouched(udp4(mapping, 3544, inner, il + 6), FP_IN_PASS);
+}
+
+/* another mapping than the recorded one, an unknown client, a non-Teredo source. */
+static void r11_sources_the_core_has_not_trusted(void **state)
+{
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	passed_up_untouched(udp4(EP("203.0.113.7", 40001), 3544, inner, il), FP_IN_NO_PEER);
+	struct in6_addr other = teredo_of(SERVER, EP("203.0.113.8", 40000), 0);
+	il = echo6(inner, &other, &native, 64, 8);
+	passed_up_untouched(udp4(EP("203.0.113.8", 40000), 3544, inner, il), FP_IN_NO_PEER);
+	il = echo6(inner, &native, &native, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+}
+
+/* R-13, SEC-11 (b): never back into Teredo, only global unicast; hop limit <= 1 is the
+ * daemon's (and the host's ICMPv6 error). */
+static void r13_destinations_and_hop_limit(void **state)
+{
+	struct in6_addr teredo = teredo_of(SERVER, EP("203.0.113.9", 1), 0), mc = A6("ff0e::1"),
+			ll = A6("fe80::1");
+	size_t il = echo6(inner, &client, &teredo, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+	il = echo6(inner, &client, &mc, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+	il = echo6(inner, &client, &ll, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+	il = echo6(inner, &client, &native, 1, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+}
+
+/* IPv4 fragments, options and coalesced (GRO) packets: the daemon's socket. */
+static void fragments_options_gro_go_to_the_daemon(void **state)
+{
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	size_t len = udp4(mapping, 3544, inner, il);
+	pkt[14 + 6] = 0x20; /* MF */
+	passed_up_untouched(len, FP_IN_PASS);
+	len = udp4(mapping, 3544, inner, il);
+	pkt[14 + 7] = 0x10; /* offset 16 */
+	passed_up_untouched(len, FP_IN_PASS);
+	len = udp4(mapping, 3544, inner, il);
+	struct __sk_buff gro = { .gso_segs = 2, .gso_size = 100 };
+	uint64_t before = counter(FP_IN_PASS);
+	assert_int_equal(run(in_fd, len, &gro), TC_ACT_OK);
+	assert_int_equal(counter(FP_IN_PASS), before + 1);
+}
+
+/* Other traffic is none of the program's business: not even counted. */
+static void other_ports_untouched(void **state)
+{
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	size_t len = udp4(mapping, 53, inner, il);
+	uint64_t before = counter(FP_IN_PASS) + counter(FP_IN_DECAP) + counter(FP_IN_NO_PEER);
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_OK);
+	assert_memory_equal(out + 14, pkt + 14, len - 14);
+	assert_int_equal(counter(FP_IN_PASS) + counter(FP_IN_DECAP) + counter(FP_IN_NO_PEER), before);
+}
+
+/* What the host routes into the tunnel, with the tunnel's Ethernet-less header stood in
+ * for by the 14 bytes BPF_PROG_TEST_RUN insists on (tun_hlen). */
+static size_t from_host(const struct in6_addr *s, const struct in6_addr *d, size_t plen)
+{
+	eth(pkt, 0x86dd);
+	return 14 + echo6(pkt + 14, s, d, 63, plen);
+}
+
+/* RFC 4380 §5.4.1 (R-05) mirrored: to a trusted, fresh peer, encapsulated in place: a
+ * correct IPv4 header (checksum), UDP from our port to the mapping, the inner packet
+ * unchanged. */
+static void r05_trusted_peer_encapsulated(void **state)
+{
+	size_t len = from_host(&native, &client, 200);
+	uint8_t inner_copy[512];
+	memcpy(inner_copy, pkt + 14, len - 14);
+	uint64_t before = counter(FP_OUT_ENCAP);
+	assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_int_equal(out_len, len + 28);
+	const uint8_t *ip = out + 14;
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(get_be16(ip + 2), len - 14 + 28);
+	assert_int_equal(ip[9], 17);
+	assert_int_equal(csum(ip, 20), 0xffff);
+	assert_memory_equal(ip + 12, &(uint32_t){ A4(RELAY_IP) }, 4);
+	assert_memory_equal(ip + 16, &mapping.ip, 4);
+	assert_int_equal(get_be16(ip + 20), 3544);
+	assert_memory_equal(ip + 22, &mapping.port, 2);
+	assert_int_equal(get_be16(ip + 24), len - 14 + 8);
+	assert_int_equal(get_be16(ip + 26), 0); /* no UDP checksum (RFC 768) */
+	assert_memory_equal(ip + 28, inner_copy, len - 14);
+	assert_int_equal(counter(FP_OUT_ENCAP), before + 1);
+}
+
+static void passed_out_untouched(size_t len, enum fp_counter why)
+{
+	uint8_t copy[2048];
+	memcpy(copy, pkt, len);
+	uint64_t before = counter(why);
+	assert_int_equal(run(out_fd, len, NULL), TC_ACT_OK);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, copy, len);
+	assert_int_equal(counter(why), before + 1);
+}
+
+/* R-05's freshness: an entry not heard from for 30 s goes to the daemon (R-08 bubbles);
+ * no entry at all (a first contact) too. */
+static void r05_stale_or_unknown_peer_to_the_daemon(void **state)
+{
+	trust(&client, mapping, boot_ms() - 31000);
+	passed_out_untouched(from_host(&native, &client, 8), FP_OUT_STALE);
+	struct in6_addr other = teredo_of(SERVER, EP("203.0.113.8", 40000), 0);
+	passed_out_untouched(from_host(&native, &other, 8), FP_OUT_MISS);
+}
+
+/* R-03, SEC-11 (c): only to Teredo, never Teredo to Teredo nor from link-local; GSO
+ * super-packets stay on the TUN path. */
+static void r03_sec11_sources_and_gso(void **state)
+{
+	passed_out_untouched(from_host(&native, &native, 8), FP_OUT_PASS);
+	struct in6_addr t2 = teredo_of(SERVER, EP("203.0.113.8", 1), 0), ll = A6("fe80::2");
+	passed_out_untouched(from_host(&t2, &client, 8), FP_OUT_PASS);
+	passed_out_untouched(from_host(&ll, &client, 8), FP_OUT_PASS);
+	size_t len = from_host(&native, &client, 8);
+	struct __sk_buff gso = { .gso_segs = 4, .gso_size = 1000 };
+	uint64_t before = counter(FP_OUT_PASS);
+	assert_int_equal(run(out_fd, len, &gso), TC_ACT_OK);
+	assert_int_equal(counter(FP_OUT_PASS), before + 1);
+}
+
+/* Trust ends in the core (the journal's removal): the entry goes, the daemon takes over. */
+static void trust_end_removes_the_entry(void **state)
+{
+	struct trust_log log = { .n = 0 };
+	trust_log_put(&log, false, 0, &client, mapping, 0);
+	fastpath_apply(fp, &log, NULL, 0);
+	passed_out_untouched(from_host(&native, &client, 8), FP_OUT_MISS);
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_NO_PEER);
+}
+
+/* H-05, H-01: a host relay serves only the host's own addresses, both ways. */
+static void h05_host_relay_own_addresses_only(void **state)
+{
+	configure(FP_ROLE_HOST_RELAY);
+	struct in6_addr other = A6("2001:db8:1::200");
+	fastpath_set_locals(fp, &native, 1);
+	size_t il = echo6(inner, &client, &other, 64, 8);
+	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_PASS);
+	il = echo6(inner, &client, &native, 64, 8);
+	assert_int_equal(run(in_fd, udp4(mapping, 3544, inner, il), NULL), TC_ACT_REDIRECT);
+	passed_out_untouched(from_host(&other, &client, 8), FP_OUT_PASS);
+	assert_int_equal(run(out_fd, from_host(&native, &client, 8), NULL), TC_ACT_REDIRECT);
+	fastpath_set_locals(fp, NULL, 0);
+	passed_out_untouched(from_host(&native, &client, 8), FP_OUT_PASS);
+}
+
+
+/* The one's-complement sum over a pseudo-header and bytes, as RFC 1071 has it. */
+static uint16_t sum16(uint32_t seed, const uint8_t *p, size_t n)
+{
+	uint32_t s = seed;
+	for (size_t i = 0; i < n; i += 2)
+		s += (uint32_t)(p[i] << 8) | (i + 1 < n ? p[i + 1] : 0);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* A TCP segment of plen bytes of payload from s to d with a correct checksum (or, with
+ * partial, only the pseudo-header's sum in it, as CHECKSUM_PARTIAL leaves it). */
+static size_t tcp6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, size_t plen, bool partial)
+{
+	size_t l4 = 20 + plen;
+	ip6_put_header(b, (uint16_t)l4, 6, 63, s, d);
+	uint8_t *t = b + 40;
+	memset(t, 0, l4);
+	put_be16(t, 5201);
+	put_be16(t + 2, 40000);
+	t[12] = 5 << 4;
+	t[13] = 0x10;
+	for (size_t i = 0; i < plen; i++)
+		t[20 + i] = (uint8_t)(i * 7 + 1);
+	uint32_t ps = sum16(0, b + 8, 32) + (uint32_t)l4 + 6;
+	uint16_t pseudo = sum16(ps, NULL, 0);
+	put_be16(t + 16, partial ? pseudo : (uint16_t)~sum16(pseudo, t, l4));
+	return 40 + l4;
+}
+
+/* RFC 768 mirrored from the socket: a wrong outer UDP checksum (corruption, or a local
+ * sender's unfinished offload) goes to the daemon's socket; a right one is decapsulated. */
+static void udp_checksum_checked_as_the_socket_would(void **state)
+{
+	size_t il = tcp6(inner, &client, &native, 301, false);
+	size_t len = udp4(mapping, 3544, inner, il);
+	uint8_t *ip = pkt + 14;
+	uint32_t ps = sum16(0, ip + 12, 8) + 17 + (uint32_t)(8 + il);
+	put_be16(ip + 26, (uint16_t)~sum16(sum16(ps, NULL, 0), ip + 20, 8 + il));
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_memory_equal(out + 14, inner, il);
+	len = udp4(mapping, 3544, inner, il);
+	put_be16(ip + 26, 0x1234);
+	passed_up_untouched(len, FP_IN_PASS);
+}
+
+/* A TCP segment from the native side whose checksum is complete is encapsulated; one
+ * that a local sender left for offload (only the pseudo-header sum) goes the TUN's way,
+ * where the kernel finishes it. */
+static void tcp_checksum_partial_goes_to_the_tun(void **state)
+{
+	eth(pkt, 0x86dd);
+	size_t len = 14 + tcp6(pkt + 14, &native, &client, 1000, false);
+	assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_int_equal(out_len, len + 28);
+	eth(pkt, 0x86dd);
+	len = 14 + tcp6(pkt + 14, &native, &client, 1000, true);
+	passed_out_untouched(len, FP_OUT_PASS);
+	/* An extension header: the daemon's. */
+	eth(pkt, 0x86dd);
+	len = from_host(&native, &client, 8);
+	pkt[14 + 6] = 0; /* hop-by-hop */
+	passed_out_untouched(len, FP_OUT_PASS);
+}
+
+/* Role 0 (not configured yet): everything passes. */
+static void unconfigured_passes_everything(void **state)
+{
+	struct fp_config c = { 0 };
+	assert_int_equal(fastpath_configure(fp, &c), 0);
+	size_t il = echo6(inner, &client, &native, 64, 8);
+	size_t len = udp4(mapping, 3544, inner, il);
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_OK);
+	assert_int_equal(run(out_fd, from_host(&native, &client, 8), NULL), TC_ACT_OK);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_bpf: needs root (BPF_PROG_TEST_RUN)\n");
+		return 1;
+	}
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(r11_trusted_data_decapsulated),
+		T(seen_reported_once),
+		T(bubbles_headers_trailers_go_to_the_daemon),
+		T(r11_sources_the_core_has_not_trusted),
+		T(r13_destinations_and_hop_limit),
+		T(fragments_options_gro_go_to_the_daemon),
+		T(other_ports_untouched),
+		T(r05_trusted_peer_encapsulated),
+		T(r05_stale_or_unknown_peer_to_the_daemon),
+		T(r03_sec11_sources_and_gso),
+		T(trust_end_removes_the_entry),
+		T(h05_host_relay_own_addresses_only),
+		T(udp_checksum_checked_as_the_socket_would),
+		T(tcp_checksum_partial_goes_to_the_tun),
+		T(unconfigured_passes_everything),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
