@@ -45,18 +45,26 @@ static __always_inline __u16 csum_fold(__u32 s)
 	return (__u16)~s;
 }
 
-/* A TCP or UDP packet whose checksum a local sender left to offload (CHECKSUM_PARTIAL,
- * which veth carries from namespace to namespace) would leave here with only the
- * pseudo-header's sum in it and no device after us to finish it; the TUN path finishes
- * it (skb_checksum_help). So TCP and UDP take the fast path only with a valid checksum,
- * which is also what a packet from a real NIC has. ICMPv6 is always summed in software;
- * other next headers (extension headers) take the daemon's path. */
+/* Checksums. The host's own TCP and UDP (a host relay's, a client's) leave the stack
+ * with the checksum left to offload (CHECKSUM_PARTIAL): encapsulation keeps the inner
+ * header where the kernel recorded it, so the IPv4 interface finishes it there, in
+ * hardware or in software, as for any packet of the host. A forwarded packet (a relay's)
+ * arrived from a NIC with its checksum complete, except one that a local sender passed
+ * over veth (CHECKSUM_PARTIAL from namespace to namespace), which could leave here
+ * unfinished by anyone: so a forwarded TCP or UDP packet takes the fast path only with a
+ * valid checksum; the TUN path finishes the rest (skb_checksum_help). ICMPv6 is always
+ * summed in software; other next headers (extension headers) take the daemon's path. */
 static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const struct ipv6hdr *ip6)
 {
 	if (ip6->nexthdr == IPPROTO_ICMPV6)
 		return 1;
 	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP)
 		return 0;
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk && sk->family == 10 /* AF_INET6 */ && sk->protocol == ip6->nexthdr)
+		return 1; /* one of the host's own TCP or UDP sockets */
 	struct {
 		struct in6_addr s, d;
 		__u32 len;

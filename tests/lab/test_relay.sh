@@ -104,7 +104,32 @@ lab_wait_counter "$hsock" to_tun $((tun_before + 2))
 check_eq "3 packets for another host are dropped (H-05)" "$(($(lab_counter "$hsock" destination_not_served) - before))" 3
 check_eq "2 packets for the host itself go in" "$(($(lab_counter "$hsock" to_tun) - tun_before))" 2
 
-for n in rel hr c2 srv2; do
+# Issue 10: which path carried the traffic above. With the fast path, the kernel did the
+# relaying of trusted peers' data both ways (the daemon kept bubbles and first contacts);
+# without it, nothing is attached.
+fp_total() { lab_sw "$1" status --json | sed -nE "s/.*\"fastpath_$2\":([0-9]+).*/\1/p"; }
+fpfilter() { lab_exec "$1" tc filter show dev eth0 ingress | grep -q teredo_in; }
+if [ "${LAB_FASTPATH:-auto}" = off ]; then
+	check_eq "FastPath off: the status says so" "$(lab_sw rel status --json | sed -nE 's/.*"fast_path":"([^"]*)".*/\1/p')" "off (FastPath off)"
+	check "... and no program is attached" eval '! fpfilter rel'
+else
+	echo "# fast path: relay decapsulated $(fp_total rel in_decapsulated), encapsulated $(fp_total rel out_encapsulated), left $(fp_total rel in_to_daemon) + $(fp_total rel out_to_daemon) to the daemon; host relay $(fp_total hr in_decapsulated) / $(fp_total hr out_encapsulated)"
+	check "the relay's kernel fast path carried trusted traffic both ways" \
+		test "$(fp_total rel in_decapsulated)" -gt 1000 -a "$(fp_total rel out_encapsulated)" -gt 1000
+	lab_sw hr status | grep fastpath | sed "s/^/#   /"
+	check "so did the host relay's" test "$(fp_total hr in_decapsulated)" -gt 1000 -a "$(fp_total hr out_encapsulated)" -gt 1000
+	check "its ingress program is on the relay's IPv4 interface" fpfilter rel
+	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
+	lab_kill_wait hr shipwormd KILL
+	check "after SIGKILL of the host relay, its janitor removed the filter" lab_wait 5 eval '! fpfilter hr'
+	check_eq "... and is gone itself" "$(lab_pids hr shipworm-fpjan)" ""
+fi
+
+for n in rel c2 srv2; do
 	check "shipwormd on $n stops cleanly, no sanitizer report" lab_stop_clean "$n" "shipworm-$n"
 done
+[ "${LAB_FASTPATH:-auto}" = off ] ||
+	check "the relay's filter is gone with it" eval '! fpfilter rel'
+[ "${LAB_FASTPATH:-auto}" = off ] &&
+	check "shipwormd on hr stops cleanly, no sanitizer report" lab_stop_clean hr shipworm-hr
 lab_summary
