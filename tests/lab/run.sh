@@ -30,6 +30,9 @@ run test_server.sh miredo
 run test_client.sh miredo
 run test_client.sh shipworm
 run test_relay.sh
+# The same relay scenarios without the kernel fast path (issue 10): FastPath is auto, so
+# every other relay in the lab runs with it.
+LAB_FASTPATH=off run test_relay.sh
 # Contact opened by native hosts (issue 9): every relay kind, every NAT kind, fresh and
 # after every timeout, against Miredo's client in the same cells.
 run test_inbound.sh

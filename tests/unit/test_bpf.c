@@ -420,7 +420,9 @@ static void udp_checksum_checked_as_the_socket_would(void **state)
 
 /* A TCP segment from the native side whose checksum is complete is encapsulated; one
  * that a local sender left for offload (only the pseudo-header sum) goes the TUN's way,
- * where the kernel finishes it. */
+ * where the kernel finishes it. (The host's own sockets' packets, which the IPv4
+ * interface finishes, cannot be made here: BPF_PROG_TEST_RUN's socket is no TCP one;
+ * the lab's host relay shows them: test_relay.sh.) */
 static void tcp_checksum_partial_goes_to_the_tun(void **state)
 {
 	eth(pkt, 0x86dd);
