@@ -53,7 +53,7 @@ CPPFLAGS += -Ibuild/bpf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 3
 
 .PHONY: all check unit fuzz fuzz-smoke lab bench demo install install-files clean deps deps-test deps-deb interop deb deb-test
 

@@ -90,8 +90,10 @@ int teredo_out(struct __sk_buff *skb)
 		goto pass;
 	__u8 dst[16];
 	__builtin_memcpy(dst, ip6.daddr.in6_u.u6_addr8, 16);
-	/* only Teredo destinations (the daemon drops the rest, and counts them). */
-	if (!has_prefix(dst, c->prefix) || !src_ok(c, ip6.saddr.in6_u.u6_addr8))
+	/* R-03: a relay sends only to Teredo destinations (the daemon drops the rest, and
+	 * counts them); a client reaches native ones through their relay (C-42), whose
+	 * mapping the entry holds. */
+	if ((c->role != FP_ROLE_CLIENT && !has_prefix(dst, c->prefix)) || !src_ok(c, ip6.saddr.in6_u.u6_addr8))
 		goto pass;
 	if (skb->gso_segs > 1 || skb->len - off != sizeof ip6 + bpf_ntohs(ip6.payload_len))
 		goto pass;

@@ -1213,7 +1213,32 @@ static void trust_on(struct client *c, struct peer *p, uint8_t sock, struct sw_e
 		p->dr_random = true;
 	}
 	p->sock = sock;
+	/* Issue 10: the kernel may carry this peer's data only when it is reached from the
+	 * Teredo socket at the mapping it writes from (not on a random port of RFC 6081
+	 * §5.4, §5.5, nor at X-26's other address). */
+	if (c->peers.trust) {
+		bool direct = sock == 0 && !(p->symmetric_peer && client_upnp_symmetric(c));
+		trust_log_put(c->peers.trust, direct, 0, &p->addr, from, now);
+	}
 	flush_queue(c, p, now);
+}
+
+void client_fast_path(struct client *c)
+{
+	c->trust.n = 0;
+	c->peers.trust = &c->trust;
+}
+
+void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at)
+{
+	struct peer *p = peer_find(&c->peers, a);
+	if (p && p->trusted && at > p->last_rx) {
+		peer_heard(p, at);
+		/* Dormant mode: the host's packets to this peer bypass client_tun(); an
+		 * exchange the kernel carries is not an idle host. */
+		if (at > c->last_use)
+			c->last_use = at;
+	}
 }
 
 static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
@@ -1224,6 +1249,8 @@ static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uin
 /* Start contact with p again, as for a new peer (C-45). */
 static void restart_contact(struct client *c, struct peer *p, uint64_t now)
 {
+	if (c->peers.trust && p->trusted)
+		trust_log_put(c->peers.trust, false, 0, &p->addr, p->mapping, 0);
 	p->trusted = false;
 	p->dr_primary = false;
 	p->retries = 1;

@@ -251,6 +251,7 @@ struct client {
 	} rport[CLIENT_RANDOM_PORTS];
 	uint64_t next_peer_refresh; /* ms, X-32 */
 	struct client_stats stats;
+	struct trust_log trust; /* the kernel fast path's journal (used once enabled) */
 	struct sw_out o; /* output of the current call */
 };
 
@@ -285,6 +286,13 @@ struct sw_endpoint client_upnp_mapped(const struct client *c);
 /* X-26's first three conditions: behind a single symmetric NAT that forwards our mapped
  * port to us whoever writes. */
 bool client_upnp_symmetric(const struct client *c);
+
+/* The kernel fast path (issue 10): from now on every peer that becomes trusted at a
+ * mapping data may go to directly from the Teredo socket, and every trusted peer that
+ * stops being one, is recorded in c->trust for the shell to mirror and empty. */
+void client_fast_path(struct client *c);
+/* The fast path saw data from trusted peer `a` at `at` (ms) that the core never saw. */
+void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

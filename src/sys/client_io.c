@@ -20,6 +20,7 @@
 
 #include "core/client.h"
 #include "sys/control.h"
+#include "sys/fastpath.h"
 #include "sys/log.h"
 #include "sys/sandbox.h"
 #include "sys/netlink.h"
@@ -72,6 +73,12 @@ struct client_io {
 	char upnp_why[sizeof ((struct upnp_result *)0)->why];
 	bool addr_set;
 	struct in6_addr addr;
+	/* The kernel fast path (issue 10), or NULL and why not; its configuration. */
+	struct fastpath *fp;
+	int fp_janitor;
+	bool fp_cap_bpf;
+	char fp_why[160];
+	struct fp_config fpc;
 	uint64_t send_errors;
 	struct udp_rx rx;
 	struct udp_tx tx, ptx;
@@ -204,8 +211,34 @@ static void rport_open(struct client_io *io, unsigned i)
 }
 
 /* Carry out n actions; UDP datagrams are only queued (flush() sends them). */
+static void fp_sync(struct client_io *io)
+{
+	if (io->fp && io->core.trust.n) {
+		uint16_t sports[1] = { io->core.cfg.local_port };
+		fastpath_apply(io->fp, &io->core.trust, sports, 1);
+	}
+}
+
+/* The programs' view of our address (C-31 on the way in, our source on the way out). */
+static void fp_address(struct client_io *io, const struct in6_addr *a)
+{
+	if (!io->fp)
+		return;
+	memset(io->fpc.self6, 0, sizeof io->fpc.self6);
+	if (a)
+		memcpy(io->fpc.self6, a, 16);
+	fastpath_configure(io->fp, &io->fpc);
+}
+
+static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at)
+{
+	struct client_io *io = ctx;
+	client_peer_seen(&io->core, a, at);
+}
+
 static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 {
+	fp_sync(io);
 	for (int i = 0; i < n; i++) {
 		struct sw_action *a = &acts[i];
 		switch (a->kind) {
@@ -231,10 +264,12 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		}
 		case SW_ACT_SET_ADDR:
 			set_address(io, &a->addr, a->mtu);
+			fp_address(io, &a->addr);
 			break;
 		case SW_ACT_CLEAR_ADDR:
 			log_warn("no Teredo connectivity until qualified again (%s)", client_cause_name(io->core.cause));
 			clear_address(io);
+			fp_address(io, NULL);
 			break;
 		case SW_ACT_RESOLVE:
 			if (io->dns >= 0 && !io->dns_pending && resolver_ask(io->dns) == 0)
@@ -345,6 +380,9 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_bool(o, "dormant_mode", c->cfg.dormant_idle_ms != 0);
 	if (c->cfg.dormant_idle_ms)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
+	st_str(o, "fast_path", io->fp_why);
+	if (io->fp)
+		st_bool(o, "fast_path_keeps_cap_bpf", io->fp_cap_bpf);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -403,6 +441,14 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "icmp_errors", s->icmp_errors);
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
+		if (io->fp) {
+			uint64_t fc[FP__COUNT];
+			fastpath_counters(io->fp, fc);
+			for (int i = 0; i < FP__COUNT; i++)
+				st_u64(&o, fastpath_counter_name((enum fp_counter)i), fc[i]);
+			st_u64(&o, "fastpath_map_errors", fastpath_map_errors(io->fp));
+			st_u64(&o, "fastpath_journal_lost", c->trust.lost);
+		}
 		st_obj_end(&o);
 		st_obj_begin(&o, "dropped");
 		for (int i = 0; i < CL_DROP__COUNT; i++)
@@ -464,6 +510,20 @@ static void check_network(struct client_io *io, uint64_t now)
 		log_info("network changed: no IPv4 route to the server; waiting for one");
 	}
 	refresh_nets(io);
+	/* The fast path follows a new source address on the same interface; its ingress
+	 * program stays on the interface it was attached to, so another interface turns it
+	 * off (the programs pass everything; the daemon carries on). */
+	if (io->fp && io->fpc.role) {
+		if (have && (int)io->fpc.out_ifindex == rt.oif) {
+			io->fpc.self_ip = rt.src;
+		} else {
+			io->fpc.role = 0;
+			snprintf(io->fp_why, sizeof io->fp_why, "off (the route to the server left interface %u)",
+				 io->fpc.out_ifindex);
+			log_info("fast path %s", io->fp_why);
+		}
+		fastpath_configure(io->fp, &io->fpc);
+	}
 	execute(io, client_network(&io->core, now, have, io->acts, ACTS));
 }
 
@@ -487,6 +547,41 @@ static int discovery_open(uint32_t ifaddr)
 		return -1;
 	}
 	return fd;
+}
+
+/* FastPath auto|on (issue 10): the programs on the interface the route to the server
+ * leaves by, loaded before the privilege drop. */
+static void fp_start(struct client_io *io, const char *user, uint32_t peers)
+{
+	io->fp_janitor = -1;
+	const struct sw_config *cfg = io->cfg;
+	if (cfg->fast_path == FASTPATH_CFG_OFF) {
+		snprintf(io->fp_why, sizeof io->fp_why, "off (FastPath off)");
+		return;
+	}
+	struct nl_route4 rt;
+	char why[128] = "no IPv4 route to the server";
+	if (nl_route_get4(io->nl, io->core.cfg.server, cfg->bind_address, &rt) == 0 && rt.src && rt.oif > 0)
+		io->fp = fastpath_open(peers, rt.oif, io->ifindex, why, sizeof why);
+	if (io->fp) {
+		io->fpc = (struct fp_config){ .prefix = htonl(io->core.cfg.prefix), .self_ip = rt.src,
+					      .port = io->core.cfg.local_port, .role = FP_ROLE_CLIENT,
+					      .tun_ifindex = (uint32_t)io->ifindex, .out_ifindex = (uint32_t)rt.oif };
+		if (fastpath_configure(io->fp, &io->fpc) < 0 || (io->fp_janitor = fastpath_janitor(io->fp, user)) < 0) {
+			snprintf(why, sizeof why, "cannot configure the programs or start the janitor: %s", strerror(errno));
+			fastpath_close(io->fp, -1);
+			io->fp = NULL;
+		}
+	}
+	if (!io->fp) {
+		snprintf(io->fp_why, sizeof io->fp_why, "off (%s)", why);
+		log_info("fast path off: %s; every packet goes through the daemon", why);
+		return;
+	}
+	io->fp_cap_bpf = fastpath_needs_cap_bpf(io->fp, user);
+	client_fast_path(&io->core);
+	snprintf(io->fp_why, sizeof io->fp_why, "on (tc ingress on interface %d, tc egress %s)", rt.oif, cfg->ifname);
+	log_info("fast path on: eBPF on interface %d (Teredo in) and %s (Teredo out)", rt.oif, cfg->ifname);
 }
 
 int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
@@ -593,9 +688,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.upnp_done = true;
 		snprintf(io.upnp_why, sizeof io.upnp_why, "%s", cc.upnp ? "the helper did not start" : "UPnP no");
 	}
+	fp_start(&io, user, cc.peer_capacity);
 	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
-	 * routes whenever it re-qualifies. */
-	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN) < 0) {
+	 * routes whenever it re-qualifies (and CAP_BPF where the fast path needs it). */
+	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN | (io.fp_cap_bpf ? DROP_KEEP_BPF : 0)) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
@@ -603,13 +699,14 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	 * hook the client keeps its privileges lean (above) but runs unfiltered. */
 	if (cfg->client_hook[0])
 		log_info("ClientHook set: no seccomp filter for this client");
-	else if (sandbox_enter(SANDBOX_CLIENT) < 0) {
+	else if ((io.fp ? (sandbox_allow_bpf_maps(), 0) : 0) || sandbox_enter(SANDBOX_CLIENT) < 0) {
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
 
-	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe, io.upnp, io.mon ? nl_fd(io.mon) : -1, io.dns };
-	int ep = daemon_epoll(fds, 9);
+	int fds[] = { io.udp, io.tun, ctl, sfd, io.disc, io.probe, io.upnp, io.mon ? nl_fd(io.mon) : -1, io.dns,
+		      io.fp ? fastpath_seen_fd(io.fp) : -1 };
+	int ep = daemon_epoll(fds, 10);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -708,6 +805,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					io.net_check_at = daemon_now_ms() + NET_SETTLE_MS;
 				}
 				break;
+			case 9:
+				fastpath_seen_drain(io.fp, fp_seen, &io);
+				break;
 			case 8: {
 				struct resolve_result res;
 				int rd = resolver_read(io.dns, &res);
@@ -773,6 +873,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		}
 	}
 out:
+	fastpath_close(io.fp, io.fp_janitor);
 	/* RFC-independent hygiene: the address and routes leave with the daemon. */
 	clear_address(&io);
 	close(io.tun);

@@ -4,6 +4,7 @@
  * nothing else, waits on a socketpair, and detaches the IPv4 interface's filter when the
  * daemon asks or its end closes: a stop, a crash or SIGKILL alike. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,16 +43,23 @@ int fastpath_janitor(const struct fastpath *fp, const char *user)
  * drops everything tries one lookup on the configuration map and says. */
 bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user)
 {
+	/* The client ignores SIGCHLD (its hooks reap themselves), which would make the
+	 * child vanish before waitpid() sees how it ended. */
+	void (*was)(int) = signal(SIGCHLD, SIG_DFL);
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		signal(SIGCHLD, was);
 		return true;
+	}
 	if (pid == 0) {
 		if (daemon_drop_privileges(user, 0) < 0)
 			_exit(2);
 		_exit(fastpath_probe(fp) == 0 ? 0 : 1);
 	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	int st = 0;
+	pid_t r;
+	while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		;
-	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	signal(SIGCHLD, was);
+	return r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
 }

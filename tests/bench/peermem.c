@@ -1,14 +1,21 @@
-/* peermem: the relay's memory per peer, measured. Fills a relay core with N distinct
- * Teredo clients (each sends one packet from the mapping in its address, which a relay
- * accepts: R-11, R-12) and reports the growth of the resident set per peer.
+/* peermem: a relay's memory per peer and lookup cost as its table fills, measured.
+ * Fills a relay core with N distinct Teredo clients (each sends one bubble from the
+ * mapping in its address, which a relay accepts and trusts: R-11, R-12), mirrors each
+ * into the kernel fast path's peer map through the core's trust journal as the daemon
+ * does (issue 10; needs root, else the core alone), and reports the resident set's
+ * growth, the map's kernel memory, and the time of a lookup in both at 10 %, 50 % and
+ * 100 % fill.
  *
  *   peermem [N]      (default 1000000) */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/relay.h"
+#include "sys/fastpath.h"
 #include "wire/icmpv6.h"
 #include "wire/teredo_addr.h"
 
@@ -25,9 +32,71 @@ static long rss_kib(void)
 	return v;
 }
 
+/* The kernel memory charged to a map (its fdinfo's memlock). */
+static long map_kib(int fd)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "memlock:", 8))
+			v = atol(line + 8) / 1024;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static void rng(void *ctx, void *out, size_t len)
 {
 	memset(out, 7, len);
+}
+
+static struct in6_addr client(uint32_t i, struct sw_endpoint *ep)
+{
+	/* 198.51.100.x, one address per 65536 ports */
+	*ep = (struct sw_endpoint){ htonl(0xc6336400u + 1 + (i >> 16)), htons((uint16_t)(i & 0xffff)) };
+	struct teredo_addr t = { .prefix = TEREDO_PREFIX_DEFAULT, .server = htonl(0xc633640a), .mapped = *ep };
+	struct in6_addr a;
+	teredo_addr_encode(&t, &a);
+	return a;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* Mean time of `k` lookups of random filled entries: the core's table, the kernel map. */
+static void lookups(struct relay *r, struct fastpath *fp, uint32_t filled, uint32_t n)
+{
+	const uint32_t k = 200000;
+	uint32_t x = 12345, hits = 0;
+	struct sw_endpoint ep;
+	double t0 = now_ns();
+	for (uint32_t j = 0; j < k; j++) {
+		x = x * 1103515245u + 12345u;
+		struct in6_addr a = client(x % filled, &ep);
+		hits += peer_find(&r->peers, &a) != NULL;
+	}
+	double core = (now_ns() - t0) / k;
+	double kern = 0;
+	if (fp) {
+		struct fp_peer v;
+		t0 = now_ns();
+		for (uint32_t j = 0; j < k; j++) {
+			x = x * 1103515245u + 12345u;
+			struct in6_addr a = client(x % filled, &ep);
+			hits += bpf_map_lookup_elem(fastpath_peers_fd(fp), &a, &v) == 0;
+		}
+		kern = (now_ns() - t0) / k;
+	}
+	printf("  at %3u %% full: core lookup %.0f ns", filled * 100u / n, core);
+	if (fp)
+		printf(", kernel map lookup %.0f ns (a bpf() call each, from user space)", kern);
+	printf("; %u of %u found\n", hits, fp ? 2 * k : k);
 }
 
 int main(int argc, char **argv)
@@ -40,24 +109,41 @@ int main(int argc, char **argv)
 	long before = rss_kib();
 	if (relay_init(&r, &c, rng, NULL) < 0)
 		return 1;
+	char why[160];
+	struct fastpath *fp = fastpath_open(n, 0, 0, why, sizeof why);
+	if (fp)
+		relay_fast_path(&r);
+	else
+		printf("  (no kernel map: %s)\n", why);
 	struct in6_addr host;
 	inet_pton(AF_INET6, "2001:db8:1::100", &host);
 	uint8_t pkt[128];
 	struct sw_action acts[4];
+	uint16_t sports[1] = { htons(3544) };
 	for (uint32_t i = 0; i < n; i++) {
-		/* 198.51.100.x, one address per 65536 ports */
-		struct sw_endpoint ep = { htonl(0xc6336400u + 1 + (i >> 16)), htons((uint16_t)(i & 0xffff)) };
-		struct teredo_addr t = { .prefix = TEREDO_PREFIX_DEFAULT, .server = htonl(0xc633640a), .mapped = ep };
-		struct in6_addr src;
-		teredo_addr_encode(&t, &src);
+		struct sw_endpoint ep;
+		struct in6_addr src = client(i, &ep);
 		size_t len = bubble_build(pkt, &src, &host);
 		relay_udp(&r, 1000000, ep, pkt, len, acts, 4);
+		if (fp)
+			fastpath_apply(fp, &r.trust, sports, 1);
+		if (i + 1 == n / 10 || i + 1 == n / 2)
+			lookups(&r, fp, i + 1, n);
 	}
+	lookups(&r, fp, n, n);
 	long after = rss_kib();
 	double per = (double)(after - before) * 1024 / r.peers.count;
 	printf("peers %u; resident set %ld KiB -> %ld KiB; %.0f bytes per peer "
 	       "(struct peer %zu bytes + hash buckets); %.1f million peers per GiB\n",
 	       r.peers.count, before, after, per, sizeof(struct peer), (1 << 30) / per / 1e6);
+	if (fp) {
+		long mk = map_kib(fastpath_peers_fd(fp));
+		printf("kernel peer map: %ld KiB for %u entries (%.0f bytes each); map errors %llu\n", mk, n,
+		       (double)mk * 1024 / n, (unsigned long long)fastpath_map_errors(fp));
+		printf("daemon table and kernel map together: %.0f MiB for %u trusted peers\n",
+		       ((double)(after - before) + (double)mk) / 1024, n);
+		fastpath_close(fp, -1);
+	}
 	relay_free(&r);
 	return 0;
 }

@@ -251,8 +251,88 @@ bench_client_flood() { # IMPL COMM
 bench_client_flood shipworm shipwormd
 bench_client_flood miredo miredo
 
+# ---------------------------------------------------------------------------------
 echo
-echo "== Relay memory per peer (the core alone, filled with 1,000,000 clients)"
-cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/peermem" "$here/peermem.c" "$top"/src/core/*.c "$top"/src/wire/*.c &&
+echo "== Kernel fast path (issue 10): a shipworm client behind a full-cone NAT (shipworm server),"
+echo "   the native host through a shipworm relay with FastPath on, then off, then Miredo's relay,"
+echo "   and the lab's own limit: the same hosts and NAT carrying plain IPv4 (no Teredo)."
+echo "   CPU is the whole machine's (/proc/stat: user, nice, system, irq, softirq, all CPUs),"
+echo "   generators and receivers included, since eBPF work is charged to no process."
+# Whole-machine busy CPU-seconds so far.
+machine_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
+}
+kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 2>/dev/null
+lab_wait 10 no_proc c1 miredo
+lab_wait 10 no_proc rel miredo
+lab_wait 10 no_proc srv miredo-server
+lab_exec gen ip addr add 198.51.100.51/24 dev eth0 2>/dev/null
+lab_bg gen iperf3-gen iperf3 -s
+lab_shipworm_server srv 198.51.100.10 >/dev/null
+lab_shipworm_client c1 198.51.100.10 >/dev/null
+lab_wait 20 lab_has_teredo_addr c1
+fa=$(lab_teredo_addr c1)
+lab_bg c1 iperf3-c1 iperf3 -s
+declare -A ftcp_in ftcp_out fcpu fpps fppm
+# fp_measure LABEL FAMILY TARGET-FROM-C1: TCP each way (the far end sends with -R) and
+# 64-byte UDP far end -> client, all started by c1 (so the plain path needs no port
+# forward for the replies: the NAT's mapping is c1's own).
+fp_measure() {
+	local label=$1 fam=$2 dst=$3 j b0 c0 c1v bin bout bytes pk
+	c0=$(machine_cpu)
+	j=$(lab_exec c1 timeout 60 iperf3 "$fam" -c "$dst" -t "$BENCH_SECONDS" -R -J 2>/dev/null)
+	bin=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	bytes=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	j=$(lab_exec c1 timeout 60 iperf3 "$fam" -c "$dst" -t "$BENCH_SECONDS" -J 2>/dev/null)
+	bout=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	b0=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	c1v=$(machine_cpu)
+	bytes=$(awk -v a="${bytes:-0}" -v b="${b0:-0}" 'BEGIN { print a + b }')
+	fcpu[$label]=$(awk -v a="$c0" -v b="$c1v" -v n="$bytes" 'BEGIN { r = n > 0 ? (b - a) / (n / 1e9) : 0; printf "%.2f", r }')
+	ftcp_in[$label]=$(awk -v b="${bin:-0}" 'BEGIN { printf "%.0f", b / 1e6 }')
+	ftcp_out[$label]=$(awk -v b="${bout:-0}" 'BEGIN { printf "%.0f", b / 1e6 }')
+	c0=$(machine_cpu)
+	j=$(lab_exec c1 timeout 60 iperf3 "$fam" -u -b 0 -l 64 -R -c "$dst" -t "$BENCH_SECONDS" -J 2>/dev/null)
+	c1v=$(machine_cpu)
+	pk=$(awk '/"sum"/ { f = 1 } f && /"packets"/ { gsub(/,/, ""); p = $2 } f && /"lost_packets"/ { gsub(/,/, ""); print p - $2; exit }' <<<"$j")
+	fpps[$label]=$(awk -v p="${pk:-0}" 'BEGIN { printf "%.0f", p / '"$BENCH_SECONDS"' }')
+	fppm[$label]=$(awk -v p="${pk:-0}" -v a="$c0" -v b="$c1v" 'BEGIN { r = p > 0 ? (b - a) / (p / 1e6) : 0; printf "%.1f", r }')
+	printf '%-22s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
+		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
+}
+fp_relay() { # LABEL IMPL [FASTPATH]
+	if [ "$2" = shipworm ]; then
+		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s' "$3")"
+	else
+		lab_miredo_relay rel
+	fi
+	sleep 1
+	lab_ping6 v6host "$fa" 3 >/dev/null
+	lab_ping6 c1 2001:db8:1::100 3 >/dev/null
+	fp_measure "$1" -6 2001:db8:1::100
+	[ "$2" = shipworm ] && "$SHIPWORM" -s "$LAB_TMP/run/shipworm-rel.sock" status |
+		grep -E 'fast_path:|fastpath_(in_decapsulated|out_encapsulated|in_to_daemon|out_to_daemon)' | tr -s ' ' | paste -sd' ' | sed 's/^/    /'
+	kill $(lab_pids rel "$([ "$2" = shipworm ] && echo shipwormd || echo miredo)") 2>/dev/null
+	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns rel))\""
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+}
+fp_measure "plain IPv4 (no Teredo)" -4 198.51.100.50
+fp_relay "shipworm FastPath on" shipworm on
+fp_relay "shipworm FastPath off" shipworm off
+fp_relay "Miredo relay" miredo
+awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath off]:-0}" -v m="${fcpu[Miredo relay]:-0}" \
+    -v p="${fcpu[plain IPv4 (no Teredo)]:-0}" -v son="${fppm[shipworm FastPath on]:-0}" -v soff="${fppm[shipworm FastPath off]:-0}" \
+    -v sm="${fppm[Miredo relay]:-0}" -v sp="${fppm[plain IPv4 (no Teredo)]:-0}" 'BEGIN {
+	printf "ratios (machine CPU per GB, TCP): FastPath on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", off > 0 ? on / off : 0, m > 0 ? on / m : 0, p > 0 ? on / p : 0
+	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", soff > 0 ? son / soff : 0, sm > 0 ? son / sm : 0, sp > 0 ? son / sp : 0 }'
+echo "   (the shipworm client is user-space in every row: the relay's share is what changes)"
+kill $(lab_pids c1 shipwormd) 2>/dev/null
+lab_wait 10 no_proc c1 shipwormd
+
+echo
+echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
+echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim)"
+cc -O2 -D_GNU_SOURCE -I"$top/src" -I"$top/build/bpf" -o "$top/build/bench/peermem" "$here/peermem.c" \
+	"$top/src/sys/fastpath.c" "$top"/src/core/*.c "$top"/src/wire/*.c -lbpf &&
 	"$top/build/bench/peermem" 1000000
 echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS)"

@@ -9,9 +9,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 pass=0 fail=0
 run() {
 	echo "=== lab: $*"
-	local out
+	local out t0=$SECONDS
 	out=$(timeout 600 "$here/$1" "${@:2}" 2>&1)
 	local rc=$?
+	echo "# $1 took $((SECONDS - t0)) s"
 	printf '%s\n' "$out"
 	local line
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -n 1)
@@ -30,9 +31,6 @@ run test_server.sh miredo
 run test_client.sh miredo
 run test_client.sh shipworm
 run test_relay.sh
-# The same relay scenarios without the kernel fast path (issue 10): FastPath is auto, so
-# every other relay in the lab runs with it.
-LAB_FASTPATH=off run test_relay.sh
 # Contact opened by native hosts (issue 9): every relay kind, every NAT kind, fresh and
 # after every timeout, against Miredo's client in the same cells.
 run test_inbound.sh
@@ -54,7 +52,9 @@ SHIPWORMD=$here/../../build/shipwormd SHIPWORM=$here/../../build/shipworm run in
 # so the roles run once more as they ship.
 SHIPWORMD=$here/../../build/shipwormd run test_server.sh shipworm
 SHIPWORMD=$here/../../build/shipwormd run test_client.sh shipworm
-SHIPWORMD=$here/../../build/shipwormd run test_relay.sh
+# ... the relays without the kernel fast path (issue 10): FastPath is auto, so every
+# other relay in the lab runs with it.
+SHIPWORMD=$here/../../build/shipwormd LAB_FASTPATH=off run test_relay.sh
 # Hostile traffic (issue 5): the spoofed flood against the production build.
 run test_flood.sh
 left=$(ip netns list | grep -c '^sw' || true)

@@ -1752,6 +1752,37 @@ static void dormant_wake_server_silent(void **state)
 	assert_int_not_equal(cl.state, CLIENT_QUALIFIED);
 }
 
+
+/* Issue 10: the trust journal the kernel fast path mirrors. A peer trusted from the
+ * Teredo socket is recorded with its mapping (C-35); one that leaves the table (here:
+ * every peer, on a new mapping, C-26) is recorded as gone. */
+static void fast_path_trust_journal(void **state)
+{
+	uint8_t nonce[8];
+	struct sw_endpoint m = EP("203.0.113.7", 40000), pm = EP("203.0.113.8", 50000);
+	qualify(m, m);
+	client_fast_path(&cl);
+	struct in6_addr me = our_addr(), peer = teredo_of("203.0.113.99", pm, 0x0102);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(cl.trust.n, 0); /* not trusted yet */
+	udp_in(pm, make_bubble(buf, &peer, &me));
+	assert_int_equal(cl.trust.n, 1);
+	assert_true(cl.trust.ev[0].add);
+	assert_memory_equal(&cl.trust.ev[0].addr, &peer, 16);
+	assert_true(endpoint_eq(cl.trust.ev[0].mapping, pm));
+	cl.trust.n = 0;
+	/* The fast path reports the peer active: the core's entry is refreshed. */
+	client_peer_seen(&cl, &peer, now + 20000);
+	assert_int_equal(peer_find(&cl.peers, &peer)->last_rx, now + 20000);
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40002), SERVER));
+	assert_int_equal(cl.trust.n, 1);
+	assert_false(cl.trust.ev[0].add);
+	assert_memory_equal(&cl.trust.ev[0].addr, &peer, 16);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1772,6 +1803,7 @@ int main(void)
 		T(dormant_idle_then_first_packet_waits_for_the_mapping),
 		T(dormant_wake_to_a_new_mapping),
 		T(dormant_wake_server_silent),
+		T(fast_path_trust_journal),
 		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
 		T(rfc4380_s5_2_6_c53_bubble_limits),
 		T(rfc4380_s5_2_9_c65_connectivity_test),

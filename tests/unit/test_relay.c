@@ -335,11 +335,46 @@ static void relay_drop_names_complete(void **state)
 		assert_string_not_equal(relay_drop_name((enum relay_drop)i), "?");
 }
 
+
+/* Issue 10: the trust journal the kernel fast path mirrors: a client trusted at its
+ * mapping (R-11, R-12) is recorded; the fast path's reports keep the core's entry alive;
+ * an entry that expires is recorded as gone (its map entry must go too). */
+static void fast_path_trust_journal(void **state)
+{
+	relay_fast_path(&rl);
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	tun_in(&host, &cl);
+	assert_int_equal(rl.trust.n, 0);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(rl.trust.n, 1);
+	assert_true(rl.trust.ev[0].add);
+	assert_memory_equal(&rl.trust.ev[0].addr, &cl, 16);
+	assert_true(endpoint_eq(rl.trust.ev[0].mapping, CLIENT_EP));
+	rl.trust.n = 0;
+	/* Seen by the kernel 50 s later: still there at 100 s, when it would have gone. */
+	relay_peer_seen(&rl, &cl, now + 50000);
+	for (int i = 0; i < 100; i++) {
+		now += 1000;
+		nacts = relay_tick(&rl, now, acts, ACTS);
+	}
+	assert_non_null(peer_find(&rl.peers, &cl));
+	assert_int_equal(rl.trust.n, 0);
+	for (int i = 0; i < 100; i++) {
+		now += 1000;
+		nacts = relay_tick(&rl, now, acts, ACTS);
+	}
+	assert_null(peer_find(&rl.peers, &cl));
+	assert_int_equal(rl.trust.n, 1);
+	assert_false(rl.trust.ev[0].add);
+	assert_memory_equal(&rl.trust.ev[0].addr, &cl, 16);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(rfc4380_s5_4_1_r08_indirect_bubble_then_flush),
+		T(fast_path_trust_journal),
 		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r08_restricted_direct_bubble, setup_restricted, teardown),
 		cmocka_unit_test_setup_teardown(rfc4380_s8_2_host_relay_behind_nat_bubble_orders, setup_host_restricted, teardown),
 		T(rfc4380_s5_4_1_r08_give_up),
