@@ -296,7 +296,8 @@ fp_measure() {
 	c0=$(machine_cpu)
 	j=$(lab_exec c1 timeout 60 iperf3 "$fam" -u -b 0 -l 64 -R -c "$dst" -t "$BENCH_SECONDS" -J 2>/dev/null)
 	c1v=$(machine_cpu)
-	pk=$(awk '/"sum"/ { f = 1 } f && /"packets"/ { gsub(/,/, ""); p = $2 } f && /"lost_packets"/ { gsub(/,/, ""); print p - $2; exit }' <<<"$j")
+	pk=$(awk '/"sum_received"/ { f = 1 } f && /"lost_packets"/ { gsub(/,/, ""); l = $2 }
+		f && /"packets"/ && !/lost/ { gsub(/,/, ""); print $2 - l; exit }' <<<"$j")
 	fpps[$label]=$(awk -v p="${pk:-0}" 'BEGIN { printf "%.0f", p / '"$BENCH_SECONDS"' }')
 	fppm[$label]=$(awk -v p="${pk:-0}" -v a="$c0" -v b="$c1v" 'BEGIN { r = p > 0 ? (b - a) / (p / 1e6) : 0; printf "%.1f", r }')
 	printf '%-22s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
@@ -325,8 +326,8 @@ fp_relay "Miredo relay" miredo
 awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath off]:-0}" -v m="${fcpu[Miredo relay]:-0}" \
     -v p="${fcpu[plain IPv4 (no Teredo)]:-0}" -v son="${fppm[shipworm FastPath on]:-0}" -v soff="${fppm[shipworm FastPath off]:-0}" \
     -v sm="${fppm[Miredo relay]:-0}" -v sp="${fppm[plain IPv4 (no Teredo)]:-0}" 'BEGIN {
-	printf "ratios (machine CPU per GB, TCP): FastPath on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", off > 0 ? on / off : 0, m > 0 ? on / m : 0, p > 0 ? on / p : 0
-	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", soff > 0 ? son / soff : 0, sm > 0 ? son / sm : 0, sp > 0 ? son / sp : 0 }'
+	printf "ratios (machine CPU per GB, TCP): FastPath on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (off > 0 ? on / off : 0), (m > 0 ? on / m : 0), (p > 0 ? on / p : 0)
+	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (soff > 0 ? son / soff : 0), (sm > 0 ? son / sm : 0), (sp > 0 ? son / sp : 0) }'
 echo "   (the shipworm client is user-space in every row: the relay's share is what changes)"
 kill $(lab_pids c1 shipwormd) 2>/dev/null
 lab_wait 10 no_proc c1 shipwormd
