@@ -30,21 +30,21 @@ lab_shipworm_relay rel >/dev/null
 lab_nat 1 homerouter 198.51.100.101
 lab_nat 2 homerouter 198.51.100.102
 lab_nat 3 homerouter 198.51.100.103
-lab_nat 4 homerouter 198.51.100.104
-lab_exec nat4 nft -f - <<'NFT'
+# udp_forgets N SECONDS: NAT n forgets an idle UDP mapping after SECONDS (an nftables
+# conntrack timeout policy for every new UDP flow).
+udp_forgets() {
+	lab_exec "nat$1" nft -f - <<NFT
 table ip lab {
-	ct timeout udp8 { protocol udp; l3proto ip; policy = { unreplied : 8, replied : 8 }; }
-	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp8"; }
+	ct timeout udp$2 { protocol udp; l3proto ip; policy = { unreplied : $2, replied : $2 }; }
+	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp$2"; }
 }
 NFT
+}
+lab_nat 4 homerouter 198.51.100.104
+udp_forgets 4 8
 lab_nat 5 homerouter 198.51.100.105
 lab_nat 6 homerouter 198.51.100.106
-lab_exec nat6 nft -f - <<'NFT'
-table ip lab {
-	ct timeout udp5 { protocol udp; l3proto ip; policy = { unreplied : 5, replied : 5 }; }
-	chain ctt { type filter hook prerouting priority filter; meta l4proto udp ct state new ct timeout set "udp5"; }
-}
-NFT
+udp_forgets 6 5
 lab_shipworm_client c6 198.51.100.14 "$(printf 'Dormant yes\nDormantIdle 10\nRefreshDiscovery no')" >/dev/null
 lab_shipwormd c5 shipworm-c5 "$(printf 'Mode auto\nServerAddress 198.51.100.14\nInterfaceName teredo')"
 # Its search (RFC 4380 §5.2.7) takes about a minute: it runs beside the rest.

@@ -188,15 +188,20 @@ static void seen_reported_once(void **state)
 }
 
 /* Everything the daemon must see stays a datagram for its socket, byte for byte. */
-static void passed_up_untouched(size_t len, enum fp_counter why)
+static void passed_untouched(int prog, size_t len, enum fp_counter why)
 {
 	uint8_t copy[2048];
 	memcpy(copy, pkt, len);
 	uint64_t before = counter(why);
-	assert_int_equal(run(in_fd, len, NULL), TC_ACT_OK);
+	assert_int_equal(run(prog, len, NULL), TC_ACT_OK);
 	assert_int_equal(out_len, len);
 	assert_memory_equal(out, copy, len);
 	assert_int_equal(counter(why), before + 1);
+}
+
+static void passed_up_untouched(size_t len, enum fp_counter why)
+{
+	passed_untouched(in_fd, len, why);
 }
 
 /* R-12 / C-35: bubbles are the core's (trust); RFC 4380 §5.1.1: packets with an
@@ -307,15 +312,10 @@ static void r05_trusted_peer_encapsulated(void **state)
 	assert_int_equal(counter(FP_OUT_ENCAP), before + 1);
 }
 
+/* ... and what the daemon must see of the host's stays a packet for the TUN. */
 static void passed_out_untouched(size_t len, enum fp_counter why)
 {
-	uint8_t copy[2048];
-	memcpy(copy, pkt, len);
-	uint64_t before = counter(why);
-	assert_int_equal(run(out_fd, len, NULL), TC_ACT_OK);
-	assert_int_equal(out_len, len);
-	assert_memory_equal(out, copy, len);
-	assert_int_equal(counter(why), before + 1);
+	passed_untouched(out_fd, len, why);
 }
 
 /* R-05's freshness: an entry not heard from for 30 s goes to the daemon (R-08 bubbles);
