@@ -4,6 +4,8 @@
 #define SW_BPF_MAPS_H
 
 #include <linux/bpf.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -41,6 +43,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } seen SEC(".maps");
+
+/* IPv4 + UDP in front of a Teredo packet without headers. */
+#define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
+
+/* Host relay (H-01, H-05): one of the host's own addresses. */
+static __always_inline int host_address(const __u8 *a)
+{
+	__u8 key[16];
+	__builtin_memcpy(key, a, 16);
+	return bpf_map_lookup_elem(&locals, key) != 0;
+}
 
 static __always_inline void count(__u32 c)
 {

@@ -22,20 +22,16 @@
 
 #include "bpf/maps.bpf.h"
 
-#define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
-
 char LICENSE[] SEC("license") = "GPL";
 
 /* The destination rule of each role (core/relay.c served() and SEC-11 (b); client C-31). */
 static __always_inline int dst_ok(const struct fp_config *c, const __u8 *dst)
 {
-	__u8 key[16];
 	switch (c->role) {
 	case FP_ROLE_RELAY:
 		return !has_prefix(dst, c->prefix) && global_unicast6(dst);
 	case FP_ROLE_HOST_RELAY:
-		__builtin_memcpy(key, dst, 16);
-		return !has_prefix(dst, c->prefix) && bpf_map_lookup_elem(&locals, key) != 0;
+		return !has_prefix(dst, c->prefix) && host_address(dst);
 	case FP_ROLE_CLIENT:
 		return same16(dst, c->self6);
 	}

@@ -17,21 +17,17 @@
 
 #include "bpf/maps.bpf.h"
 
-#define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
-
 char LICENSE[] SEC("license") = "GPL";
 
 /* The source rule of each role (core/relay.c relay_tun: SEC-11 (c), H-01; client: our
  * own address only). */
 static __always_inline int src_ok(const struct fp_config *c, const __u8 *src)
 {
-	__u8 key[16];
 	switch (c->role) {
 	case FP_ROLE_RELAY:
 		return !has_prefix(src, c->prefix) && !is_linklocal(src);
 	case FP_ROLE_HOST_RELAY:
-		__builtin_memcpy(key, src, 16);
-		return !has_prefix(src, c->prefix) && bpf_map_lookup_elem(&locals, key) != 0;
+		return !has_prefix(src, c->prefix) && host_address(src);
 	case FP_ROLE_CLIENT:
 		return same16(src, c->self6);
 	}

@@ -73,11 +73,9 @@ struct client_io {
 	char upnp_why[sizeof ((struct upnp_result *)0)->why];
 	bool addr_set;
 	struct in6_addr addr;
-	/* The kernel fast path (issue 10), or NULL and why not; its configuration. */
+	/* The kernel fast path (issue 10): fps.fp, or NULL and why not; its configuration. */
+	struct fastpath_start fps;
 	struct fastpath *fp;
-	int fp_janitor;
-	bool fp_cap_bpf;
-	char fp_why[160];
 	struct fp_config fpc;
 	uint64_t send_errors;
 	struct udp_rx rx;
@@ -380,9 +378,9 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_bool(o, "dormant_mode", c->cfg.dormant_idle_ms != 0);
 	if (c->cfg.dormant_idle_ms)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
-	st_str(o, "fast_path", io->fp_why);
+	st_str(o, "fast_path", io->fps.why);
 	if (io->fp)
-		st_bool(o, "fast_path_keeps_cap_bpf", io->fp_cap_bpf);
+		st_bool(o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -518,9 +516,9 @@ static void check_network(struct client_io *io, uint64_t now)
 			io->fpc.self_ip = rt.src;
 		} else {
 			io->fpc.role = 0;
-			snprintf(io->fp_why, sizeof io->fp_why, "off (the route to the server left interface %u)",
+			snprintf(io->fps.why, sizeof io->fps.why, "off (the route to the server left interface %u)",
 				 io->fpc.out_ifindex);
-			log_info("fast path %s", io->fp_why);
+			log_info("fast path %s", io->fps.why);
 		}
 		fastpath_configure(io->fp, &io->fpc);
 	}
@@ -547,41 +545,6 @@ static int discovery_open(uint32_t ifaddr)
 		return -1;
 	}
 	return fd;
-}
-
-/* FastPath auto|on (issue 10): the programs on the interface the route to the server
- * leaves by, loaded before the privilege drop. */
-static void fp_start(struct client_io *io, const char *user, uint32_t peers)
-{
-	io->fp_janitor = -1;
-	const struct sw_config *cfg = io->cfg;
-	if (cfg->fast_path == FASTPATH_CFG_OFF) {
-		snprintf(io->fp_why, sizeof io->fp_why, "off (FastPath off)");
-		return;
-	}
-	struct nl_route4 rt;
-	char why[128] = "no IPv4 route to the server";
-	if (nl_route_get4(io->nl, io->core.cfg.server, cfg->bind_address, &rt) == 0 && rt.src && rt.oif > 0)
-		io->fp = fastpath_open(peers, rt.oif, io->ifindex, why, sizeof why);
-	if (io->fp) {
-		io->fpc = (struct fp_config){ .prefix = htonl(io->core.cfg.prefix), .self_ip = rt.src,
-					      .port = io->core.cfg.local_port, .role = FP_ROLE_CLIENT,
-					      .tun_ifindex = (uint32_t)io->ifindex, .out_ifindex = (uint32_t)rt.oif };
-		if (fastpath_configure(io->fp, &io->fpc) < 0 || (io->fp_janitor = fastpath_janitor(io->fp, user)) < 0) {
-			snprintf(why, sizeof why, "cannot configure the programs or start the janitor: %s", strerror(errno));
-			fastpath_close(io->fp, -1);
-			io->fp = NULL;
-		}
-	}
-	if (!io->fp) {
-		snprintf(io->fp_why, sizeof io->fp_why, "off (%s)", why);
-		log_info("fast path off: %s; every packet goes through the daemon", why);
-		return;
-	}
-	io->fp_cap_bpf = fastpath_needs_cap_bpf(io->fp, user);
-	client_fast_path(&io->core);
-	snprintf(io->fp_why, sizeof io->fp_why, "on (tc ingress on interface %d, tc egress %s)", rt.oif, cfg->ifname);
-	log_info("fast path on: eBPF on interface %d (Teredo in) and %s (Teredo out)", rt.oif, cfg->ifname);
 }
 
 int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
@@ -688,10 +651,26 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.upnp_done = true;
 		snprintf(io.upnp_why, sizeof io.upnp_why, "%s", cc.upnp ? "the helper did not start" : "UPnP no");
 	}
-	fp_start(&io, user, cc.peer_capacity);
+	{
+		/* FastPath (issue 10): in and out by the interface the route to the server
+		 * leaves by, from its source address and our Teredo port. */
+		struct nl_route4 rt = { 0 };
+		int in = nl_route_get4(io.nl, io.core.cfg.server, cfg->bind_address, &rt) == 0 && rt.src ? rt.oif : 0;
+		char in_name[24];
+		snprintf(in_name, sizeof in_name, "on interface %d", in);
+		io.fpc = (struct fp_config){ .prefix = htonl(io.core.cfg.prefix), .self_ip = rt.src,
+					     .port = io.core.cfg.local_port, .role = FP_ROLE_CLIENT,
+					     .tun_ifindex = (uint32_t)io.ifindex, .out_ifindex = (uint32_t)(in > 0 ? in : 0) };
+		if (fastpath_start(&io.fps, cfg->fast_path, cc.peer_capacity, in, in_name, cfg->ifname, &io.fpc, user,
+				   "no IPv4 route to the server") < 0)
+			return 1;
+		io.fp = io.fps.fp;
+		if (io.fp)
+			client_fast_path(&io.core);
+	}
 	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
 	 * routes whenever it re-qualifies (and CAP_BPF where the fast path needs it). */
-	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN | (io.fp_cap_bpf ? DROP_KEEP_BPF : 0)) < 0) {
+	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN | (io.fps.cap_bpf ? DROP_KEEP_BPF : 0)) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
@@ -699,7 +678,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	 * hook the client keeps its privileges lean (above) but runs unfiltered. */
 	if (cfg->client_hook[0])
 		log_info("ClientHook set: no seccomp filter for this client");
-	else if ((io.fp ? (sandbox_allow_bpf_maps(), 0) : 0) || sandbox_enter(SANDBOX_CLIENT) < 0) {
+	else if (sandbox_enter(SANDBOX_CLIENT) < 0) {
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
@@ -873,7 +852,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		}
 	}
 out:
-	fastpath_close(io.fp, io.fp_janitor);
+	fastpath_close(io.fp, io.fps.janitor);
 	/* RFC-independent hygiene: the address and routes leave with the daemon. */
 	clear_address(&io);
 	close(io.tun);

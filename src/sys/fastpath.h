@@ -48,6 +48,21 @@ int fastpath_janitor(const struct fastpath *fp, const char *user);
  * privilege drop), the janitor detaches and this waits until it is done. */
 void fastpath_close(struct fastpath *fp, int janitor);
 
+/* What a role's start-up got (sys/fastpath_janitor.c, before the privilege drop). */
+struct fastpath_start {
+	struct fastpath *fp; /* NULL: the daemon carries everything */
+	int janitor;         /* its end of the janitor's socketpair, or -1 */
+	bool cap_bpf;        /* keep CAP_BPF after the drop (kernels before 6.5) */
+	char why[160];       /* for the status: "on (...)" or "off (why)" */
+};
+/* FastPath `mode` (FASTPATH_CFG_*): load and attach the programs (ingress on in_ifindex,
+ * named in_name; egress on the Teredo interface), configure them with c, fork the
+ * janitor, probe for CAP_BPF and admit the map commands in the seccomp filter to come.
+ * in_ifindex <= 0 means no IPv4 interface, for the reason no_if_why. Logs the outcome
+ * once; returns -1 only when FastPath on cannot be had. */
+int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int in_ifindex, const char *in_name,
+		   const char *tun_name, const struct fp_config *c, const char *user, const char *no_if_why);
+
 /* Must the daemon keep CAP_BPF after dropping privileges to `user` (a forked probe)? */
 bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user);
 /* One map lookup, as the daemon makes them: 0 or a negative errno. */

@@ -1,9 +1,14 @@
-/* The fast path's janitor (issue 10): a tc filter attached through netlink outlives the
- * process that attached it (6.1 has no tc bpf_link), and after the privilege drop the
- * daemon may not detach it. So a child forked before the drop keeps CAP_NET_ADMIN and
- * nothing else, waits on a socketpair, and detaches the IPv4 interface's filter when the
- * daemon asks or its end closes: a stop, a crash or SIGKILL alike. */
+/* The fast path's privileged start-up (issue 10), shared by the relay and the client:
+ * loading, the janitor and the CAP_BPF probe, all before the privilege drop.
+ *
+ * The janitor: a tc filter attached through netlink outlives the process that attached
+ * it (6.1 has no tc bpf_link), and after the privilege drop the daemon may not detach it.
+ * So a child forked before the drop keeps CAP_NET_ADMIN and nothing else, waits on a
+ * socketpair, and detaches the IPv4 interface's filter when the daemon asks or its end
+ * closes: a stop, a crash or SIGKILL alike. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/wait.h>
@@ -11,7 +16,10 @@
 
 #include "sys/daemon.h"
 #include "sys/fastpath.h"
+#include "conf/config.h"
 #include "sys/helper.h"
+#include "sys/log.h"
+#include "sys/sandbox.h"
 
 struct janitor_arg {
 	int ifindex;
@@ -62,4 +70,41 @@ bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user)
 		;
 	signal(SIGCHLD, was);
 	return r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
+int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int in_ifindex, const char *in_name,
+		   const char *tun_name, const struct fp_config *c, const char *user, const char *no_if_why)
+{
+	*s = (struct fastpath_start){ .janitor = -1 };
+	if (mode == FASTPATH_CFG_OFF) {
+		snprintf(s->why, sizeof s->why, "off (FastPath off)");
+		return 0;
+	}
+	char why[128];
+	snprintf(why, sizeof why, "%s", no_if_why);
+	if (in_ifindex > 0)
+		s->fp = fastpath_open(peers, in_ifindex, (int)c->tun_ifindex, why, sizeof why);
+	if (s->fp && fastpath_configure(s->fp, c) < 0)
+		snprintf(why, sizeof why, "cannot configure the programs: %s", strerror(errno));
+	else if (s->fp && (s->janitor = fastpath_janitor(s->fp, user)) < 0)
+		/* Without it nothing could detach the filter after the privilege drop. */
+		snprintf(why, sizeof why, "no janitor process: %s", strerror(errno));
+	if (s->fp && s->janitor < 0) {
+		fastpath_close(s->fp, -1);
+		s->fp = NULL;
+	}
+	if (!s->fp) {
+		snprintf(s->why, sizeof s->why, "off (%s)", why);
+		if (mode == FASTPATH_CFG_ON) {
+			log_err("FastPath on: %s", why);
+			return -1;
+		}
+		log_info("fast path off: %s; every packet goes through the daemon", why);
+		return 0;
+	}
+	s->cap_bpf = fastpath_needs_cap_bpf(s->fp, user);
+	sandbox_allow_bpf_maps();
+	snprintf(s->why, sizeof s->why, "on (tc ingress %s, tc egress %s)", in_name, tun_name);
+	log_info("fast path on: eBPF on %s (Teredo in) and %s (Teredo out)", in_name, tun_name);
+	return 0;
 }

@@ -43,12 +43,9 @@ struct relay_io {
 	struct sw_action udp_acts[UDP_ACTS];
 	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
 	uint32_t ipv4;   /* host relay: the host's IPv4 address Teredo leaves from */
-	/* The kernel fast path (issue 10), or NULL and why not. */
+	/* The kernel fast path (issue 10): io->fps.fp, or NULL and why not. */
+	struct fastpath_start fps;
 	struct fastpath *fp;
-	int fp_janitor;
-	bool fp_cap_bpf; /* kept CAP_BPF for the map updates (kernels before 6.5) */
-	char fp_why[160];
-	char fp_in[IF_NAMESIZE];
 	uint16_t sports[2]; /* our UDP ports by core socket, network byte order */
 };
 
@@ -77,45 +74,6 @@ static int fp_interface(const struct sw_config *cfg, uint32_t *addr, char *name)
 	freeifaddrs(ifa);
 	*addr = best;
 	return idx;
-}
-
-/* FastPath auto|on: load and attach the programs (as root, before the privilege drop).
- * Returns -1 only when FastPath on cannot be had. */
-static int fp_start(struct relay_io *io, bool host, uint32_t peers)
-{
-	const struct sw_config *cfg = io->cfg;
-	if (cfg->fast_path == FASTPATH_CFG_OFF) {
-		snprintf(io->fp_why, sizeof io->fp_why, "off (FastPath off)");
-		return 0;
-	}
-	uint32_t self = 0;
-	int in = fp_interface(cfg, &self, io->fp_in);
-	char why[128] = "no IPv4 interface for Teredo";
-	if (in > 0)
-		io->fp = fastpath_open(peers, in, io->ifindex, why, sizeof why);
-	if (io->fp) {
-		struct fp_config c = { .prefix = htonl(cfg->prefix), .self_ip = self, .port = io->sports[0],
-				       .role = host ? FP_ROLE_HOST_RELAY : FP_ROLE_RELAY,
-				       .tun_ifindex = (uint32_t)io->ifindex, .out_ifindex = (uint32_t)in };
-		if (fastpath_configure(io->fp, &c) < 0) {
-			snprintf(why, sizeof why, "cannot configure the programs: %s", strerror(errno));
-			fastpath_close(io->fp, -1);
-			io->fp = NULL;
-		}
-	}
-	if (!io->fp) {
-		snprintf(io->fp_why, sizeof io->fp_why, "off (%s)", why);
-		if (cfg->fast_path == FASTPATH_CFG_ON) {
-			log_err("FastPath on: %s", why);
-			return -1;
-		}
-		log_info("fast path off: %s; every packet goes through the daemon", why);
-		return 0;
-	}
-	relay_fast_path(&io->core);
-	snprintf(io->fp_why, sizeof io->fp_why, "on (tc ingress %s, tc egress %s)", io->fp_in, cfg->ifname);
-	log_info("fast path on: eBPF on %s (Teredo in) and %s (Teredo out)", io->fp_in, cfg->ifname);
-	return 0;
 }
 
 /* The trust journal into the kernel's map, after every call into the core. */
@@ -232,9 +190,9 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	}
 	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
-	st_str(&o, "fast_path", io->fp_why);
+	st_str(&o, "fast_path", io->fps.why);
 	if (io->fp)
-		st_bool(&o, "fast_path_keeps_cap_bpf", io->fp_cap_bpf);
+		st_bool(&o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -340,28 +298,25 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.sports[0] = getsockname(io.udp[0], (struct sockaddr *)&sa, &sl) == 0 ? sa.sin_port : htons(cfg->bind_port);
 		io.sports[1] = io.port2;
 	}
-	io.fp_janitor = -1;
-	if (fp_start(&io, host, rc.peer_capacity) < 0)
-		return 1;
+	{
+		/* FastPath (issue 10): in and out by the IPv4 interface fp_interface() picks. */
+		char in_name[IF_NAMESIZE] = "";
+		uint32_t self = 0;
+		int in = fp_interface(cfg, &self, in_name);
+		struct fp_config c = { .prefix = htonl(cfg->prefix), .self_ip = self, .port = io.sports[0],
+				       .role = host ? FP_ROLE_HOST_RELAY : FP_ROLE_RELAY,
+				       .tun_ifindex = (uint32_t)io.ifindex, .out_ifindex = (uint32_t)(in > 0 ? in : 0) };
+		if (fastpath_start(&io.fps, cfg->fast_path, rc.peer_capacity, in, in_name, cfg->ifname, &c, user,
+				   "no IPv4 interface for Teredo") < 0)
+			return 1;
+		io.fp = io.fps.fp;
+	}
 	if (io.fp) {
+		relay_fast_path(&io.core);
 		if (host)
 			fastpath_set_locals(io.fp, io.core.local, io.core.nlocal);
-		if ((io.fp_janitor = fastpath_janitor(io.fp, user)) < 0) {
-			/* Without it nothing could detach the filter after the privilege drop. */
-			snprintf(io.fp_why, sizeof io.fp_why, "off (no janitor process: %s)", strerror(errno));
-			fastpath_close(io.fp, -1);
-			io.fp = NULL;
-			io.core.peers.trust = NULL;
-			if (cfg->fast_path == FASTPATH_CFG_ON) {
-				log_err("FastPath on: %s", io.fp_why);
-				return 1;
-			}
-		} else {
-			sandbox_allow_bpf_maps();
-			io.fp_cap_bpf = fastpath_needs_cap_bpf(io.fp, user);
-		}
 	}
-	if (daemon_drop_privileges(user, io.fp_cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
+	if (daemon_drop_privileges(user, io.fps.cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
@@ -436,7 +391,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		}
 	}
 out:
-	fastpath_close(io.fp, io.fp_janitor);
+	fastpath_close(io.fp, io.fps.janitor);
 	close(io.tun); /* the interface and its route go with it */
 	unlink(opts->control);
 	relay_free(&io.core);
