@@ -47,7 +47,7 @@ HDRS      := $(shell find src -name '*.h')
 # (build/bpf/NAME.skel.h) that src/sys/fastpath.c embeds.
 BPF_PROGS := $(patsubst src/bpf/%.bpf.c,%,$(wildcard src/bpf/*.bpf.c))
 BPF_SKELS := $(addprefix build/bpf/,$(addsuffix .skel.h,$(BPF_PROGS)))
-BPF_CFLAGS := -g -O2 -Wall -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Isrc
+BPF_CFLAGS := -g -O2 -Wall -ffreestanding -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Isrc
 CPPFLAGS += -Ibuild/bpf
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -94,8 +94,9 @@ build/obj/fuzz/%.o: src/%.c $(HDRS)
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # The fast path's programs through BPF_PROG_TEST_RUN, with their loader (issue 10).
-build/unit/test_bpf: tests/unit/test_bpf.c src/sys/fastpath.c $(SAN_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/*.h | build/unit
-	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< src/sys/fastpath.c $(SAN_OBJS) -lcmocka -lbpf
+BPF_LOADER := src/sys/fastpath.c src/sys/fastpath_srv.c
+build/unit/test_bpf build/unit/test_bpf_srv: build/unit/%: tests/unit/%.c $(BPF_LOADER) $(SAN_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(BPF_LOADER) $(SAN_OBJS) -lcmocka -lbpf
 
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
 build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit

@@ -63,4 +63,31 @@ enum fp_counter {
 
 #define FP_LOCAL_MAX 32 /* host relay: the host's addresses (RELAY_LOCAL_MAX) */
 
+/* The server's XDP program (teredo_srv.bpf.c). */
+#define FPS_RS_BUCKETS 4096 /* SERVER_RS_BUCKETS: the RA limit's buckets */
+#define FPS_RA_LEN 96       /* TEREDO_RA_LEN: IPv6 header + RA with its two options */
+
+/* srv_cfg: one entry, written by the daemon at start. */
+struct fps_config {
+	__u32 primary;   /* network byte order */
+	__u32 secondary; /* network byte order */
+	__u32 prefix;    /* the Teredo prefix's first 4 bytes, network byte order */
+	__u32 rs_rate;   /* RAs per second to one IPv4 address; 0: no limit */
+	__u64 key[2];    /* the core's bucket key, as siphash24_u32() takes it */
+	__u32 on;        /* 0: pass everything */
+	__u32 pad;
+	/* The core's RA (ra_build) for the destination ::, its checksum computed for that
+	 * destination; the program puts the client's address in and corrects the sum. */
+	__u8 ra[FPS_RA_LEN];
+};
+
+enum fps_counter {
+	FPS_RS_ANSWERED,  /* RS -> RA sent back in XDP */
+	FPS_RS_LIMITED,   /* RS over the per-address RA rate: dropped, as the core drops it */
+	FPS_BUBBLE_FWD,   /* bubble forwarded (with origin indication to our own clients) */
+	FPS_PASS,         /* to a server address and port, left to the daemon */
+	FPS_NO_ROUTE,     /* no route or neighbour for the answer yet: left to the daemon */
+	FPS__COUNT
+};
+
 #endif

@@ -387,8 +387,6 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
 		if (at[D_MAXPEERS])
 			return fail(err, errlen, file, at[D_MAXPEERS], "MaxPeers: a server keeps no peers");
-		if (at[D_FASTPATH])
-			return fail(err, errlen, file, at[D_FASTPATH], "FastPath: a server has no fast path yet (docs/fastpath.md)");
 		if (!c->server_bind)
 			return fail(err, errlen, file, at[D_MODE], "a server needs ServerBindAddress");
 		if (!c->server_bind2)

@@ -50,6 +50,12 @@ static int drop(struct server *s, enum server_drop why)
 	return 0;
 }
 
+/* The same bucket as the XDP program's (src/bpf/teredo_srv.bpf.c): one inline hash. */
+uint32_t server_rs_bucket(const struct server *s, uint32_t ip)
+{
+	return (uint32_t)(siphash24_u32(siphash_le64(s->key), siphash_le64(s->key + 8), ip) % SERVER_RS_BUCKETS);
+}
+
 static bool is_own_ipv4(const struct server *s, uint32_t ip)
 {
 	return ip == s->cfg.primary || ip == s->cfg.secondary;
@@ -61,8 +67,24 @@ static bool rate_ok(struct server *s, uint64_t now, uint32_t ip)
 {
 	if (!s->cfg.rs_rate)
 		return true;
-	uint64_t h = siphash24(s->key, &ip, sizeof ip);
-	return ratelimit_take(&s->rs_limit[h % SERVER_RS_BUCKETS], now, s->cfg.rs_rate);
+	return ratelimit_take(&s->rs_limit[server_rs_bucket(s, ip)], now, s->cfg.rs_rate);
+}
+
+static size_t build_ra(const struct server *s, const struct in6_addr *dst, uint8_t *out)
+{
+	struct ra_params ra = { .mtu = s->cfg.mtu, .dst = *dst };
+	teredo_server_link_local(s->cfg.primary, &ra.src);
+	/* S-16: the prefix is always built on the primary address, also when the RS came
+	 * to the secondary one. */
+	memset(&ra.prefix, 0, sizeof ra.prefix);
+	put_be32(ra.prefix.s6_addr, s->cfg.prefix);
+	memcpy(ra.prefix.s6_addr + 4, &s->cfg.primary, 4);
+	return ra_build(out, &ra);
+}
+
+void server_ra_template(const struct server *s, uint8_t out[TEREDO_RA_LEN])
+{
+	build_ra(s, &in6addr_any, out);
 }
 
 /* RFC 4380 §5.3.2: answer an RS with an RA that carries the client's mapping. */
@@ -90,19 +112,13 @@ static int answer_rs(struct server *s, uint64_t now, int sock, struct sw_endpoin
 	teredo_put_origin(out->hdr + off, src);
 	off += TEREDO_ORIGIN_LEN;
 
-	struct ra_params ra = { .mtu = s->cfg.mtu };
-	teredo_server_link_local(s->cfg.primary, &ra.src);
-	ip6_src(p->ip6, &ra.dst);
-	/* S-16: the prefix is always built on the primary address, also when the RS came
-	 * to the secondary one. */
-	memset(&ra.prefix, 0, sizeof ra.prefix);
-	put_be32(ra.prefix.s6_addr, s->cfg.prefix);
-	memcpy(ra.prefix.s6_addr + 4, &s->cfg.primary, 4);
-	off += ra_build(out->hdr + off, &ra);
+	struct in6_addr client;
+	ip6_src(p->ip6, &client);
+	off += build_ra(s, &client, out->hdr + off);
 
 	/* S-17: C = 1 in the RS source asks for the answer from the other address (the
 	 * legacy cone test); servers MUST NOT ignore it (RFC 5991 §3.2). */
-	bool cone = (get_be16(ra.dst.s6_addr + 8) & TEREDO_FLAG_CONE) != 0;
+	bool cone = (get_be16(client.s6_addr + 8) & TEREDO_FLAG_CONE) != 0;
 	out->kind = SW_ACT_UDP;
 	out->sock = (uint8_t)(cone ? !sock : sock);
 	out->dst = src;

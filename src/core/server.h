@@ -72,6 +72,12 @@ struct server {
 /* key: from a CSPRNG, so that no one can aim at a bucket from many addresses. */
 void server_init(struct server *s, const struct server_config *cfg, const uint8_t key[16]);
 
+/* The RA-limit bucket of an IPv4 address (network byte order). */
+uint32_t server_rs_bucket(const struct server *s, uint32_t ip);
+
+/* The RA the server sends, for the destination :: (the XDP program's template). */
+void server_ra_template(const struct server *s, uint8_t out[96 /* TEREDO_RA_LEN */]);
+
 /* Handle one datagram that arrived at time now (ms) on socket `sock` (SERVER_SOCK_*)
  * from src. Returns the number of actions written to out (0 or 1). out->body may point
  * into buf. */

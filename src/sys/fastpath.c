@@ -25,8 +25,6 @@ struct fastpath {
 	bool in_hook_made; /* we created the clsact qdisc on the IPv4 interface */
 	int peers_fd, cfg_fd, locals_fd, stats_fd;
 	struct ring_buffer *rb;
-	int ncpus;
-	uint64_t *percpu; /* ncpus values, for reading one counter */
 	struct in6_addr locals[FP_LOCAL_MAX];
 	unsigned nlocals;
 	uint64_t map_errors;
@@ -59,6 +57,11 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	if (getenv("SHIPWORM_BPF_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
 	return 0;
+}
+
+void fastpath_libbpf_quiet(void)
+{
+	libbpf_set_print(quiet);
 }
 
 static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, bool *made)
@@ -100,7 +103,7 @@ static int on_seen(void *ctx, void *data, size_t len)
 
 struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen)
 {
-	libbpf_set_print(quiet);
+	fastpath_libbpf_quiet();
 	struct fastpath *fp = calloc(1, sizeof *fp);
 	if (!fp) {
 		snprintf(why, whylen, "out of memory");
@@ -137,11 +140,6 @@ struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifind
 	fp->cfg_fd = bpf_map__fd(fp->in->maps.cfg);
 	fp->locals_fd = bpf_map__fd(fp->in->maps.locals);
 	fp->stats_fd = bpf_map__fd(fp->in->maps.stats);
-	step = "count CPUs";
-	if ((fp->ncpus = libbpf_num_possible_cpus()) <= 0 || !(fp->percpu = calloc((size_t)fp->ncpus, 8))) {
-		r = fp->ncpus < 0 ? fp->ncpus : -ENOMEM;
-		goto fail;
-	}
 	step = "open the ring buffer";
 	fp->rb = ring_buffer__new(bpf_map__fd(fp->in->maps.seen), on_seen, fp, NULL);
 	if (!fp->rb) {
@@ -218,22 +216,35 @@ void fastpath_seen_drain(struct fastpath *fp, void (*seen)(void *ctx, const stru
 	ring_buffer__consume(fp->rb);
 }
 
-void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT])
+void fastpath_percpu_sum(int fd, uint32_t n, uint64_t *out)
 {
-	for (uint32_t k = 0; k < FP__COUNT; k++) {
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *v = ncpus > 0 ? calloc((size_t)ncpus, sizeof *v) : NULL;
+	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
-		if (bpf_map_lookup_elem(fp->stats_fd, &k, fp->percpu) < 0)
+		if (!v || bpf_map_lookup_elem(fd, &k, v) < 0)
 			continue;
-		for (int c = 0; c < fp->ncpus; c++)
-			out[k] += fp->percpu[c];
+		for (int c = 0; c < ncpus; c++)
+			out[k] += v[c];
 	}
+	free(v);
 }
 
-int fastpath_probe(const struct fastpath *fp)
+void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT])
+{
+	fastpath_percpu_sum(fp->stats_fd, FP__COUNT, out);
+}
+
+int fastpath_map_probe(int array_fd)
 {
 	uint32_t zero = 0;
-	struct fp_config c;
-	return bpf_map_lookup_elem(fp->cfg_fd, &zero, &c) < 0 ? -errno : 0;
+	uint8_t value[1024]; /* larger than any of our maps' values */
+	return bpf_map_lookup_elem(array_fd, &zero, value) < 0 ? -errno : 0;
+}
+
+int fastpath_cfg_fd(const struct fastpath *fp)
+{
+	return fp->cfg_fd;
 }
 
 uint64_t fastpath_map_errors(const struct fastpath *fp)
@@ -282,6 +293,5 @@ void fastpath_close(struct fastpath *fp, int janitor)
 		ring_buffer__free(fp->rb);
 	teredo_out__destroy(fp->out);
 	teredo_in__destroy(fp->in);
-	free(fp->percpu);
 	free(fp);
 }

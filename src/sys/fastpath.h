@@ -40,7 +40,7 @@ void fastpath_seen_drain(struct fastpath *fp, void (*seen)(void *ctx, const stru
 void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT]);
 uint64_t fastpath_map_errors(const struct fastpath *fp);
 const char *fastpath_counter_name(enum fp_counter c);
-/* Fork the janitor (sys/fastpath_janitor.c, before the privilege drop): it detaches the
+/* Fork the janitor (sys/fastpath_start.c, before the privilege drop): it detaches the
  * ingress filter when the daemon's end of its socketpair closes, however the daemon
  * ends. Returns that end, or -1. */
 int fastpath_janitor(const struct fastpath *fp, const char *user);
@@ -48,7 +48,7 @@ int fastpath_janitor(const struct fastpath *fp, const char *user);
  * privilege drop), the janitor detaches and this waits until it is done. */
 void fastpath_close(struct fastpath *fp, int janitor);
 
-/* What a role's start-up got (sys/fastpath_janitor.c, before the privilege drop). */
+/* What a role's start-up got (sys/fastpath_start.c, before the privilege drop). */
 struct fastpath_start {
 	struct fastpath *fp; /* NULL: the daemon carries everything */
 	int janitor;         /* its end of the janitor's socketpair, or -1 */
@@ -63,15 +63,46 @@ struct fastpath_start {
 int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int in_ifindex, const char *in_name,
 		   const char *tun_name, const struct fp_config *c, const char *user, const char *no_if_why);
 
-/* Must the daemon keep CAP_BPF after dropping privileges to `user` (a forked probe)? */
-bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user);
-/* One map lookup, as the daemon makes them: 0 or a negative errno. */
-int fastpath_probe(const struct fastpath *fp);
+/* Must the daemon keep CAP_BPF after dropping privileges to `user` to read and write the
+ * array map `map_fd` (a forked probe)? */
+bool fastpath_needs_cap_bpf(int map_fd, const char *user);
+/* One lookup of key 0 in an array map, as the daemon makes them: 0 or a negative errno. */
+int fastpath_map_probe(int array_fd);
+int fastpath_cfg_fd(const struct fastpath *fp);
+/* A per-CPU array's first n counters, each summed over the CPUs. */
+void fastpath_percpu_sum(int fd, uint32_t n, uint64_t *out);
+/* libbpf's messages (the verifier's among them) only with SHIPWORM_BPF_DEBUG set. */
+void fastpath_libbpf_quiet(void);
 
 /* For the janitor and the tests. */
 void fastpath_detach_ingress(int ifindex, bool destroy_hook);
 void fastpath_ingress(const struct fastpath *fp, int *ifindex, bool *hook_made);
 int fastpath_prog_fd(const struct fastpath *fp, bool egress);
 int fastpath_peers_fd(const struct fastpath *fp);
+
+/* The server's XDP program (src/bpf/teredo_srv.bpf.c, sys/fastpath_srv.c). It is
+ * attached through a bpf_link, which the kernel detaches when the daemon's descriptor
+ * closes, however the daemon ends: no janitor is needed. */
+struct fastpath_srv;
+/* Load it and attach it to `ifindex` (0: load only, for BPF_PROG_TEST_RUN): in generic
+ * (skb) mode on veth, whose native XDP_TX needs the peer to run XDP too, else in the
+ * mode the driver offers. `mode_out` says which. */
+struct fastpath_srv *fastpath_srv_open(int ifindex, const char **mode_out, char *why, size_t whylen);
+int fastpath_srv_configure(struct fastpath_srv *fs, const struct fps_config *c);
+void fastpath_srv_counters(const struct fastpath_srv *fs, uint64_t out[FPS__COUNT]);
+const char *fastpath_srv_counter_name(enum fps_counter c);
+int fastpath_srv_prog_fd(const struct fastpath_srv *fs);
+int fastpath_srv_cfg_fd(const struct fastpath_srv *fs);
+void fastpath_srv_close(struct fastpath_srv *fs);
+
+/* The server's privileged start-up: find the interface of `primary`, load, attach and
+ * configure; probe for CAP_BPF; admit the map commands in the seccomp filter to come.
+ * Logs the outcome once; returns -1 only when FastPath on cannot be had. */
+struct fastpath_srv_start {
+	struct fastpath_srv *fs; /* NULL: the daemon answers everything */
+	bool cap_bpf;
+	char why[160];
+};
+int fastpath_srv_start(struct fastpath_srv_start *s, uint8_t mode, const struct fps_config *c, const char *user);
 
 #endif

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "core/server.h"
+#include "core/siphash.h"
 #include "sys/control.h"
 #include "sys/log.h"
 #include "sys/sandbox.h"
 #include "sys/status_fmt.h"
+#include "sys/fastpath.h"
 #include "sys/udp.h"
 #include "wire/bytes.h"
 #include "wire/teredo_addr.h"
@@ -30,6 +32,7 @@ struct server_io {
 	struct udp_rx rx;
 	struct udp_tx tx[2];
 	struct sw_action acts[UDP_BATCH];
+	struct fastpath_srv_start fps; /* issue 10: XDP answers RSs and forwards bubbles */
 };
 
 static size_t status_answer(void *ctx, const struct control_req *req, char *out, size_t cap)
@@ -55,6 +58,9 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	st_u64(&o, "mtu", s->cfg.mtu);
 	st_bool(&o, "ipv6_egress", s->cfg.ipv6_egress);
 	st_u64(&o, "uptime_seconds", (uint64_t)(time(NULL) - io->started));
+	st_str(&o, "fast_path", io->fps.why);
+	if (io->fps.fs)
+		st_bool(&o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
 	st_obj_begin(&o, "counters");
 	st_u64(&o, "received", s->stats.received);
 	st_u64(&o, "rs_answered", s->stats.rs_answered);
@@ -62,6 +68,13 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	st_u64(&o, "forwarded_ipv6", s->stats.forwarded_ipv6);
 	st_u64(&o, "echo_answered", s->stats.echo_answered);
 	st_u64(&o, "send_errors", io->send_errors);
+	if (io->fps.fs) {
+		/* The kernel's share: these never reach the daemon's counters above. */
+		uint64_t c[FPS__COUNT];
+		fastpath_srv_counters(io->fps.fs, c);
+		for (int i = 0; i < FPS__COUNT; i++)
+			st_u64(&o, fastpath_srv_counter_name((enum fps_counter)i), c[i]);
+	}
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");
 	for (int i = 0; i < SRV_DROP__COUNT; i++)
@@ -152,7 +165,18 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.started = time(NULL);
 
 	const char *user = daemon_user(opts);
-	if (daemon_drop_privileges(user, 0) < 0) {
+	struct fps_config fc = {
+		.primary = sc.primary,
+		.secondary = sc.secondary,
+		.prefix = htonl(sc.prefix),
+		.rs_rate = sc.rs_rate,
+		.key = { siphash_le64(key), siphash_le64(key + 8) },
+		.on = 1,
+	};
+	server_ra_template(&io.core, fc.ra);
+	if (fastpath_srv_start(&io.fps, cfg->fast_path, &fc, user) < 0)
+		return 1;
+	if (daemon_drop_privileges(user, io.fps.cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
 	}
@@ -190,6 +214,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			case 3:
 				if (daemon_stop_requested(sfd)) {
 					unlink(opts->control);
+					fastpath_srv_close(io.fps.fs);
 					return 0;
 				}
 				break;

@@ -222,9 +222,8 @@ echo
 echo "== Client under a flood through its full-cone NAT's hole: $BENCH_FLOOD packets from 100,000"
 echo "   spoofed sources at 100,000/s (Miredo server and relay); its ping6 and TCP to the native"
 echo "   host measured during the flood, its memory before and after"
-no_proc() { [ -z "$(lab_pids "$1" "$2")" ]; }
 kill $(lab_pids c1 miredo) 2>/dev/null
-lab_wait 10 no_proc c1 miredo
+lab_wait 10 lab_no_proc c1 miredo
 lab_miredo_relay rel
 bench_client_flood() { # IMPL COMM
 	local impl=$1 comm=$2 pid r0 r1 a port loss mbit fp
@@ -247,7 +246,7 @@ bench_client_flood() { # IMPL COMM
 	printf '%-9s during the flood: ping6 loss %s%%, TCP %s Mbit/s; RSS %s KiB before, %s KiB after\n' \
 		"$impl" "${loss:-100}" "${mbit:-0}" "$r0" "$r1"
 	kill $(lab_pids c1 "$comm") 2>/dev/null
-	lab_wait 10 no_proc c1 "$comm"
+	lab_wait 10 lab_no_proc c1 "$comm"
 	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo"
 }
 bench_client_flood shipworm shipwormd
@@ -265,9 +264,9 @@ machine_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
 }
 kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 2>/dev/null
-lab_wait 10 no_proc c1 miredo
-lab_wait 10 no_proc rel miredo
-lab_wait 10 no_proc srv miredo-server
+lab_wait 10 lab_no_proc c1 miredo
+lab_wait 10 lab_no_proc rel miredo
+lab_wait 10 lab_no_proc srv miredo-server
 lab_exec gen ip addr add 198.51.100.51/24 dev eth0 2>/dev/null
 lab_bg gen iperf3-gen iperf3 -s
 lab_shipworm_server srv 198.51.100.10 >/dev/null
@@ -330,7 +329,7 @@ awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath of
 	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (soff > 0 ? son / soff : 0), (sm > 0 ? son / sm : 0), (sp > 0 ? son / sp : 0) }'
 echo "   (the shipworm client is user-space in every row: the relay's share is what changes)"
 kill $(lab_pids c1 shipwormd) 2>/dev/null
-lab_wait 10 no_proc c1 shipwormd
+lab_wait 10 lab_no_proc c1 shipwormd
 
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"

@@ -20,6 +20,9 @@ lab_nat 4 masquerade 198.51.100.24
 
 echo "# server: $impl"
 if [ "$impl" = shipworm ]; then
+	# The XDP program (issue 10) forwards bubbles only where the kernel answers its route
+	# lookups, i.e. with IPv4 forwarding on for the interface; RAs need nothing.
+	lab_exec srv sysctl -qw net.ipv4.conf.eth0.forwarding=1
 	lab_notify srv
 	# ControlGroup by number: the lab creates no users or groups on the machine.
 	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10 "ControlGroup 4243"
@@ -63,8 +66,19 @@ if [ "$impl" = shipworm ]; then
 	st=$("$SHIPWORM" -s "$sock" status --json)
 	echo "# $st"
 	get() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<<"$st"; }
-	check "status counts the RSs answered (>= 4)" test "$(get rs_answered)" -ge 4
-	check "status counts forwarded UDP (bubbles)" test "$(get forwarded_udp)" -ge 2
+	# The daemon's counters and the XDP program's (issue 10) together.
+	fget() { local v; v=$(grep -o "\"$1\":[0-9]*" <<<"$st" | cut -d: -f2); echo "${v:-0}"; }
+	check "status counts the RSs answered (>= 4)" test $(($(get rs_answered) + $(fget fastpath_rs_answered))) -ge 4
+	check "status counts forwarded UDP (bubbles)" test $(($(get forwarded_udp) + $(fget fastpath_bubbles_forwarded))) -ge 2
+	if [ "${LAB_FASTPATH:-auto}" = off ]; then
+		check "FastPath off: the status says so" grep -q '"fast_path":"off (FastPath off)"' <<<"$st"
+		check "FastPath off: the daemon answered every RS" test "$(get rs_answered)" -ge 4
+	else
+		check "the fast path is on: XDP on the server's interface" grep -q '"fast_path":"on (xdp generic on eth0)"' <<<"$st"
+		check "XDP answered the Miredo clients' RSs ($(fget fastpath_rs_answered))" test "$(fget fastpath_rs_answered)" -ge 4
+		check "XDP forwarded their bubbles ($(fget fastpath_bubbles_forwarded))" test "$(fget fastpath_bubbles_forwarded)" -ge 2
+		check "an XDP program is on the interface" sh -c "ip -n $(lab_ns srv) link show dev eth0 | grep -q xdpgeneric"
+	fi
 	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
 	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
@@ -83,5 +97,14 @@ if [ "$impl" = shipworm ]; then
 	check "the server runs unprivileged, with no capability" lab_privileges srv 0
 	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv
 	check "its control socket is removed" test ! -e "$sock"
+	check "no XDP program is left on the interface" sh -c "! ip -n $(lab_ns srv) link show dev eth0 | grep -q xdp"
+	if [ "${LAB_FASTPATH:-auto}" != off ]; then
+		# A crash: the kernel detaches the program with the daemon's last descriptor.
+		lab_shipworm_server srv 198.51.100.10
+		lab_wait 10 sh -c "ip -n $(lab_ns srv) link show dev eth0 | grep -q xdpgeneric"
+		kill -KILL $(lab_pids srv shipwormd)
+		lab_wait 10 lab_no_proc srv shipwormd
+		check "after SIGKILL no XDP program is left on the interface" lab_wait 5 sh -c "! ip -n $(lab_ns srv) link show dev eth0 | grep -q xdp"
+	fi
 fi
 lab_summary

@@ -1,5 +1,5 @@
-/* The fast path's privileged start-up (issue 10), shared by the relay and the client:
- * loading, the janitor and the CAP_BPF probe, all before the privilege drop.
+/* The fast path's privileged start-up (issue 10) for every role: loading, the janitor
+ * (relay and client) and the CAP_BPF probe, all before the privilege drop.
  *
  * The janitor: a tc filter attached through netlink outlives the process that attached
  * it (6.1 has no tc bpf_link), and after the privilege drop the daemon may not detach it.
@@ -7,6 +7,9 @@
  * socketpair, and detaches the IPv4 interface's filter when the daemon asks or its end
  * closes: a stop, a crash or SIGKILL alike. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
@@ -49,7 +52,7 @@ int fastpath_janitor(const struct fastpath *fp, const char *user)
  * the kernel refuses every bpf() call without it when unprivileged BPF is disabled
  * (Debian's default); 6.5 checks only map creation and program loads. A child that
  * drops everything tries one lookup on the configuration map and says. */
-bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user)
+bool fastpath_needs_cap_bpf(int map_fd, const char *user)
 {
 	/* The client ignores SIGCHLD (its hooks reap themselves), which would make the
 	 * child vanish before waitpid() sees how it ended. */
@@ -62,7 +65,7 @@ bool fastpath_needs_cap_bpf(const struct fastpath *fp, const char *user)
 	if (pid == 0) {
 		if (daemon_drop_privileges(user, 0) < 0)
 			_exit(2);
-		_exit(fastpath_probe(fp) == 0 ? 0 : 1);
+		_exit(fastpath_map_probe(map_fd) == 0 ? 0 : 1);
 	}
 	int st = 0;
 	pid_t r;
@@ -102,9 +105,61 @@ int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int i
 		log_info("fast path off: %s; every packet goes through the daemon", why);
 		return 0;
 	}
-	s->cap_bpf = fastpath_needs_cap_bpf(s->fp, user);
+	s->cap_bpf = fastpath_needs_cap_bpf(fastpath_cfg_fd(s->fp), user);
 	sandbox_allow_bpf_maps();
 	snprintf(s->why, sizeof s->why, "on (tc ingress %s, tc egress %s)", in_name, tun_name);
 	log_info("fast path on: eBPF on %s (Teredo in) and %s (Teredo out)", in_name, tun_name);
+	return 0;
+}
+
+/* The interface that holds the primary address: where RSs and bubbles arrive. */
+static int interface_of(uint32_t ip, char *name, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	int index = 0;
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == ip) {
+			index = (int)if_nametoindex(i->ifa_name);
+			snprintf(name, len, "%s", i->ifa_name);
+			break;
+		}
+	freeifaddrs(ifa);
+	return index;
+}
+
+int fastpath_srv_start(struct fastpath_srv_start *s, uint8_t mode, const struct fps_config *c, const char *user)
+{
+	*s = (struct fastpath_srv_start){ 0 };
+	if (mode == FASTPATH_CFG_OFF) {
+		snprintf(s->why, sizeof s->why, "off (FastPath off)");
+		return 0;
+	}
+	char why[128] = "the primary address is on no interface (ServerBindAddress)", name[IF_NAMESIZE] = "";
+	const char *xdp_mode = "";
+	int ifindex = interface_of(c->primary, name, sizeof name);
+	if (ifindex > 0)
+		s->fs = fastpath_srv_open(ifindex, &xdp_mode, why, sizeof why);
+	if (s->fs && fastpath_srv_configure(s->fs, c) < 0) {
+		snprintf(why, sizeof why, "cannot configure the program: %s", strerror(errno));
+		fastpath_srv_close(s->fs);
+		s->fs = NULL;
+	}
+	if (!s->fs) {
+		snprintf(s->why, sizeof s->why, "off (%s)", why);
+		if (mode == FASTPATH_CFG_ON) {
+			log_err("FastPath on: %s", why);
+			return -1;
+		}
+		log_info("fast path off: %s; the daemon answers every datagram", why);
+		return 0;
+	}
+	s->cap_bpf = fastpath_needs_cap_bpf(fastpath_srv_cfg_fd(s->fs), user);
+	sandbox_allow_bpf_maps();
+	snprintf(s->why, sizeof s->why, "on (xdp %s on %s)", xdp_mode, name);
+	log_info("fast path on: XDP (%s mode) on %s answers Router Solicitations and forwards bubbles", xdp_mode,
+		 name);
 	return 0;
 }
