@@ -26,33 +26,70 @@ lab_init
 lab_internet
 lab_public gen 198.51.100.50
 
-declare -A rate rss
-bench_server() { # IMPL PROCESS-NAME
-	local impl=$1 pname=$2 pid c0 c1 out
-	# The flood comes from one address; Miredo has no RA limit, so neither has shipworm here.
-	if [ "$impl" = shipworm ]; then lab_shipworm_server srv 198.51.100.10 "ServerMaxRSRate 0"; else lab_miredo_server srv 198.51.100.10; fi
-	sleep 1
-	pid=$(lab_pids srv "$pname" | tail -n 1)
-	c0=$(cpu_seconds "$pid")
-	out=$(lab_exec gen "$top/build/bench/rsflood" 198.51.100.10 "$BENCH_SECONDS" "$BENCH_COUNT")
-	c1=$(cpu_seconds "$pid")
-	rss[$impl]=$(rss_kib "$pid")
-	echo "  ($impl CPU: $(cpu_split "$pid"))"
-	local answered cpu
-	answered=$(awk '{ print $4 }' <<<"$out")
-	cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')
-	rate[$impl]=$(awk -v n="$answered" -v c="$cpu" 'BEGIN { r = c > 0 ? n / c : 0; printf "%.0f", r }')
-	printf '%-9s %s; server CPU %s s; %s RS answered per CPU-second; RSS %s KiB\n' \
-		"$impl" "$out" "$cpu" "${rate[$impl]}" "${rss[$impl]}"
-	kill $(lab_pids srv "$pname")
-	lab_wait 5 sh -c "test -z \"\$(ip netns pids $(lab_ns srv))\""
+# Whole-machine busy CPU-seconds so far (/proc/stat: user, nice, system, irq, softirq).
+machine_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
 }
 
-echo "== Router Solicitations answered per CPU-second (server), ${BENCH_SECONDS} s of load"
-bench_server shipworm shipwormd
+clang -O2 -g -ffreestanding -target bpf -I/usr/include/"$(gcc -dumpmachine)" \
+	-c -o "$top/build/bench/xdp_reflect.bpf.o" "$here/xdp_reflect.bpf.c" || exit 1
+
+declare -A rate mrate frac
+# bench_server LABEL PROCESS-NAME|-: flood the server in srv (already started, or the
+# XDP reference with "-") with RSs; per-process and whole-machine CPU.
+bench_server() {
+	local label=$1 pname=$2 pid="" c0 c1 m0 m1 out sent answered cpu mcpu
+	sleep 1
+	[ "$pname" != - ] && pid=$(lab_pids srv "$pname" | tail -n 1)
+	[ -n "$pid" ] && c0=$(cpu_seconds "$pid")
+	m0=$(machine_cpu)
+	out=$(lab_exec gen "$top/build/bench/rsflood" 198.51.100.10 "$BENCH_SECONDS" "$BENCH_COUNT")
+	m1=$(machine_cpu)
+	sent=$(awk '{ print $2 }' <<<"$out")
+	answered=$(awk '{ print $4 }' <<<"$out")
+	mcpu=$(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.2f", b - a }')
+	mrate[$label]=$(awk -v n="$answered" -v c="$mcpu" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')
+	frac[$label]=$(awk -v n="$answered" -v s="$sent" 'BEGIN { printf "%.3f", (s > 0 ? n / s : 0) }')
+	local proc="no process"
+	if [ -n "$pid" ]; then
+		c1=$(cpu_seconds "$pid")
+		cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+		rate[$label]=$(awk -v n="$answered" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')
+		proc="$pname CPU $cpu s ($(cpu_split "$pid")), RSS $(rss_kib "$pid") KiB"
+		# The XDP program's work is charged to no process.
+		[ "${rate[$label]}" -gt 0 ] && awk -v c="$cpu" 'BEGIN { exit !(c >= 0.1) }' &&
+			proc="$proc, ${rate[$label]} RS per process CPU-s"
+	fi
+	printf '%-13s %s (%.0f/s, fraction answered %s); machine CPU %s s: %s RS per machine CPU-s; %s\n' \
+		"$label" "$out" "$(awk -v n="$answered" -v t="$BENCH_SECONDS" 'BEGIN { print n / t }')" \
+		"${frac[$label]}" "$mcpu" "${mrate[$label]}" "$proc"
+	if [ "$pname" != - ]; then
+		kill $(lab_pids srv "$pname")
+		lab_wait 5 sh -c "test -z \"\$(ip netns pids $(lab_ns srv))\""
+	fi
+}
+
+echo "== Router Solicitations answered (server), ${BENCH_SECONDS} s of load from one generator;"
+echo "   machine CPU is the whole machine's, generator included (issue 10's measure)"
+# The lab's limit: an XDP program that only sends each datagram back (generic mode, as
+# shipworm's on veth).
+lab_exec srv ip link set dev eth0 xdpgeneric obj "$top/build/bench/xdp_reflect.bpf.o" sec xdp
+bench_server xdp_tx-limit -
+lab_exec srv ip link set dev eth0 xdpgeneric off
+# The flood comes from one address; Miredo has no RA limit, so neither has shipworm here.
+lab_shipworm_server srv 198.51.100.10 "ServerMaxRSRate 0"
+bench_server shipworm-xdp shipwormd
+lab_shipworm_server srv 198.51.100.10 "ServerMaxRSRate 0
+FastPath off"
+bench_server shipworm-sock shipwormd
+lab_miredo_server srv 198.51.100.10
 bench_server miredo miredo-server
-awk -v a="${rate[shipworm]}" -v b="${rate[miredo]}" \
-	'BEGIN { r = b > 0 ? a / b : 0; printf "ratio shipworm/miredo: %.2fx RS per CPU-second\n", r }'
+awk -v x="${mrate[shipworm-xdp]}" -v s="${mrate[shipworm-sock]}" -v m="${mrate[miredo]}" -v l="${mrate[xdp_tx-limit]}" \
+	-v ps="${rate[shipworm-sock]}" -v pm="${rate[miredo]}" 'BEGIN {
+	printf "ratio per machine CPU-second to the XDP_TX limit: shipworm XDP %.2f, shipworm sockets %.2f, miredo %.2f\n",
+		(l > 0 ? x / l : 0), (l > 0 ? s / l : 0), (l > 0 ? m / l : 0)
+	printf "ratio shipworm XDP / miredo: %.2fx RS per machine CPU-second; per process CPU (sockets): shipworm/miredo %.2fx\n",
+		(m > 0 ? x / m : 0), (pm > 0 ? ps / pm : 0) }'
 
 
 # ---------------------------------------------------------------------------------
@@ -259,10 +296,6 @@ echo "   the native host through a shipworm relay with FastPath on, then off, th
 echo "   and the lab's own limit: the same hosts and NAT carrying plain IPv4 (no Teredo)."
 echo "   CPU is the whole machine's (/proc/stat: user, nice, system, irq, softirq, all CPUs),"
 echo "   generators and receivers included, since eBPF work is charged to no process."
-# Whole-machine busy CPU-seconds so far.
-machine_cpu() {
-	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.3f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat
-}
 kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 2>/dev/null
 lab_wait 10 lab_no_proc c1 miredo
 lab_wait 10 lab_no_proc rel miredo
