@@ -40,6 +40,11 @@ struct fp_config {
 	__u32 tun_ifindex; /* the Teredo interface: decapsulated packets enter it */
 	__u32 out_ifindex; /* the IPv4 interface encapsulated packets leave by */
 	__u8 self6[16];    /* client: our Teredo address */
+	/* Set by the loader, not the roles: this kernel makes an encapsulated skb IPv4 by
+	 * itself (bpf_skb_adjust_room's encapsulation flags), so a GSO packet can be
+	 * encapsulated whole and segmented later (probed at load, docs/fastpath.md). */
+	__u8 gso_encap;
+	__u8 pad[3];
 };
 
 /* seen: ring buffer records, ingress -> daemon. */
@@ -58,6 +63,7 @@ enum fp_counter {
 	FP_OUT_STALE,    /* an entry older than 30 s: to the daemon */
 	FP_OUT_PASS,     /* not for the fast path (GSO, source, ...): to the daemon */
 	FP_OUT_ERR,      /* a helper failed: passed to the daemon */
+	FP_OUT_GSO,      /* of FP_OUT_ENCAP: GSO super-packets, encapsulated whole */
 	FP__COUNT
 };
 

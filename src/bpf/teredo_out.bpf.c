@@ -5,9 +5,13 @@
  * encapsulated here (IPv4 + UDP from our Teredo port to the peer's mapping) and sent by
  * the IPv4 interface with bpf_redirect_neigh(), which does the route and neighbour
  * lookups. A miss goes on to the TUN and the daemon, exactly as without this program:
- * bubbles, queues and every first contact stay there. So does a GSO packet (a TCP
- * super-packet): 6.1 cannot re-segment IPv6 inside IPv4/UDP correctly after
- * bpf_skb_change_proto, and the TUN segments it for the daemon. */
+ * bubbles, queues and every first contact stay there.
+ *
+ * A GSO packet (a TCP super-packet of the host's own) is encapsulated whole, as a UDP
+ * tunnel packet that the IPv4 interface (or its NIC) segments later, on kernels whose
+ * bpf_skb_adjust_room() makes the skb IPv4 by itself (cfg.gso_encap, probed at load).
+ * On 6.1 only bpf_skb_change_proto() does that, and it would turn the inner TCPv6
+ * segmentation into TCPv4: there the TUN segments it for the daemon. */
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -18,6 +22,8 @@
 #include "bpf/maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+#define ENCAP_FLAGS (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_FIXED_GSO)
 
 /* The source rule of each role (core/relay.c relay_tun: SEC-11 (c), H-01; client: our
  * own address only). */
@@ -91,7 +97,9 @@ int teredo_out(struct __sk_buff *skb)
 	 * mapping the entry holds. */
 	if ((c->role != FP_ROLE_CLIENT && !has_prefix(dst, c->prefix)) || !src_ok(c, ip6.saddr.in6_u.u6_addr8))
 		goto pass;
-	if (skb->gso_segs > 1 || skb->len - off != sizeof ip6 + bpf_ntohs(ip6.payload_len))
+	int gso = skb->gso_segs > 1 || skb->gso_size;
+	if ((gso && !c->gso_encap) || skb->len - off != sizeof ip6 + bpf_ntohs(ip6.payload_len) ||
+	    skb->len - off + OUTER_LEN > 0xffff)
 		goto pass;
 	if (!l4_sum_ok(skb, off, &ip6))
 		goto pass;
@@ -125,16 +133,32 @@ int teredo_out(struct __sk_buff *skb)
 			 .len = bpf_htons(ip6_len + sizeof(struct udphdr)) },
 		.ip6 = ip6,
 	};
-	/* 6.1: an IPv6 skb becomes an IPv4 one by losing 20 bytes at the network header,
-	 * so the IPv6 header is saved above and written back after the 48 bytes of room. */
-	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0) {
-		count(FP_OUT_ERR);
-		return TC_ACT_OK; /* unchanged: the daemon has it */
-	}
-	if (bpf_skb_adjust_room(skb, OUTER_LEN + 20, BPF_ADJ_ROOM_MAC, 0) < 0 ||
-	    bpf_skb_store_bytes(skb, off, &h, sizeof h, 0) < 0) {
-		count(FP_OUT_ERR);
-		return TC_ACT_SHOT;
+	if (gso) {
+		/* The IPv6 packet stays where it is, marked as the inner one; segmentation
+		 * copies the 28 outer bytes onto each segment and fixes their lengths. The
+		 * MSS stays (FIXED_GSO): it was chosen for the tunnel's MTU. */
+		if (bpf_skb_adjust_room(skb, OUTER_LEN, BPF_ADJ_ROOM_MAC, ENCAP_FLAGS) < 0) {
+			count(FP_OUT_ERR);
+			return TC_ACT_OK; /* refused before any change: the daemon has it */
+		}
+		if (bpf_skb_store_bytes(skb, off, &h, OUTER_LEN, 0) < 0) {
+			count(FP_OUT_ERR);
+			return TC_ACT_SHOT;
+		}
+		count(FP_OUT_GSO);
+	} else {
+		/* 6.1: an IPv6 skb becomes an IPv4 one by losing 20 bytes at the network
+		 * header, so the IPv6 header is saved above and written back after the 48
+		 * bytes of room. */
+		if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0) {
+			count(FP_OUT_ERR);
+			return TC_ACT_OK; /* unchanged: the daemon has it */
+		}
+		if (bpf_skb_adjust_room(skb, OUTER_LEN + 20, BPF_ADJ_ROOM_MAC, 0) < 0 ||
+		    bpf_skb_store_bytes(skb, off, &h, sizeof h, 0) < 0) {
+			count(FP_OUT_ERR);
+			return TC_ACT_SHOT;
+		}
 	}
 	/* bpf_redirect_neigh() takes off an Ethernet header before it puts the real one on
 	 * (it refuses a packet without one): the TUN has none, so give it a blank one. */
@@ -151,4 +175,14 @@ int teredo_out(struct __sk_buff *skb)
 pass:
 	count(FP_OUT_PASS);
 	return TC_ACT_OK;
+}
+
+/* Run once by the loader through BPF_PROG_TEST_RUN on an Ethernet + IPv6 frame: 1 when
+ * this kernel's bpf_skb_adjust_room() makes an encapsulated skb IPv4 (cfg.gso_encap). */
+SEC("tc")
+int probe_gso_encap(struct __sk_buff *skb)
+{
+	if (bpf_skb_adjust_room(skb, OUTER_LEN, BPF_ADJ_ROOM_MAC, ENCAP_FLAGS) < 0)
+		return 0;
+	return skb->protocol == bpf_htons(ETH_P_IP);
 }

@@ -378,9 +378,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_bool(o, "dormant_mode", c->cfg.dormant_idle_ms != 0);
 	if (c->cfg.dormant_idle_ms)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
-	st_str(o, "fast_path", io->fps.why);
-	if (io->fp)
-		st_bool(o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
+	fastpath_status(o, &io->fps);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);

@@ -28,6 +28,7 @@ struct fastpath {
 	struct in6_addr locals[FP_LOCAL_MAX];
 	unsigned nlocals;
 	uint64_t map_errors;
+	bool gso_encap; /* the kernel encapsulates GSO packets (probe_gso_encap) */
 	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms);
 	void *seen_ctx;
 };
@@ -42,6 +43,7 @@ static const char *const counter_names[FP__COUNT] = {
 	[FP_OUT_STALE] = "fastpath_out_stale_peer",
 	[FP_OUT_PASS] = "fastpath_out_to_daemon",
 	[FP_OUT_ERR] = "fastpath_out_errors",
+	[FP_OUT_GSO] = "fastpath_out_gso_encapsulated",
 };
 
 const char *fastpath_counter_name(enum fp_counter c)
@@ -101,6 +103,17 @@ static int on_seen(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Does bpf_skb_adjust_room() make an IPv6 skb IPv4 when it encapsulates it (kernels
+ * after 6.1)? One run of the probe program on a bubble says. */
+static bool probe_gso_encap(int prog)
+{
+	uint8_t frame[14 + 40] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60, [20] = 59, [21] = 64 };
+	uint8_t out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof frame, .data_out = out,
+		    .data_size_out = sizeof out, .repeat = 1);
+	return bpf_prog_test_run_opts(prog, &o) == 0 && o.retval == 1;
+}
+
 struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen)
 {
 	fastpath_libbpf_quiet();
@@ -140,6 +153,7 @@ struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifind
 	fp->cfg_fd = bpf_map__fd(fp->in->maps.cfg);
 	fp->locals_fd = bpf_map__fd(fp->in->maps.locals);
 	fp->stats_fd = bpf_map__fd(fp->in->maps.stats);
+	fp->gso_encap = probe_gso_encap(bpf_program__fd(fp->out->progs.probe_gso_encap));
 	step = "open the ring buffer";
 	fp->rb = ring_buffer__new(bpf_map__fd(fp->in->maps.seen), on_seen, fp, NULL);
 	if (!fp->rb) {
@@ -160,10 +174,17 @@ fail:
 	return NULL;
 }
 
+bool fastpath_gso_encap(const struct fastpath *fp)
+{
+	return fp->gso_encap;
+}
+
 int fastpath_configure(struct fastpath *fp, const struct fp_config *c)
 {
 	uint32_t zero = 0;
-	return bpf_map_update_elem(fp->cfg_fd, &zero, c, BPF_ANY);
+	struct fp_config k = *c;
+	k.gso_encap = fp->gso_encap;
+	return bpf_map_update_elem(fp->cfg_fd, &zero, &k, BPF_ANY);
 }
 
 void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n)

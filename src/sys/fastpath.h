@@ -25,7 +25,8 @@ enum fastpath_mode { FASTPATH_OFF, FASTPATH_AUTO, FASTPATH_ON };
  * tests' BPF_PROG_TEST_RUN). NULL with the reason in
  * `why` when the kernel or the privileges do not allow it. */
 struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen);
-/* Set the programs' configuration (role 0 makes them pass everything). */
+/* Set the programs' configuration (role 0 makes them pass everything); the loader adds
+ * what it probed (gso_encap). */
 int fastpath_configure(struct fastpath *fp, const struct fp_config *c);
 /* Host relay: the host's own addresses (H-05), replacing the previous set. */
 void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n);
@@ -63,12 +64,19 @@ struct fastpath_start {
 int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int in_ifindex, const char *in_name,
 		   const char *tun_name, const struct fp_config *c, const char *user, const char *no_if_why);
 
+/* The status lines of a role's fast path: fast_path, and with it fast_path_keeps_cap_bpf
+ * and fast_path_gso. */
+struct status_out;
+void fastpath_status(struct status_out *o, const struct fastpath_start *s);
+
 /* Must the daemon keep CAP_BPF after dropping privileges to `user` to read and write the
  * array map `map_fd` (a forked probe)? */
 bool fastpath_needs_cap_bpf(int map_fd, const char *user);
 /* One lookup of key 0 in an array map, as the daemon makes them: 0 or a negative errno. */
 int fastpath_map_probe(int array_fd);
 int fastpath_cfg_fd(const struct fastpath *fp);
+/* Whether GSO packets are encapsulated in the kernel (see teredo_out.bpf.c). */
+bool fastpath_gso_encap(const struct fastpath *fp);
 /* A per-CPU array's first n counters, each summed over the CPUs. */
 void fastpath_percpu_sum(int fd, uint32_t n, uint64_t *out);
 /* libbpf's messages (the verifier's among them) only with SHIPWORM_BPF_DEBUG set. */

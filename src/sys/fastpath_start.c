@@ -23,6 +23,7 @@
 #include "sys/helper.h"
 #include "sys/log.h"
 #include "sys/sandbox.h"
+#include "sys/status_fmt.h"
 
 struct janitor_arg {
 	int ifindex;
@@ -162,4 +163,14 @@ int fastpath_srv_start(struct fastpath_srv_start *s, uint8_t mode, const struct 
 	log_info("fast path on: XDP (%s mode) on %s answers Router Solicitations and forwards bubbles", xdp_mode,
 		 name);
 	return 0;
+}
+
+void fastpath_status(struct status_out *o, const struct fastpath_start *s)
+{
+	st_str(o, "fast_path", s->why);
+	if (!s->fp)
+		return;
+	st_bool(o, "fast_path_keeps_cap_bpf", s->cap_bpf);
+	/* Whether the host's TCP super-packets take the kernel's path (teredo_out.bpf.c). */
+	st_bool(o, "fast_path_gso", fastpath_gso_encap(s->fp));
 }

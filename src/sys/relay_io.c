@@ -190,9 +190,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	}
 	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
-	st_str(&o, "fast_path", io->fps.why);
-	if (io->fp)
-		st_bool(&o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
+	fastpath_status(&o, &io->fps);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;

@@ -328,8 +328,11 @@ static void r05_stale_or_unknown_peer_to_the_daemon(void **state)
 	passed_out_untouched(from_host(&native, &other, 8), FP_OUT_MISS);
 }
 
-/* R-03, SEC-11 (c): only to Teredo, never Teredo to Teredo nor from link-local; GSO
- * super-packets stay on the TUN path. */
+/* R-03, SEC-11 (c): only to Teredo, never Teredo to Teredo nor from link-local. A GSO
+ * packet takes the TUN path on a kernel that cannot encapsulate it whole (6.1); where it
+ * can, only TCP and UDP segmentation is encapsulated, and BPF_PROG_TEST_RUN cannot mark a
+ * packet as either: the kernel refuses this one before changing it, so the daemon gets
+ * it untouched all the same. (TCP super-packets through the kernel: the lab's client.) */
 static void r03_sec11_sources_and_gso(void **state)
 {
 	passed_out_untouched(from_host(&native, &native, 8), FP_OUT_PASS);
@@ -338,9 +341,12 @@ static void r03_sec11_sources_and_gso(void **state)
 	passed_out_untouched(from_host(&ll, &client, 8), FP_OUT_PASS);
 	size_t len = from_host(&native, &client, 8);
 	struct __sk_buff gso = { .gso_segs = 4, .gso_size = 1000 };
-	uint64_t before = counter(FP_OUT_PASS);
+	enum fp_counter why = fastpath_gso_encap(fp) ? FP_OUT_ERR : FP_OUT_PASS;
+	uint64_t before = counter(why);
 	assert_int_equal(run(out_fd, len, &gso), TC_ACT_OK);
-	assert_int_equal(counter(FP_OUT_PASS), before + 1);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, pkt, len);
+	assert_int_equal(counter(why), before + 1);
 }
 
 /* Trust ends in the core (the journal's removal): the entry goes, the daemon takes over. */
