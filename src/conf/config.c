@@ -214,7 +214,7 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 		c->refresh_s = (uint32_t)n;
 		return 0;
 	case D_MAXPEERS:
-		/* Issue 10 (scale): the peer table's size, fixed at start (178 bytes a peer,
+		/* Issue 10 (scale): the peer table's size, fixed at start (156 bytes a peer,
 		 * docs/scaling.md); a client or relay; a server keeps no peers. */
 		if (!parse_uint(v, 64, 16777216, &n))
 			return fail(err, errlen, file, line, "MaxPeers: \"%s\" is not a number from 64 to 16777216", v);

@@ -2,6 +2,9 @@
  * checklist items (C-nn) mark where each rule comes from. */
 #include "core/client.h"
 
+/* struct peer keeps its socket in 6 bits. */
+_Static_assert(CLIENT_SOCK_RANDOM + CLIENT_RANDOM_PORTS <= 64, "peer.sock is 6 bits wide");
+
 #include <arpa/inet.h>
 #include <string.h>
 

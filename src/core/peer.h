@@ -21,47 +21,49 @@
 #define PEER_BUSY_PACKETS 32
 
 struct peer {
+	/* Ordered by size, flags as bits: a public relay holds a million of these (issue
+	 * 10's 256 MiB aim, make bench's last section). */
 	struct in6_addr addr;        /* the remote IPv6 address (the key) */
 	struct sw_endpoint mapping;  /* where packets for it go (C-05) */
-	bool trusted;
-	bool in_use;
-	bool echo_pending;           /* a direct IPv6 connectivity test runs (C-65) */
-	bool stranger;               /* ... started because the peer wrote first (C-38) */
-	/* RFC 6081 §5.2.1 (X-11): the nonce of our last indirect bubble to the peer, and of
-	 * its last indirect bubble to us. */
-	bool has_nonce_sent, has_nonce_rcvd;
-	uint8_t sock;                /* the local socket its traffic leaves from */
-	/* RFC 6081 §5.4.1, §5.5.1 (X-31, X-42): the client's random port lent to it (slot +
-	 * 1, 0 = none; the rest of that state lives with the port, struct client_rport),
-	 * the random port it announced (Peer Random Port, network byte order), and where
-	 * its direct bubbles came in. */
-	uint8_t rslot;
-	bool dr_primary, dr_random;
-	uint16_t peer_rand_port;
-	bool speaks_6081;            /* it sent us an RFC 6081 trailer */
-	bool symmetric_peer;         /* RFC 6081 §5.3.1 (X-25): a direct bubble came from
-				      * another mapping than its address names */
-	uint8_t solicits;            /* RFC 6081 §5.7: solicitations sent, 0 = none */
-	uint8_t nalt;                /* RFC 6081 §5.6: its alternate addresses */
-	struct sw_endpoint alt[2];
-	uint64_t last_alt;           /* ms, when they last got our bubbles */
-	uint8_t nonce_sent[4], nonce_rcvd[4];
-	uint8_t nonce[PEER_NONCE_LEN];
-	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
-	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */
-	uint8_t heard;               /* packets accepted from it, saturating (eviction) */
+	struct sw_endpoint alt[2];   /* RFC 6081 §5.6: its alternate addresses */
+	/* RFC 4380 §5.2.8 (C-05, C-69): where local discovery saw it on our own link */
+	struct sw_endpoint local_ep;
+	uint64_t last_alt;           /* ms, when the alternates last got our bubbles */
 	uint64_t last_rx, last_tx;   /* ms */
 	uint64_t bubble_window;      /* ms, start of the 300 s window */
 	uint64_t next_retry;         /* ms, 0 = none */
 	uint64_t created;            /* ms */
-	/* RFC 4380 §5.2.8 (C-05, C-69): where local discovery saw it on our own link */
-	bool local;
-	struct sw_endpoint local_ep;
 	uint64_t last_local;         /* ms */
 	/* queue of packets waiting for the peer (indices into the pool) */
 	uint32_t q_head, q_tail;
-	uint16_t q_count;
 	uint32_t next;               /* hash chain */
+	uint16_t q_count;
+	/* RFC 6081 §5.4.1, §5.5.1 (X-31, X-42): the random port it announced (Peer Random
+	 * Port, network byte order). */
+	uint16_t peer_rand_port;
+	/* RFC 6081 §5.2.1 (X-11): the nonce of our last indirect bubble to the peer, and of
+	 * its last indirect bubble to us. */
+	uint8_t nonce_sent[4], nonce_rcvd[4];
+	uint8_t nonce[PEER_NONCE_LEN];
+	/* The client's random port lent to it (slot + 1, 0 = none; the rest of that state
+	 * lives with the port, struct client_rport). */
+	uint8_t rslot;
+	uint8_t solicits;            /* RFC 6081 §5.7: solicitations sent, 0 = none */
+	uint8_t retries;             /* bubbles or echo tests sent for the current attempt */
+	uint8_t bubbles;             /* bubbles in the current 300 s window (C-53) */
+	uint8_t heard;               /* packets accepted from it, saturating (eviction) */
+	uint8_t sock : 6;            /* the local socket its traffic leaves from (< 64) */
+	uint8_t nalt : 2;            /* how many of alt[] hold an address */
+	bool trusted : 1;
+	bool in_use : 1;
+	bool echo_pending : 1;       /* a direct IPv6 connectivity test runs (C-65) */
+	bool stranger : 1;           /* ... started because the peer wrote first (C-38) */
+	bool has_nonce_sent : 1, has_nonce_rcvd : 1;
+	bool dr_primary : 1, dr_random : 1; /* where its direct bubbles came in */
+	bool speaks_6081 : 1;        /* it sent us an RFC 6081 trailer */
+	bool symmetric_peer : 1;     /* RFC 6081 §5.3.1 (X-25): a direct bubble came from
+				      * another mapping than its address names */
+	bool local : 1;              /* local_ep is valid */
 };
 
 struct peer_pkt {

@@ -234,7 +234,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		.direct_bubbles = host || cfg->relay_type == RT_RESTRICTED,
 		.unknown_rate = cfg->relay_unknown_rate,
 		.self = { .ip = cfg->bind_address, .port = htons(cfg->bind_port) },
-		/* MaxPeers (docs/scaling.md: 178 bytes a peer); the packet pool stays at a
+		/* MaxPeers (docs/scaling.md: 156 bytes a peer); the packet pool stays at a
 		 * quarter of the table, up to the default's 16,384 (21 MiB). */
 		.peer_capacity = cfg->max_peers ? cfg->max_peers : host ? 4096 : 65536,
 		.queue_pool = cfg->max_peers ? (cfg->max_peers / 4 < 16384 ? cfg->max_peers / 4 : 16384)

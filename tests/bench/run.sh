@@ -291,9 +291,10 @@ bench_client_flood miredo miredo
 
 # ---------------------------------------------------------------------------------
 echo
-echo "== Kernel fast path (issue 10): a shipworm client behind a full-cone NAT (shipworm server),"
-echo "   the native host through a shipworm relay with FastPath on, then off, then Miredo's relay,"
-echo "   and the lab's own limit: the same hosts and NAT carrying plain IPv4 (no Teredo)."
+echo "== Kernel fast path (issue 10): a client behind a full-cone NAT (shipworm server) and the"
+echo "   native host through a relay: shipworm relay + shipworm client with FastPath on, then both"
+echo "   off, then Miredo relay + Miredo client, and the lab's own limit: the same hosts and NAT"
+echo "   carrying plain IPv4 (no Teredo)."
 echo "   CPU is the whole machine's (/proc/stat: user, nice, system, irq, softirq, all CPUs),"
 echo "   generators and receivers included, since eBPF work is charged to no process."
 kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 2>/dev/null
@@ -303,10 +304,6 @@ lab_wait 10 lab_no_proc srv miredo-server
 lab_exec gen ip addr add 198.51.100.51/24 dev eth0 2>/dev/null
 lab_bg gen iperf3-gen iperf3 -s
 lab_shipworm_server srv 198.51.100.10 >/dev/null
-lab_shipworm_client c1 198.51.100.10 >/dev/null
-lab_wait 20 lab_has_teredo_addr c1
-fa=$(lab_teredo_addr c1)
-lab_bg c1 iperf3-c1 iperf3 -s
 declare -A ftcp_in ftcp_out fcpu fpps fppm
 # fp_measure LABEL FAMILY TARGET-FROM-C1: TCP each way (the far end sends with -R) and
 # 64-byte UDP far end -> client, all started by c1 (so the plain path needs no port
@@ -335,34 +332,46 @@ fp_measure() {
 	printf '%-22s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
 		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
 }
-fp_relay() { # LABEL IMPL [FASTPATH]
+fp_row() { # LABEL IMPL [FASTPATH]: relay and client of one implementation
+	local comm=miredo sock
 	if [ "$2" = shipworm ]; then
+		comm=shipwormd
 		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s' "$3")"
+		lab_shipworm_client c1 198.51.100.10 "FastPath $3" >/dev/null
 	else
 		lab_miredo_relay rel
+		lab_miredo_client c1 198.51.100.10
 	fi
+	lab_wait 20 lab_has_teredo_addr c1
+	local fa
+	fa=$(lab_teredo_addr c1)
 	sleep 1
 	lab_ping6 v6host "$fa" 3 >/dev/null
 	lab_ping6 c1 2001:db8:1::100 3 >/dev/null
 	fp_measure "$1" -6 2001:db8:1::100
-	[ "$2" = shipworm ] && "$SHIPWORM" -s "$LAB_TMP/run/shipworm-rel.sock" status |
-		grep -E 'fast_path:|fastpath_(in_decapsulated|out_encapsulated|in_to_daemon|out_to_daemon)' | tr -s ' ' | paste -sd' ' | sed 's/^/    /'
-	kill $(lab_pids rel "$([ "$2" = shipworm ] && echo shipwormd || echo miredo)") 2>/dev/null
-	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns rel))\""
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo"
+	if [ "$2" = shipworm ]; then
+		for sock in rel c1; do
+			printf '    %-6s' "$sock:"
+			"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status |
+				grep -E 'fast_path:|fast_path_gso|fastpath_(in_decapsulated|out_encapsulated|out_gso_encapsulated|in_to_daemon|out_to_daemon)' |
+				tr -s ' ' | paste -sd' '
+		done
+	fi
+	kill $(lab_pids rel "$comm") $(lab_pids c1 "$comm") 2>/dev/null
+	lab_wait 10 lab_no_proc rel "$comm"
+	lab_wait 10 lab_no_proc c1 "$comm"
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo 2>/dev/null"
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
 }
 fp_measure "plain IPv4 (no Teredo)" -4 198.51.100.50
-fp_relay "shipworm FastPath on" shipworm on
-fp_relay "shipworm FastPath off" shipworm off
-fp_relay "Miredo relay" miredo
-awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath off]:-0}" -v m="${fcpu[Miredo relay]:-0}" \
+fp_row "shipworm FastPath on" shipworm on
+fp_row "shipworm FastPath off" shipworm off
+fp_row "Miredo relay + client" miredo
+awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath off]:-0}" -v m="${fcpu[Miredo relay + client]:-0}" \
     -v p="${fcpu[plain IPv4 (no Teredo)]:-0}" -v son="${fppm[shipworm FastPath on]:-0}" -v soff="${fppm[shipworm FastPath off]:-0}" \
-    -v sm="${fppm[Miredo relay]:-0}" -v sp="${fppm[plain IPv4 (no Teredo)]:-0}" 'BEGIN {
+    -v sm="${fppm[Miredo relay + client]:-0}" -v sp="${fppm[plain IPv4 (no Teredo)]:-0}" 'BEGIN {
 	printf "ratios (machine CPU per GB, TCP): FastPath on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (off > 0 ? on / off : 0), (m > 0 ? on / m : 0), (p > 0 ? on / p : 0)
 	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (soff > 0 ? son / soff : 0), (sm > 0 ? son / sm : 0), (sp > 0 ? son / sp : 0) }'
-echo "   (the shipworm client is user-space in every row: the relay's share is what changes)"
-kill $(lab_pids c1 shipwormd) 2>/dev/null
-lab_wait 10 lab_no_proc c1 shipwormd
 
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
