@@ -654,8 +654,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		 * leaves by, from its source address and our Teredo port. */
 		struct nl_route4 rt = { 0 };
 		int in = nl_route_get4(io.nl, io.core.cfg.server, cfg->bind_address, &rt) == 0 && rt.src ? rt.oif : 0;
-		char in_name[24];
-		snprintf(in_name, sizeof in_name, "on interface %d", in);
+		char in_name[IF_NAMESIZE + 16];
+		if (in <= 0 || !if_indextoname((unsigned)in, in_name))
+			snprintf(in_name, sizeof in_name, "interface %d", in);
 		io.fpc = (struct fp_config){ .prefix = htonl(io.core.cfg.prefix), .self_ip = rt.src,
 					     .port = io.core.cfg.local_port, .role = FP_ROLE_CLIENT,
 					     .tun_ifindex = (uint32_t)io.ifindex, .out_ifindex = (uint32_t)(in > 0 ? in : 0) };

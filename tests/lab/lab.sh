@@ -330,13 +330,13 @@ lab_no_proc() { [ -z "$(lab_pids "$1" "$2")" ]; }
 
 # lab_shipwormd NODE NAME CONFIG-TEXT: run shipwormd in NODE with that configuration;
 # its control socket is $LAB_TMP/NAME.sock.
-# LAB_FASTPATH (auto, on, off): the FastPath line every relay, host relay and server
-# gets, so that run.sh can run a scenario with the kernel fast path (issue 10) and without.
+# LAB_FASTPATH (auto, on, off): the FastPath line every shipworm daemon gets (relay, host
+# relay, server, client), so that run.sh can run a scenario with the kernel fast path
+# (issue 10) and without.
 lab_shipwormd() {
 	local node=$1 name=$2
 	printf '%s\n' "$3" >"$LAB_TMP/$name.conf"
-	if [ -n "${LAB_FASTPATH:-}" ] && grep -qiE '^(RelayType (cone|restricted|relay)|Mode (relay|host-relay|server)|ServerBindAddress)' "$LAB_TMP/$name.conf" &&
-		! grep -qi '^FastPath' "$LAB_TMP/$name.conf"; then
+	if [ -n "${LAB_FASTPATH:-}" ] && ! grep -qi '^FastPath' "$LAB_TMP/$name.conf"; then
 		echo "FastPath $LAB_FASTPATH" >>"$LAB_TMP/$name.conf"
 	fi
 	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
