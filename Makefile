@@ -94,9 +94,9 @@ build/obj/fuzz/%.o: src/%.c $(HDRS)
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # The fast path's programs through BPF_PROG_TEST_RUN, with their loader (issue 10).
-BPF_LOADER := src/sys/fastpath.c src/sys/fastpath_srv.c
+BPF_LOADER := src/sys/fastpath.c src/sys/fastpath_srv.c src/sys/netlink.c
 build/unit/test_bpf build/unit/test_bpf_srv: build/unit/%: tests/unit/%.c $(BPF_LOADER) $(SAN_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/*.h | build/unit
-	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(BPF_LOADER) $(SAN_OBJS) -lcmocka -lbpf
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(BPF_LOADER) $(SAN_OBJS) -lcmocka -lbpf -lmnl
 
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
 build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit

@@ -498,26 +498,39 @@ static void check_network(struct client_io *io, uint64_t now)
 		return;
 	char s[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 	if (have) {
-		/* The interface by index: its name would take an ioctl the sandbox refuses. */
-		log_info("network changed: to the server from %s via %s on interface %d; qualifying again",
+		/* The interface's name through rtnetlink: if_indextoname's ioctl is refused by
+		 * the sandbox. */
+		char name[IF_NAMESIZE];
+		if (nl_link_name(io->nl, rt.oif, name) < 0)
+			snprintf(name, sizeof name, "%d", rt.oif);
+		log_info("network changed: to the server from %s via %s on %s; qualifying again",
 			 inet_ntop(AF_INET, &rt.src, s, sizeof s), rt.gw ? inet_ntop(AF_INET, &rt.gw, g, sizeof g) : "the link",
-			 rt.oif);
+			 name);
 	} else {
 		log_info("network changed: no IPv4 route to the server; waiting for one");
 	}
 	refresh_nets(io);
-	/* The fast path follows a new source address on the same interface; its ingress
-	 * program stays on the interface it was attached to, so another interface turns it
-	 * off (the programs pass everything; the daemon carries on). */
-	if (io->fp && io->fpc.role) {
-		if (have && (int)io->fpc.out_ifindex == rt.oif) {
-			io->fpc.self_ip = rt.src;
-		} else {
+	/* The fast path follows the route: a new source address, or a new interface, whose
+	 * ingress the filter moves to. If it cannot move, the programs pass everything and
+	 * the daemon carries on. Without a route there is nothing to follow yet. */
+	if (io->fp && have && (int)io->fpc.out_ifindex != rt.oif) {
+		char name[IF_NAMESIZE];
+		int r = fastpath_move_ingress(io->fp, io->nl, rt.oif, io->fps.janitor);
+		if (r < 0) {
 			io->fpc.role = 0;
-			snprintf(io->fps.why, sizeof io->fps.why, "off (the route to the server left interface %u)",
-				 io->fpc.out_ifindex);
-			log_info("fast path %s", io->fps.why);
+			snprintf(io->fps.why, sizeof io->fps.why, "off (cannot follow the route to interface %d: %s)",
+				 rt.oif, strerror(-r));
+		} else {
+			io->fpc.out_ifindex = (uint32_t)rt.oif;
+			io->fpc.role = FP_ROLE_CLIENT;
+			if (nl_link_name(io->nl, rt.oif, name) < 0)
+				snprintf(name, sizeof name, "%d", rt.oif);
+			snprintf(io->fps.why, sizeof io->fps.why, "on (tc ingress %s, tc egress %s)", name, io->cfg->ifname);
 		}
+		log_info("fast path %s", io->fps.why);
+	}
+	if (io->fp && have) {
+		io->fpc.self_ip = rt.src;
 		fastpath_configure(io->fp, &io->fpc);
 	}
 	execute(io, client_network(&io->core, now, have, io->acts, ACTS));

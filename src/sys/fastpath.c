@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "sys/log.h"
+#include "sys/netlink.h"
 #include "teredo_in.skel.h"
 #include "teredo_out.skel.h"
 
@@ -66,28 +67,38 @@ void fastpath_libbpf_quiet(void)
 	libbpf_set_print(quiet);
 }
 
-static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, bool *made)
+/* Attach through our own rtnetlink requests (sys/netlink.c), the same ones a client
+ * makes when it moves its filter after the privilege drop. */
+static int tc_attach(int ifindex, bool ingress, int prog_fd, const char *name, bool *made)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	int r = bpf_tc_hook_create(&hook);
+	struct nl *n = nl_open();
+	if (!n)
+		return -errno;
+	int r = nl_tc_clsact(n, ifindex, true);
 	if (r < 0 && r != -EEXIST)
-		return r;
+		goto out;
 	if (made)
 		*made = r == 0;
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FP_TC_HANDLE, .priority = FP_TC_PRIO,
-			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	return bpf_tc_attach(&hook, &opts);
+	r = nl_tc_bpf_attach(n, ifindex, ingress, FP_TC_HANDLE, FP_TC_PRIO, prog_fd, name);
+out:
+	nl_close(n);
+	return r;
 }
 
-static void tc_detach(int ifindex, enum bpf_tc_attach_point where, bool destroy_hook)
+static void tc_detach_with(struct nl *n, int ifindex, bool ingress, bool destroy_hook)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FP_TC_HANDLE, .priority = FP_TC_PRIO);
-	bpf_tc_detach(&hook, &opts);
-	if (destroy_hook) {
-		/* The clsact qdisc is removed only when we made it (the interface had none). */
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
+	nl_tc_bpf_detach(n, ifindex, ingress, FP_TC_HANDLE, FP_TC_PRIO);
+	/* The clsact qdisc is removed only when we made it (the interface had none). */
+	if (destroy_hook)
+		nl_tc_clsact(n, ifindex, false);
+}
+
+static void tc_detach(int ifindex, bool ingress, bool destroy_hook)
+{
+	struct nl *n = nl_open();
+	if (n) {
+		tc_detach_with(n, ifindex, ingress, destroy_hook);
+		nl_close(n);
 	}
 }
 
@@ -161,11 +172,12 @@ struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifind
 		goto fail;
 	}
 	step = "attach to the IPv4 interface (tc ingress)";
-	if (in_ifindex && (r = tc_attach(in_ifindex, BPF_TC_INGRESS, bpf_program__fd(fp->in->progs.teredo_in),
+	if (in_ifindex && (r = tc_attach(in_ifindex, true, bpf_program__fd(fp->in->progs.teredo_in), "teredo_in",
 					 &fp->in_hook_made)) < 0)
 		goto fail;
 	step = "attach to the Teredo interface (tc egress)";
-	if (tun_ifindex && (r = tc_attach(tun_ifindex, BPF_TC_EGRESS, bpf_program__fd(fp->out->progs.teredo_out), NULL)) < 0)
+	if (tun_ifindex &&
+	    (r = tc_attach(tun_ifindex, false, bpf_program__fd(fp->out->progs.teredo_out), "teredo_out", NULL)) < 0)
 		goto fail;
 	return fp;
 fail:
@@ -275,7 +287,7 @@ uint64_t fastpath_map_errors(const struct fastpath *fp)
 
 void fastpath_detach_ingress(int ifindex, bool destroy_hook)
 {
-	tc_detach(ifindex, BPF_TC_INGRESS, destroy_hook);
+	tc_detach(ifindex, true, destroy_hook);
 }
 
 void fastpath_ingress(const struct fastpath *fp, int *ifindex, bool *hook_made)
@@ -294,6 +306,33 @@ int fastpath_peers_fd(const struct fastpath *fp)
 	return fp->peers_fd;
 }
 
+int fastpath_move_ingress(struct fastpath *fp, struct nl *n, int ifindex, int janitor)
+{
+	if (ifindex == fp->in_ifindex)
+		return 0;
+	int r = nl_tc_clsact(n, ifindex, true);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	bool made = r == 0;
+	r = nl_tc_bpf_attach(n, ifindex, true, FP_TC_HANDLE, FP_TC_PRIO, bpf_program__fd(fp->in->progs.teredo_in),
+			     "teredo_in");
+	if (r < 0) {
+		if (made)
+			nl_tc_clsact(n, ifindex, false);
+		return r;
+	}
+	/* The old interface may be gone already, and its filter with it. */
+	tc_detach_with(n, fp->in_ifindex, true, fp->in_hook_made);
+	fp->in_ifindex = ifindex;
+	fp->in_hook_made = made;
+	if (janitor >= 0) {
+		struct fastpath_janitor_msg m = { ifindex, made };
+		if (write(janitor, &m, sizeof m) != sizeof m)
+			return -EPIPE;
+	}
+	return 0;
+}
+
 void fastpath_close(struct fastpath *fp, int janitor)
 {
 	if (!fp)
@@ -301,13 +340,14 @@ void fastpath_close(struct fastpath *fp, int janitor)
 	if (janitor >= 0) {
 		/* After the privilege drop only the janitor may detach (CAP_NET_ADMIN): ask,
 		 * and wait until it has and is gone (its end of the socketpair closes). */
-		char b = 'q';
-		if (write(janitor, &b, 1) == 1)
+		struct fastpath_janitor_msg stop = { 0, 0 };
+		char b;
+		if (write(janitor, &stop, sizeof stop) == sizeof stop)
 			while (read(janitor, &b, 1) > 0)
 				;
 		close(janitor);
 	} else if (fp->in_ifindex) {
-		tc_detach(fp->in_ifindex, BPF_TC_INGRESS, fp->in_hook_made);
+		tc_detach(fp->in_ifindex, true, fp->in_hook_made);
 	}
 	/* The Teredo interface goes away with its filter when the daemon closes it. */
 	if (fp->rb)

@@ -45,6 +45,17 @@ const char *fastpath_counter_name(enum fp_counter c);
  * ingress filter when the daemon's end of its socketpair closes, however the daemon
  * ends. Returns that end, or -1. */
 int fastpath_janitor(const struct fastpath *fp, const char *user);
+/* What the daemon tells its janitor: the IPv4 interface now holding the ingress filter
+ * (and whether we made its clsact qdisc), or ifindex 0: detach it now and exit. */
+struct fastpath_janitor_msg {
+	int32_t ifindex;
+	int32_t hook_made;
+};
+/* A client whose route to the server moved to another interface (issue 11) takes its
+ * ingress filter along, through its own rtnetlink socket (it keeps CAP_NET_ADMIN), and
+ * tells the janitor. 0, or a negative errno with the old filter left in place. */
+struct nl;
+int fastpath_move_ingress(struct fastpath *fp, struct nl *n, int ifindex, int janitor);
 /* Detach the programs and free everything; with the janitor's end (or -1 before the
  * privilege drop), the janitor detaches and this waits until it is done. */
 void fastpath_close(struct fastpath *fp, int janitor);

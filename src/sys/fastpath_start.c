@@ -32,11 +32,17 @@ struct janitor_arg {
 
 static void janitor_body(int fd, void *arg)
 {
-	const struct janitor_arg *j = arg;
-	char b;
-	ssize_t n;
-	while ((n = read(fd, &b, 1)) < 0 && errno == EINTR)
-		;
+	struct janitor_arg *j = arg;
+	struct fastpath_janitor_msg m;
+	for (;;) {
+		ssize_t n = read(fd, &m, sizeof m);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != sizeof m || m.ifindex <= 0)
+			break; /* asked to, or the daemon is gone */
+		j->ifindex = m.ifindex; /* the client moved its filter */
+		j->destroy_hook = m.hook_made != 0;
+	}
 	fastpath_detach_ingress(j->ifindex, j->destroy_hook);
 }
 

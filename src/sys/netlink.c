@@ -5,6 +5,11 @@
 #include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -286,4 +291,82 @@ int nl_route6(struct nl *n, bool add, int ifindex, const struct in6_addr *dst, u
 	if (metric)
 		mnl_attr_put_u32(h, RTA_PRIORITY, metric);
 	return transact(n, h);
+}
+
+/* tc (issue 10): the clsact qdisc and a cls_bpf filter in direct-action mode, by
+ * program descriptor. Written here rather than through libbpf's bpf_tc_attach(), which
+ * asks bpf() for the program's name first: after the privilege drop the client may not
+ * call bpf() for that, but may still move its filter to a new interface. */
+int nl_tc_clsact(struct nl *n, int ifindex, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = add ? RTM_NEWQDISC : RTM_DELQDISC;
+	if (add)
+		h->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	struct tcmsg *t = mnl_nlmsg_put_extra_header(h, sizeof *t);
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = ifindex;
+	t->tcm_parent = TC_H_CLSACT;
+	t->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+	mnl_attr_put_strz(h, TCA_KIND, "clsact");
+	return transact(n, h);
+}
+
+static struct nlmsghdr *tc_filter_msg(char *buf, uint16_t type, int ifindex, bool ingress, uint32_t handle,
+				      uint16_t prio)
+{
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = type;
+	struct tcmsg *t = mnl_nlmsg_put_extra_header(h, sizeof *t);
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = ifindex;
+	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+	t->tcm_handle = handle;
+	t->tcm_info = TC_H_MAKE((uint32_t)prio << 16, htons(ETH_P_ALL));
+	mnl_attr_put_strz(h, TCA_KIND, "bpf");
+	return h;
+}
+
+int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, int prog_fd,
+		     const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = tc_filter_msg(buf, RTM_NEWTFILTER, ifindex, ingress, handle, prio);
+	/* Replace ours if it is there (left by a daemon that crashed), never double it. */
+	h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	struct nlattr *opt = mnl_attr_nest_start(h, TCA_OPTIONS);
+	mnl_attr_put_u32(h, TCA_BPF_FD, (uint32_t)prog_fd);
+	mnl_attr_put_strz(h, TCA_BPF_NAME, name);
+	mnl_attr_put_u32(h, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+	mnl_attr_nest_end(h, opt);
+	return transact(n, h);
+}
+
+int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	return transact(n, tc_filter_msg(buf, RTM_DELTFILTER, ifindex, ingress, handle, prio));
+}
+
+static int link_name_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nlattr *a;
+	mnl_attr_for_each(a, h, sizeof(struct ifinfomsg))
+		if (mnl_attr_get_type(a) == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
+			snprintf(data, IF_NAMESIZE, "%s", mnl_attr_get_str(a));
+	return MNL_CB_OK;
+}
+
+int nl_link_name(struct nl *n, int ifindex, char name[IF_NAMESIZE])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = RTM_GETLINK;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	name[0] = 0;
+	int r = transact_cb(n, h, link_name_cb, name);
+	return r < 0 ? r : name[0] ? 0 : -ENODEV;
 }

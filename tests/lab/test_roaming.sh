@@ -84,6 +84,19 @@ check "c2 moved to nat3 and its new address works" lab_wait 30 mapped_on 198.51.
 echo "# network change: traffic from c2's new address $(($(ms) - t)) ms after the move began"
 check "the log says why (network changed)" grep -q "network changed: to the server from 10.3.0.5 via 10.3.0.1" "$LAB_TMP/shipworm-c2.log"
 check "the change was counted" test "$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" network_changes)" -ge 1
+# Issue 10: the kernel fast path moved with the route: its ingress filter is on eth1 now
+# (moved by the unprivileged daemon itself), and carries c2's traffic there.
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	check "c2's fast path followed it to eth1" grep -q '^fast_path: on (tc ingress eth1, tc egress teredo)' \
+		<<<"$(lab_sw c2 status)"
+	d0=$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" fastpath_in_decapsulated)
+	decap_grew() {
+		ping_ok c2
+		[ "$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" fastpath_in_decapsulated)" -ge $((d0 + 3)) ]
+	}
+	check "... and decapsulates its relay's packets arriving there" lab_wait 10 decap_grew
+	check "... its filter is on eth1" sh -c "tc -n $(lab_ns c2) filter show dev eth1 ingress | grep -q teredo_in"
+fi
 
 # No IPv4 route: offline quietly (no RS into the void), back by itself.
 lab_exec c2 ip route del default
@@ -164,6 +177,8 @@ check_eq "... one wake-up, one RS more, nothing lost" \
 check "c6 stops cleanly" lab_stop_clean c6 shipworm-c6
 check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
 check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
+[ "${LAB_FASTPATH:-auto}" != off ] &&
+	check "... and its janitor took the moved filter off eth1" lab_wait 5 sh -c "! tc -n $(lab_ns c2) filter show dev eth1 ingress | grep -q teredo_in"
 check "c4 stops cleanly" lab_stop_clean c4 shipworm-c4
 check "c5 (Mode auto) stops cleanly, its role with it" lab_stop_clean c5 shipworm-c5
 check_eq "... no shipwormd left in c5" "$(lab_pids c5 shipwormd)" ""
