@@ -16,8 +16,16 @@
  * packet from it; the programs refuse an older one themselves. */
 #define FP_PEER_VALID_NS 30000000000ULL
 /* How often the ingress program tells the daemon that a peer is still active (the ring
- * buffer `seen`), so that the core's entry does not expire under a flow it never sees. */
+ * buffer `seen`), so that the core's entry does not expire under a flow it never sees,
+ * and how many packets it carried meanwhile, which the core counts as heard (its
+ * eviction keeps busy peers: a flood must not push out a flow the kernel carries). */
 #define FP_REPORT_NS 5000000000ULL
+#define FP_REPORT_UNITS (FP_REPORT_NS >> 20) /* in fp_peer.reported's units */
+/* PEER_BUSY_PACKETS (core/peer.h): a peer that reaches it within a report interval is
+ * reported at once too, so that the core counts it busy without waiting. A flood of new
+ * sources turns the core's table over in a fraction of a second, and its eviction
+ * spares busy peers only: a flow the kernel carries must not wait 5 s to be one. */
+#define FP_BUSY_PACKETS 32
 
 enum fp_role { FP_ROLE_RELAY = 1, FP_ROLE_HOST_RELAY = 2, FP_ROLE_CLIENT = 3 };
 
@@ -27,7 +35,8 @@ struct fp_peer {
 	__u16 port;     /* the only source its packets are decapsulated from */
 	__u16 sport;    /* our local UDP port the peer knows (network byte order) */
 	__u64 last_rx;  /* ns, CLOCK_BOOTTIME: the last packet from it */
-	__u64 reported; /* ns: when the ingress program last reported it */
+	__u32 reported; /* CLOCK_BOOTTIME ns >> 20 (about ms): when it was last reported */
+	__u32 pkts;     /* packets decapsulated since that report */
 };
 
 /* cfg: one entry, written by the daemon at start and when its addresses change. */
@@ -50,7 +59,9 @@ struct fp_config {
 /* seen: ring buffer records, ingress -> daemon. */
 struct fp_seen {
 	__u8 addr[16];
-	__u64 at; /* ns, CLOCK_BOOTTIME */
+	__u64 at;   /* ns, CLOCK_BOOTTIME */
+	__u32 pkts; /* packets decapsulated since the previous report */
+	__u32 pad;
 };
 
 enum fp_counter {

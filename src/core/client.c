@@ -1232,11 +1232,11 @@ void client_fast_path(struct client *c)
 	c->peers.trust = &c->trust;
 }
 
-void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at)
+void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at, uint32_t pkts)
 {
 	struct peer *p = peer_find(&c->peers, a);
 	if (p && p->trusted && at > p->last_rx) {
-		peer_heard(p, at);
+		peer_heard_n(p, at, pkts);
 		/* Dormant mode: the host's packets to this peer bypass client_tun(); an
 		 * exchange the kernel carries is not an idle host. */
 		if (at > c->last_use)

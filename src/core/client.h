@@ -291,8 +291,9 @@ bool client_upnp_symmetric(const struct client *c);
  * mapping data may go to directly from the Teredo socket, and every trusted peer that
  * stops being one, is recorded in c->trust for the shell to mirror and empty. */
 void client_fast_path(struct client *c);
-/* The fast path saw data from trusted peer `a` at `at` (ms) that the core never saw. */
-void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at);
+/* The fast path saw `pkts` data packets from trusted peer `a`, the last at `at` (ms),
+ * that the core never saw: heard as if it had (its eviction keeps busy peers). */
+void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at, uint32_t pkts);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

@@ -144,11 +144,16 @@ struct peer *peer_pending_next(struct peer_pending *l, struct peer_table *t, uin
 			       uint64_t now, uint8_t max_retries, uint64_t retry_ms, bool *give_up);
 
 /* A packet from p was accepted at now. */
-static inline void peer_heard(struct peer *p, uint64_t now)
+/* n packets accepted from p, the last at `now` (the kernel fast path reports several). */
+static inline void peer_heard_n(struct peer *p, uint64_t now, uint32_t n)
 {
 	p->last_rx = now;
-	if (p->heard < UINT8_MAX)
-		p->heard++;
+	p->heard = (uint8_t)(p->heard + n > UINT8_MAX ? UINT8_MAX : p->heard + n);
+}
+
+static inline void peer_heard(struct peer *p, uint64_t now)
+{
+	peer_heard_n(p, now, 1);
 }
 
 static inline uint32_t peer_index(const struct peer_table *t, const struct peer *p)

@@ -308,11 +308,11 @@ void relay_fast_path(struct relay *r)
 	r->peers.trust = &r->trust;
 }
 
-void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at)
+void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at, uint32_t pkts)
 {
 	struct peer *p = peer_find(&r->peers, a);
 	if (p && p->trusted && at > p->last_rx)
-		peer_heard(p, at);
+		peer_heard_n(p, at, pkts);
 }
 
 int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap)

@@ -87,8 +87,9 @@ int relay_tick(struct relay *r, uint64_t now, struct sw_action *acts, int cap);
  * mapping or leaves is recorded in r->trust, for the shell to mirror into the kernel's
  * map and empty. */
 void relay_fast_path(struct relay *r);
-/* The fast path saw data from trusted peer `a` at `at` (ms, the core's clock) that the
- * core never saw: the peer is still active (peer_heard). */
-void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at);
+/* The fast path saw `pkts` data packets from trusted peer `a`, the last at `at` (ms, the
+ * core's clock), that the core never saw: the peer is still active, and heard as if the
+ * core had seen them (peer_heard_n: eviction keeps busy peers). */
+void relay_peer_seen(struct relay *r, const struct in6_addr *a, uint64_t at, uint32_t pkts);
 
 #endif

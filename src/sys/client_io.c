@@ -228,10 +228,10 @@ static void fp_address(struct client_io *io, const struct in6_addr *a)
 	fastpath_configure(io->fp, &io->fpc);
 }
 
-static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at)
+static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts)
 {
 	struct client_io *io = ctx;
-	client_peer_seen(&io->core, a, at);
+	client_peer_seen(&io->core, a, at, pkts);
 }
 
 static void execute_batch(struct client_io *io, struct sw_action *acts, int n)

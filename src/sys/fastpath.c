@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "core/peer.h"
 #include "sys/log.h"
 #include "sys/netlink.h"
 #include "teredo_in.skel.h"
@@ -18,6 +19,8 @@
  * daemon left behind is replaced, never doubled. */
 #define FP_TC_HANDLE 0x5357u /* "SW" */
 #define FP_TC_PRIO 0x5357u
+
+_Static_assert(FP_BUSY_PACKETS == PEER_BUSY_PACKETS, "the ingress program reports busy peers as the core counts them");
 
 struct fastpath {
 	struct teredo_in *in;
@@ -30,7 +33,7 @@ struct fastpath {
 	unsigned nlocals;
 	uint64_t map_errors;
 	bool gso_encap; /* the kernel encapsulates GSO packets (probe_gso_encap) */
-	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms);
+	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts);
 	void *seen_ctx;
 };
 
@@ -110,7 +113,7 @@ static int on_seen(void *ctx, void *data, size_t len)
 		return 0;
 	struct in6_addr a;
 	memcpy(&a, s->addr, 16);
-	fp->seen_cb(fp->seen_ctx, &a, s->at / 1000000u);
+	fp->seen_cb(fp->seen_ctx, &a, s->at / 1000000u, s->pkts);
 	return 0;
 }
 
@@ -241,7 +244,8 @@ int fastpath_seen_fd(const struct fastpath *fp)
 	return ring_buffer__epoll_fd(fp->rb);
 }
 
-void fastpath_seen_drain(struct fastpath *fp, void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms),
+void fastpath_seen_drain(struct fastpath *fp,
+			 void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts),
 			 void *ctx)
 {
 	fp->seen_cb = seen;

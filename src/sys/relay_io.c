@@ -83,10 +83,10 @@ static void fp_sync(struct relay_io *io)
 		fastpath_apply(io->fp, &io->core.trust, io->sports, (unsigned)io->nudp);
 }
 
-static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at)
+static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts)
 {
 	struct relay_io *io = ctx;
-	relay_peer_seen(&io->core, a, at);
+	relay_peer_seen(&io->core, a, at, pkts);
 }
 
 /* H-01, H-05: the host's own global, non-Teredo IPv6 addresses; and, for the status,

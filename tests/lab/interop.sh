@@ -225,4 +225,13 @@ for x in i.upnp.sw r.upnp.sw; do
 	check "a shipworm client behind a upnp NAT says upnp: mapped-single-nat ($got)" test "$got" = mapped-single-nat
 done
 check "no cell where Miredo <-> Miredo works and a pair with shipworm does not ($worse)" test "$worse" = 0
+# Issue 10 as it ships (this pass runs the production build, seccomp enforcing): the
+# server's XDP program answered the matrix's RSs, and the unprivileged daemon reads its
+# counters (bpf() map lookups, the only commands its filter admits) and keeps serving.
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	sst=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-server-srv.sock" status --json)
+	check "the production server's XDP answered the clients' RSs ($(sed -nE 's/.*"fastpath_rs_answered":([0-9]+).*/\1/p' <<<"$sst"))" \
+		test "$(sed -nE 's/.*"fastpath_rs_answered":([0-9]+).*/\1/p' <<<"$sst")" -gt 10
+	check "... and the server still runs after reading them under its seccomp filter" test -n "$(lab_pids srv shipwormd)"
+fi
 lab_summary

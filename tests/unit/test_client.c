@@ -1772,7 +1772,7 @@ static void fast_path_trust_journal(void **state)
 	assert_true(endpoint_eq(cl.trust.ev[0].mapping, pm));
 	cl.trust.n = 0;
 	/* The fast path reports the peer active: the core's entry is refreshed. */
-	client_peer_seen(&cl, &peer, now + 20000);
+	client_peer_seen(&cl, &peer, now + 20000, 1);
 	assert_int_equal(peer_find(&cl.peers, &peer)->last_rx, now + 20000);
 	now += 30000;
 	nacts = client_tick(&cl, now, acts, ACTS);

@@ -351,8 +351,11 @@ static void fast_path_trust_journal(void **state)
 	assert_memory_equal(&rl.trust.ev[0].addr, &cl, 16);
 	assert_true(endpoint_eq(rl.trust.ev[0].mapping, CLIENT_EP));
 	rl.trust.n = 0;
-	/* Seen by the kernel 50 s later: still there at 100 s, when it would have gone. */
-	relay_peer_seen(&rl, &cl, now + 50000);
+	/* Seen by the kernel 50 s later, 40 packets carried: still there at 100 s, when it
+	 * would have gone, and they count as heard (busy: eviction keeps it before others). */
+	uint8_t heard = peer_find(&rl.peers, &cl)->heard;
+	relay_peer_seen(&rl, &cl, now + 50000, 40);
+	assert_int_equal(peer_find(&rl.peers, &cl)->heard, heard + 40);
 	for (int i = 0; i < 100; i++) {
 		now += 1000;
 		nacts = relay_tick(&rl, now, acts, ACTS);
