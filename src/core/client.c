@@ -1748,8 +1748,8 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 			return drop(c, CL_DROP_NOT_GLOBAL);
 		}
 	}
-	if (!p)
-		p = peer_get(&c->peers, &d6, now);
+	if (!p && (p = peer_get(&c->peers, &d6, now)))
+		p->host_opened = true; /* eviction keeps the host's own contacts first */
 	if (!p)
 		return drop(c, CL_DROP_QUEUE_FULL);
 	/* A full queue loses this packet, not the exchange (as in relay_tun). */

@@ -94,10 +94,14 @@ static bool established(const struct peer *p)
  * PEER_BUSY_PACKETS are worth more. A flood from the native side makes only untrusted
  * entries (nobody answers their bubbles); a flood of spoofed Teredo sources makes
  * trusted ones, and an attacker who repeats its sources can make them established, but
- * each busy entry costs it PEER_BUSY_PACKETS packets where a real peer pays nothing. */
+ * each busy entry costs it PEER_BUSY_PACKETS packets where a real peer pays nothing.
+ * Above all of these, a client keeps the contacts its host opened: no packet from
+ * outside can make one, and a new one has had no time to prove anything yet (a flood
+ * turns a table over in a fraction of a second; make bench's client flood lost most of
+ * the host's pings to a relay it had just reached). */
 static int worth(const struct peer *p)
 {
-	return (int)p->trusted + (int)established(p) + (p->heard >= PEER_BUSY_PACKETS);
+	return 4 * (int)p->host_opened + (int)p->trusted + (int)established(p) + (p->heard >= PEER_BUSY_PACKETS);
 }
 
 /* Is a a better victim than b? The less worth first, then the least recently active. */

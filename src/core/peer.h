@@ -64,6 +64,7 @@ struct peer {
 	bool symmetric_peer : 1;     /* RFC 6081 §5.3.1 (X-25): a direct bubble came from
 				      * another mapping than its address names */
 	bool local : 1;              /* local_ep is valid */
+	bool host_opened : 1;        /* a client's host wrote to it first (eviction) */
 };
 
 struct peer_pkt {

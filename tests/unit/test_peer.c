@@ -100,6 +100,24 @@ static void sec06_flood_keeps_established_peer(void **state)
 	assert_non_null(peer_find(&big, &young));
 	assert_non_null(peer_find(&big, &real));
 	peer_remove(&big, y);
+	/* A contact the client's host opened a moment ago, not trusted yet, outlasts a flood
+	 * of trusted, established, busy entries: no packet from outside makes one. */
+	struct peer_table small;
+	assert_int_equal(peer_table_init(&small, 64, 4, 2, key), 0);
+	struct in6_addr mine = A6("2001:db8:99::3");
+	peer_get(&small, &mine, 25000)->host_opened = true;
+	for (int i = 0; i < 10000; i++) {
+		struct in6_addr a = A6("2001:db8:dd::");
+		put_be16(a.s6_addr + 14, (uint16_t)i);
+		struct peer *q = peer_get(&small, &a, 25001 + (uint64_t)i);
+		assert_non_null(q);
+		q->trusted = true;
+		q->created -= PEER_ESTABLISHED_MS;
+		for (int k = 0; k < PEER_BUSY_PACKETS; k++)
+			peer_heard(q, 25001 + (uint64_t)i);
+	}
+	assert_non_null(peer_find(&small, &mine));
+	peer_table_free(&small);
 	/* An attacker who repeats its spoofed sources can make trusted, established
 	 * entries (two packets each, 2 s apart, more recent than the real peer's last);
 	 * a peer that has sent PEER_BUSY_PACKETS still outlasts them. */
