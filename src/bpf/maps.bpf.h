@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "bpf/csum.bpf.h"
 #include "bpf/fastpath.h"
 
 struct {
@@ -118,14 +119,6 @@ static __always_inline __s64 sum_bytes(struct __sk_buff *skb, __u32 off, __u32 l
 			return -1;
 	}
 	return len ? -1 : sum;
-}
-
-static __always_inline int sum_is_valid(__s64 sum)
-{
-	__u32 s = (__u32)sum;
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return s == 0xffff;
 }
 
 #endif

@@ -47,16 +47,11 @@ static __always_inline int udp_sum_ok(struct __sk_buff *skb, const struct iphdr 
 {
 	if (!check || bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0)
 		return 1;
-	struct {
-		__u32 s, d;
-		__u8 zero, proto;
-		__u16 len;
-	} ph = { ip->saddr, ip->daddr, 0, IPPROTO_UDP, bpf_htons(ulen) };
-	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
+	__s64 sum = udp4_pseudo_sum(ip->saddr, ip->daddr, ulen);
 	if (sum < 0)
 		return 0;
 	sum = sum_bytes(skb, ETH_HLEN + sizeof(struct iphdr), ulen, sum);
-	return sum >= 0 && sum_is_valid(sum);
+	return sum_is_valid(sum);
 }
 
 SEC("tc")

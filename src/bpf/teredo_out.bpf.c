@@ -40,13 +40,6 @@ static __always_inline int src_ok(const struct fp_config *c, const __u8 *src)
 	return 0;
 }
 
-static __always_inline __u16 csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 /* Checksums. The host's own TCP and UDP (a host relay's, a client's) leave the stack
  * with the checksum left to offload (CHECKSUM_PARTIAL): encapsulation keeps the inner
  * header where the kernel recorded it, so the IPv4 interface finishes it there, in
@@ -76,7 +69,7 @@ static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const str
 	if (sum < 0)
 		return 0;
 	sum = sum_bytes(skb, off + sizeof *ip6, bpf_ntohs(ip6->payload_len), sum);
-	return sum >= 0 && sum_is_valid(sum);
+	return sum_is_valid(sum);
 }
 
 SEC("tc")
@@ -120,7 +113,7 @@ int teredo_out(struct __sk_buff *skb)
 #pragma unroll
 	for (int i = 0; i < 10; i++)
 		sum += w[i];
-	ip.check = csum_fold(sum);
+	ip.check = (__u16)~csum_fold16(sum);
 	struct {
 		struct iphdr ip;
 		struct udphdr udp;

@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "bpf/csum.bpf.h"
 #include "bpf/fastpath.h"
 #include "core/ratelimit.h"
 #include "core/siphash.h"
@@ -75,14 +76,6 @@ static __always_inline int pass(void)
 	return XDP_PASS;
 }
 
-static __always_inline __u16 fold(__s64 sum)
-{
-	__u32 s = (__u32)sum;
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)s;
-}
-
 /* The one's-complement sum of n bytes at p (n a constant; the packet bounds checked by
  * the caller), an odd last byte padded with zero as RFC 1071 pads it. */
 static __always_inline __s64 sum_n(const void *p, __u32 n, __s64 seed)
@@ -107,16 +100,10 @@ static __always_inline int udp_ok(const struct iphdr *ip, const struct udphdr *u
 {
 	if (!udp->check)
 		return 1;
-	struct {
-		__u32 s, d;
-		__u8 zero, proto;
-		__u16 len;
-	} ph = { ip->saddr, ip->daddr, 0, IPPROTO_UDP, bpf_htons(ulen) };
-	__s64 s = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
+	__s64 s = udp4_pseudo_sum(ip->saddr, ip->daddr, ulen);
 	if (s < 0)
 		return 0;
-	s = sum_n(udp, ulen, s);
-	return s >= 0 && fold(s) == 0xffff;
+	return sum_is_valid(sum_n(udp, ulen, s));
 }
 
 static __always_inline int is_own(const struct fps_config *c, __u32 ip)
@@ -165,19 +152,13 @@ static __always_inline void put_headers(void *data, const struct bpf_fib_lookup 
 	ip->check = 0;
 	ip->saddr = src;
 	ip->daddr = dst;
-	ip->check = ~fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0));
+	ip->check = ~csum_fold16(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0));
 	udp->source = bpf_htons(TEREDO_PORT);
 	udp->dest = dport;
 	udp->len = bpf_htons(ulen);
 	udp->check = 0;
-	struct {
-		__u32 s, d;
-		__u8 zero, proto;
-		__u16 len;
-	} ph = { src, dst, 0, IPPROTO_UDP, bpf_htons(ulen) };
-	__s64 s = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
-	s = sum_n(udp, ulen, s);
-	__u16 c = ~fold(s);
+	__s64 s = sum_n(udp, ulen, udp4_pseudo_sum(src, dst, ulen));
+	__u16 c = ~csum_fold16(s);
 	udp->check = c ? c : 0xffff;
 }
 
@@ -232,7 +213,7 @@ static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config
 	__builtin_memcpy(ph.dst, ip6 + 24, 16);
 	__s64 s = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
 	s = bpf_csum_diff(0, 0, (__be32 *)m, RS_LEN, (__wsum)s);
-	if (s < 0 || fold(s) != 0xffff)
+	if (s < 0 || csum_fold16(s) != 0xffff)
 		return pass();
 	if (!udp_ok(ip, udp, sizeof *udp + plen))
 		return pass();
@@ -296,7 +277,7 @@ static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config
 	/* The template's checksum is for the destination ::; add the client's address. */
 	__u16 sum0 = ~*(__u16 *)(ra + IP6_LEN + 2);
 	s = bpf_csum_diff(0, 0, (__be32 *)client, 16, sum0);
-	*(__u16 *)(ra + IP6_LEN + 2) = ~fold(s);
+	*(__u16 *)(ra + IP6_LEN + 2) = ~csum_fold16(s);
 	put_headers(data, &f, from, cip, cport, (__u16)ulen);
 	count(FPS_RS_ANSWERED);
 	return XDP_TX;
@@ -385,7 +366,7 @@ int teredo_srv(struct xdp_md *ctx)
 	/* Ours from here on. IPv4 options, fragments and bad header checksums: the daemon. */
 	if (ip->frag_off & bpf_htons(0x3fff))
 		return pass();
-	if (fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0)) != 0xffff)
+	if (csum_fold16(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0)) != 0xffff)
 		return pass();
 	__u32 tot = bpf_ntohs(ip->tot_len), ulen = bpf_ntohs(udp->len);
 	if (ulen != tot - sizeof *ip || ulen < sizeof *udp || data + sizeof *eth + tot > end)

@@ -82,6 +82,28 @@ bool fastpath_needs_cap_bpf(int map_fd, const char *user)
 	return r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
 }
 
+/* No fast path: say why, in the status and once in the log; -1 only when FastPath on
+ * asked for it. */
+static int started_off(char *status, size_t len, uint8_t mode, const char *why, const char *instead)
+{
+	snprintf(status, len, "off (%s)", why);
+	if (mode == FASTPATH_CFG_ON) {
+		log_err("FastPath on: %s", why);
+		return -1;
+	}
+	log_info("fast path off: %s; %s", why, instead);
+	return 0;
+}
+
+/* The fast path is on: will the daemon need CAP_BPF for its map commands after the
+ * privilege drop, and admit them in the seccomp filter to come. */
+static bool started_on(int cfg_fd, const char *user)
+{
+	bool cap = fastpath_needs_cap_bpf(cfg_fd, user);
+	sandbox_allow_bpf_maps();
+	return cap;
+}
+
 int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int in_ifindex, const char *in_name,
 		   const char *tun_name, const struct fp_config *c, const char *user, const char *no_if_why)
 {
@@ -103,17 +125,9 @@ int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int i
 		fastpath_close(s->fp, -1);
 		s->fp = NULL;
 	}
-	if (!s->fp) {
-		snprintf(s->why, sizeof s->why, "off (%s)", why);
-		if (mode == FASTPATH_CFG_ON) {
-			log_err("FastPath on: %s", why);
-			return -1;
-		}
-		log_info("fast path off: %s; every packet goes through the daemon", why);
-		return 0;
-	}
-	s->cap_bpf = fastpath_needs_cap_bpf(fastpath_cfg_fd(s->fp), user);
-	sandbox_allow_bpf_maps();
+	if (!s->fp)
+		return started_off(s->why, sizeof s->why, mode, why, "every packet goes through the daemon");
+	s->cap_bpf = started_on(fastpath_cfg_fd(s->fp), user);
 	snprintf(s->why, sizeof s->why, "on (tc ingress %s, tc egress %s)", in_name, tun_name);
 	log_info("fast path on: eBPF on %s (Teredo in) and %s (Teredo out)", in_name, tun_name);
 	return 0;
@@ -154,17 +168,9 @@ int fastpath_srv_start(struct fastpath_srv_start *s, uint8_t mode, const struct 
 		fastpath_srv_close(s->fs);
 		s->fs = NULL;
 	}
-	if (!s->fs) {
-		snprintf(s->why, sizeof s->why, "off (%s)", why);
-		if (mode == FASTPATH_CFG_ON) {
-			log_err("FastPath on: %s", why);
-			return -1;
-		}
-		log_info("fast path off: %s; the daemon answers every datagram", why);
-		return 0;
-	}
-	s->cap_bpf = fastpath_needs_cap_bpf(fastpath_srv_cfg_fd(s->fs), user);
-	sandbox_allow_bpf_maps();
+	if (!s->fs)
+		return started_off(s->why, sizeof s->why, mode, why, "the daemon answers every datagram");
+	s->cap_bpf = started_on(fastpath_srv_cfg_fd(s->fs), user);
 	snprintf(s->why, sizeof s->why, "on (xdp %s on %s)", xdp_mode, name);
 	log_info("fast path on: XDP (%s mode) on %s answers Router Solicitations and forwards bubbles", xdp_mode,
 		 name);

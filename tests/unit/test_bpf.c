@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "helpers.h"
 #include "sys/fastpath.h"
 #include "wire/bytes.h"
@@ -83,35 +84,12 @@ static void eth(uint8_t *p, uint16_t proto)
 	put_be16(p + 12, proto);
 }
 
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += get_be16(p + i);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* Ethernet + IPv4 + UDP (from src to the relay's port 3544) + `body`; returns the length. */
+/* Ethernet + IPv4 + UDP (from src to the relay's port 3544) + `body`, no UDP checksum;
+ * returns the length. */
 static size_t udp4(struct sw_endpoint src, uint16_t dport, const uint8_t *body, size_t blen)
 {
-	eth(pkt, 0x0800);
-	uint8_t *ip = pkt + 14;
-	memset(ip, 0, 28);
-	ip[0] = 0x45;
-	put_be16(ip + 2, (uint16_t)(28 + blen));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, &src.ip, 4);
-	uint32_t d = A4(RELAY_IP);
-	memcpy(ip + 16, &d, 4);
-	put_be16(ip + 10, (uint16_t)~csum(ip, 20));
-	memcpy(ip + 20, &src.port, 2);
-	put_be16(ip + 22, dport);
-	put_be16(ip + 24, (uint16_t)(8 + blen));
-	memcpy(ip + 28, body, blen);
-	return 14 + 28 + blen;
+	return udp4_frame(pkt, "\x02\x00\x00\x00\x00\x00", "\x02\x00\x00\x00\x00\x01", src, A4(RELAY_IP), dport,
+			  body, blen, false);
 }
 
 /* An ICMPv6 echo request of `plen` bytes of payload from s to d. */
@@ -326,7 +304,7 @@ static void r05_trusted_peer_encapsulated(void **state)
 	assert_int_equal(ip[0], 0x45);
 	assert_int_equal(get_be16(ip + 2), len - 14 + 28);
 	assert_int_equal(ip[9], 17);
-	assert_int_equal(csum(ip, 20), 0xffff);
+	assert_int_equal(ones_sum(ip, 20, 0), 0xffff);
 	assert_memory_equal(ip + 12, &(uint32_t){ A4(RELAY_IP) }, 4);
 	assert_memory_equal(ip + 16, &mapping.ip, 4);
 	assert_int_equal(get_be16(ip + 20), 3544);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "frames.h"
 #include "helpers.h"
 #include "core/server.h"
 #include "core/siphash.h"
@@ -62,51 +63,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += get_be16(p + i);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* The UDP checksum over the pseudo-header of ip (network byte order addresses). */
-static uint16_t udp_sum(const uint8_t *ip)
-{
-	uint16_t ulen = get_be16(ip + 24);
-	uint8_t ph[12];
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = 17;
-	put_be16(ph + 10, ulen);
-	return csum(ip + 20, ulen, csum(ph, 12, 0));
-}
-
-/* Ethernet + IPv4 + UDP from src to dst:3544 + body; returns the frame's length. */
+/* Ethernet (to us, from the router) + IPv4 + UDP from src to dst:3544 + body, with its
+ * UDP checksum; returns the frame's length. */
 static size_t frame(struct sw_endpoint src, const char *dst, const uint8_t *body, size_t blen)
 {
-	memcpy(pkt, "\x02\x00\x00\x00\x00\x10", 6); /* ours */
-	memcpy(pkt + 6, NEIGH_MAC, 6);             /* the router's */
-	put_be16(pkt + 12, 0x0800);
-	uint8_t *ip = pkt + 14;
-	memset(ip, 0, 28);
-	ip[0] = 0x45;
-	put_be16(ip + 2, (uint16_t)(28 + blen));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, &src.ip, 4);
-	uint32_t d = A4(dst);
-	memcpy(ip + 16, &d, 4);
-	put_be16(ip + 10, (uint16_t)~csum(ip, 20, 0));
-	memcpy(ip + 20, &src.port, 2);
-	put_be16(ip + 22, 3544);
-	put_be16(ip + 24, (uint16_t)(8 + blen));
-	memcpy(ip + 28, body, blen);
-	put_be16(ip + 26, (uint16_t)~udp_sum(ip));
-	return 14 + 28 + blen;
+	return udp4_frame(pkt, "\x02\x00\x00\x00\x00\x10", NEIGH_MAC, src, A4(dst), 3544, body, blen, true);
 }
 
 static int run(size_t len)
@@ -144,7 +105,7 @@ static void expect_core_answer(int sock, struct sw_endpoint src, const uint8_t *
 	const uint8_t *ip = out + 14;
 	assert_int_equal(out_len, 14 + 28 + wlen);
 	assert_int_equal(get_be16(out + 12), 0x0800);
-	assert_int_equal(csum(ip, 20, 0), 0xffff);
+	assert_int_equal(ones_sum(ip, 20, 0), 0xffff);
 	assert_int_equal(get_be16(ip + 2), 28 + wlen);
 	uint32_t from = a.sock == SERVER_SOCK_PRIMARY ? A4(PRIMARY) : A4(SECONDARY);
 	assert_memory_equal(ip + 12, &from, 4);
@@ -152,7 +113,7 @@ static void expect_core_answer(int sock, struct sw_endpoint src, const uint8_t *
 	assert_int_equal(get_be16(ip + 20), 3544);
 	assert_memory_equal(ip + 22, &a.dst.port, 2);
 	assert_int_equal(get_be16(ip + 24), 8 + wlen);
-	assert_int_equal(udp_sum(ip), 0xffff);
+	assert_int_equal(udp4_sum(ip), 0xffff);
 	assert_memory_equal(ip + 28, want, wlen);
 }
 

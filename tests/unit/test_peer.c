@@ -35,6 +35,9 @@ static void siphash_reference_vector(void **state)
 	for (int i = 0; i < 15; i++)
 		m[i] = (uint8_t)i;
 	assert_int_equal(siphash24(k, m, 15), 0xa129ca6149be45e5ULL);
+	/* The four-byte inline form (the server's RA buckets, also in its XDP program). */
+	for (uint32_t v = 1; v; v <<= 3)
+		assert_int_equal(siphash24_u32(siphash_le64(k), siphash_le64(k + 8), v), siphash24(k, &v, 4));
 }
 
 /* C-50, C-35: new entries are back-dated 30 s and found again by address. */

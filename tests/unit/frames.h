@@ -1,0 +1,64 @@
+/* Ethernet + IPv4 + UDP frames and their sums, for the tests that feed the fast path's
+ * programs through BPF_PROG_TEST_RUN (test_bpf.c, test_bpf_srv.c). */
+#ifndef SW_TEST_FRAMES_H
+#define SW_TEST_FRAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "wire/bytes.h"
+#include "wire/endpoint.h"
+
+/* The one's-complement sum of n bytes (RFC 1071: an odd last byte padded), added to s. */
+static inline uint16_t ones_sum(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += get_be16(p + i);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* The UDP sum of the IPv4 packet at ip, pseudo-header included (0xffff when valid). */
+static inline uint16_t udp4_sum(const uint8_t *ip)
+{
+	uint16_t ulen = get_be16(ip + 24);
+	uint8_t ph[12];
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 17;
+	put_be16(ph + 10, ulen);
+	return ones_sum(ip + 20, ulen, ones_sum(ph, 12, 0));
+}
+
+/* Into pkt: Ethernet (to `to`, from `from`) + IPv4 + UDP from src to dst:dport (network
+ * byte order address) + body, with a UDP checksum or none; returns the frame's length. */
+static inline size_t udp4_frame(uint8_t *pkt, const char *to, const char *from, struct sw_endpoint src,
+				uint32_t dst, uint16_t dport, const uint8_t *body, size_t blen, bool udp_check)
+{
+	memcpy(pkt, to, 6);
+	memcpy(pkt + 6, from, 6);
+	put_be16(pkt + 12, 0x0800);
+	uint8_t *ip = pkt + 14;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	put_be16(ip + 2, (uint16_t)(28 + blen));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &src.ip, 4);
+	memcpy(ip + 16, &dst, 4);
+	put_be16(ip + 10, (uint16_t)~ones_sum(ip, 20, 0));
+	memcpy(ip + 20, &src.port, 2);
+	put_be16(ip + 22, dport);
+	put_be16(ip + 24, (uint16_t)(8 + blen));
+	memcpy(ip + 28, body, blen);
+	if (udp_check)
+		put_be16(ip + 26, (uint16_t)~udp4_sum(ip));
+	return 14 + 28 + blen;
+}
+
+#endif
