@@ -437,14 +437,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "icmp_errors", s->icmp_errors);
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
-		if (io->fp) {
-			uint64_t fc[FP__COUNT];
-			fastpath_counters(io->fp, fc);
-			for (int i = 0; i < FP__COUNT; i++)
-				st_u64(&o, fastpath_counter_name((enum fp_counter)i), fc[i]);
-			st_u64(&o, "fastpath_map_errors", fastpath_map_errors(io->fp));
-			st_u64(&o, "fastpath_journal_lost", c->trust.lost);
-		}
+		if (io->fp)
+			fastpath_status_counters(&o, io->fp, c->trust.lost);
 		st_obj_end(&o);
 		st_obj_begin(&o, "dropped");
 		for (int i = 0; i < CL_DROP__COUNT; i++)

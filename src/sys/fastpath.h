@@ -80,6 +80,9 @@ int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int i
  * and fast_path_gso. */
 struct status_out;
 void fastpath_status(struct status_out *o, const struct fastpath_start *s);
+/* The programs' counters summed over CPUs, map update failures and the core's lost
+ * journal records, as the relay's and the client's status counters show them. */
+void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, uint64_t journal_lost);
 
 /* Must the daemon keep CAP_BPF after dropping privileges to `user` to read and write the
  * array map `map_fd` (a forked probe)? */

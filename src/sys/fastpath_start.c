@@ -186,3 +186,13 @@ void fastpath_status(struct status_out *o, const struct fastpath_start *s)
 	/* Whether the host's TCP super-packets take the kernel's path (teredo_out.bpf.c). */
 	st_bool(o, "fast_path_gso", fastpath_gso_encap(s->fp));
 }
+
+void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, uint64_t journal_lost)
+{
+	uint64_t c[FP__COUNT];
+	fastpath_counters(fp, c);
+	for (int i = 0; i < FP__COUNT; i++)
+		st_u64(o, fastpath_counter_name((enum fp_counter)i), c[i]);
+	st_u64(o, "fastpath_map_errors", fastpath_map_errors(fp));
+	st_u64(o, "fastpath_journal_lost", journal_lost);
+}

@@ -202,14 +202,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "icmp_errors", s->icmp_errors);
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
-	if (io->fp) {
-		uint64_t c[FP__COUNT];
-		fastpath_counters(io->fp, c);
-		for (int i = 0; i < FP__COUNT; i++)
-			st_u64(&o, fastpath_counter_name((enum fp_counter)i), c[i]);
-		st_u64(&o, "fastpath_map_errors", fastpath_map_errors(io->fp));
-		st_u64(&o, "fastpath_journal_lost", r->trust.lost);
-	}
+	if (io->fp)
+		fastpath_status_counters(&o, io->fp, r->trust.lost);
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");
 	for (int i = 0; i < RL_DROP__COUNT; i++)
