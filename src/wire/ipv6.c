@@ -1,5 +1,7 @@
 #include "ipv6.h"
 
+#include "csum.h"
+
 #include <string.h>
 
 void ip6_put_header(uint8_t *out, uint16_t plen, uint8_t nh, uint8_t hlim,
@@ -14,36 +16,18 @@ void ip6_put_header(uint8_t *out, uint16_t plen, uint8_t nh, uint8_t hlim,
 	memcpy(out + 24, dst, 16);
 }
 
-static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t len)
-{
-	while (len >= 2) {
-		acc += get_be16(p);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		acc += (uint32_t)p[0] << 8;
-	return acc;
-}
-
 uint16_t icmp6_checksum2(const struct in6_addr *src, const struct in6_addr *dst,
 			 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	uint64_t acc = 0;
 	uint8_t tail[8];
 	put_be32(tail, (uint32_t)(alen + blen));
 	tail[4] = tail[5] = tail[6] = 0;
 	tail[7] = 58;
-	acc = sum16((uint32_t)acc, src->s6_addr, 16);
-	acc = sum16((uint32_t)acc, dst->s6_addr, 16);
-	acc = sum16((uint32_t)acc, tail, 8);
-	acc = sum16((uint32_t)acc, a, alen);
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	acc = sum16((uint32_t)acc, b, blen);
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)~acc;
+	uint64_t acc = csum_add(0, src->s6_addr, 16);
+	acc = csum_add(acc, dst->s6_addr, 16);
+	acc = csum_add(acc, tail, 8);
+	acc = csum_add(acc, a, alen);
+	return csum_fold(csum_add(acc, b, blen));
 }
 
 uint16_t icmp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,
