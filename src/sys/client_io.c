@@ -81,8 +81,8 @@ struct client_io {
 	struct udp_rx rx;
 	struct udp_tx tx, ptx;
 	struct sw_action acts[ACTS];
-	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
-	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
+	struct sw_action tun_acts[TUN_SLOTS][TUN_ACTS];
+	struct tun_rx tunrx;
 };
 
 /* The optional ClientHook, with Miredo's client-hook variables, for users who want to
@@ -256,7 +256,7 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		}
 		case SW_ACT_TUN: {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
-			if (writev(io->tun, v, 2) < 0)
+			if (tun_write(io->tun, &io->tunrx, v, 2) < 0)
 				io->send_errors++;
 			break;
 		}
@@ -291,10 +291,10 @@ static void execute(struct client_io *io, int n)
 	flush(io);
 }
 
-static void tun_packet(void *ctx, int k, size_t len, uint64_t now)
+static void tun_packet(void *ctx, int k, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct client_io *io = ctx;
-	execute_batch(io, io->tun_acts[k], client_tun(&io->core, now, io->tunbuf[k], len, io->tun_acts[k], TUN_ACTS));
+	execute_batch(io, io->tun_acts[k], client_tun(&io->core, now, pkt, len, io->tun_acts[k], TUN_ACTS));
 }
 
 static void status_common(struct client_io *io, struct status_out *o)
@@ -379,6 +379,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	if (c->cfg.dormant_idle_ms)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
 	fastpath_status(o, &io->fps);
+	tun_status(o, &io->tunrx);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -437,6 +438,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "icmp_errors", s->icmp_errors);
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
+		tun_status_counters(&o, &io->tunrx);
 		if (io->fp)
 			fastpath_status_counters(&o, io->fp, c->trust.lost);
 		st_obj_end(&o);
@@ -613,7 +615,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.random_ports = cfg->symmetric_nat && cfg->port_preserving_nat ? CLIENT_RANDOM_PORTS : 0;
 	/* RFC 6081 §5.3 needs §5.2; §5.6 takes the same mapping. */
 	cc.upnp = cfg->upnp && (cfg->symmetric_nat || cfg->hairpinning);
-	io.tun = tun_open(cfg->ifname, &io.ifindex);
+	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
 		return 1;
@@ -737,7 +739,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				}
 				break;
 			case 1:
-				tun_drain(io.tun, io.tunbuf, tun_packet, flush, &io);
+				tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);

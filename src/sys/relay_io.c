@@ -39,9 +39,9 @@ struct relay_io {
 	uint64_t send_errors;
 	struct udp_rx rx;
 	struct udp_tx tx[2];
-	struct sw_action tun_acts[TUN_BATCH][TUN_ACTS];
+	struct sw_action tun_acts[TUN_SLOTS][TUN_ACTS];
 	struct sw_action udp_acts[UDP_ACTS];
-	uint8_t tunbuf[TUN_BATCH][TUN_BUF];
+	struct tun_rx tunrx;
 	uint32_t ipv4;   /* host relay: the host's IPv4 address Teredo leaves from */
 	/* The kernel fast path (issue 10): io->fps.fp, or NULL and why not. */
 	struct fastpath_start fps;
@@ -142,16 +142,16 @@ static void execute(struct relay_io *io, struct sw_action *acts, int n)
 				flush(io);
 		} else if (a->kind == SW_ACT_TUN) {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
-			if (writev(io->tun, v, 2) < 0)
+			if (tun_write(io->tun, &io->tunrx, v, 2) < 0)
 				io->send_errors++;
 		}
 	}
 }
 
-static void tun_packet(void *ctx, int k, size_t len, uint64_t now)
+static void tun_packet(void *ctx, int k, uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct relay_io *io = ctx;
-	execute(io, io->tun_acts[k], relay_tun(&io->core, now, io->tunbuf[k], len, io->tun_acts[k], TUN_ACTS));
+	execute(io, io->tun_acts[k], relay_tun(&io->core, now, pkt, len, io->tun_acts[k], TUN_ACTS));
 }
 
 static size_t answer(void *ctx, const struct control_req *req, char *out, size_t cap)
@@ -191,6 +191,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
 	fastpath_status(&o, &io->fps);
+	tun_status(&o, &io->tunrx);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -202,6 +203,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "icmp_errors", s->icmp_errors);
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
+	tun_status_counters(&o, &io->tunrx);
 	if (io->fp)
 		fastpath_status_counters(&o, io->fp, r->trust.lost);
 	st_obj_end(&o);
@@ -254,7 +256,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.nudp = 2;
 		rc.nsocks = 2;
 	}
-	io.tun = tun_open(cfg->ifname, &io.ifindex);
+	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
 		return 1;
@@ -355,7 +357,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				break;
 			}
 			case 1:
-				tun_drain(io.tun, io.tunbuf, tun_packet, flush, &io);
+				tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io);
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);

@@ -1,43 +1,155 @@
 #include "sys/tun.h"
 
 #include "sys/daemon.h"
+#include "sys/status_fmt.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-int tun_open(const char *name, int *ifindex)
+_Static_assert(sizeof(struct virtio_net_hdr) == VNET_HDR_LEN, "the TUN's default header");
+
+static int open_as(const char *name, short flags, int *ifindex)
 {
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = flags;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	*ifindex = (int)if_nametoindex(ifr.ifr_name);
 	return fd;
 }
 
-void tun_drain(int fd, uint8_t (*bufs)[TUN_BUF],
-	       void (*packet)(void *ctx, int slot, size_t len, uint64_t now),
+int tun_open(const char *name, bool offload, int *ifindex, struct tun_rx *rx)
+{
+	rx->vnet = false;
+	if (!offload) {
+		snprintf(rx->offload, sizeof rx->offload, "off (TunOffload no)");
+		return open_as(name, IFF_TUN | IFF_NO_PI, ifindex);
+	}
+	int fd = open_as(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, ifindex);
+	if (fd < 0) {
+		snprintf(rx->offload, sizeof rx->offload, "off (IFF_VNET_HDR: %s)", strerror(errno));
+		return open_as(name, IFF_TUN | IFF_NO_PI, ifindex);
+	}
+	rx->vnet = true;
+	int hl = VNET_HDR_LEN;
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hl) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO6)) < 0) {
+		/* The header stays (every read then says "no offload"): the kernel finishes
+		 * and cuts everything before the TUN, as without it. */
+		snprintf(rx->offload, sizeof rx->offload, "off (TUNSETOFFLOAD: %s)", strerror(errno));
+		return fd;
+	}
+	snprintf(rx->offload, sizeof rx->offload, "tso6");
+	return fd;
+}
+
+int tun_write(int fd, const struct tun_rx *rx, const struct iovec *v, int n)
+{
+	static const uint8_t none[VNET_HDR_LEN]; /* flags 0, GSO_NONE */
+	struct iovec w[4];
+	int k = 0;
+	if (rx->vnet)
+		w[k++] = (struct iovec){ (void *)none, sizeof none };
+	for (int i = 0; i < n && k < 4; i++)
+		w[k++] = v[i];
+	return writev(fd, w, k) < 0 ? -1 : 0;
+}
+
+/* One packet read with its header: finish its checksum, or cut it, or hand it on as is;
+ * *segs and *used: the segments' slots and room taken in this round. */
+static void one(struct tun_rx *rx, uint8_t *p, size_t len, int k, int *segs, size_t *used,
+	       void (*packet)(void *, int, uint8_t *, size_t, uint64_t), void (*round_done)(void *),
+	       void *ctx, uint64_t now)
+{
+	struct vnet_hdr h;
+	vnet_hdr_get(p, &h);
+	p += VNET_HDR_LEN;
+	len -= VNET_HDR_LEN;
+	if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE) {
+		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			if (csum_complete(p, len, h.csum_start, h.csum_offset) < 0) {
+				rx->refused++;
+				return;
+			}
+			rx->csum_completed++;
+		}
+		packet(ctx, k, p, len, now);
+		return;
+	}
+	struct tcp6_gso g;
+	if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV6 ||
+	    tcp6_gso_init(&g, p, len, h.csum_start, h.gso_size) < 0) {
+		rx->refused++; /* only TSO6 was offered: nothing else should come */
+		return;
+	}
+	rx->gso_packets++;
+	long n;
+	for (;;) {
+		if (*segs == TUN_SEGS || sizeof rx->seg - *used < g.hdr + g.mss) {
+			round_done(ctx); /* the segments before are sent: their room is free */
+			*segs = 0;
+			*used = 0;
+		}
+		n = tcp6_gso_next(&g, rx->seg + *used, sizeof rx->seg - *used);
+		if (n <= 0)
+			break;
+		packet(ctx, TUN_BATCH + *segs, rx->seg + *used, (size_t)n, now);
+		rx->gso_segments++;
+		*used += (size_t)n;
+		(*segs)++;
+	}
+}
+
+void tun_drain(int fd, struct tun_rx *rx,
+	       void (*packet)(void *ctx, int slot, uint8_t *pkt, size_t len, uint64_t now),
 	       void (*round_done)(void *ctx), void *ctx)
 {
 	for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
 		uint64_t now = daemon_now_ms();
+		int segs = 0;
+		size_t used = 0;
 		for (k = 0; k < TUN_BATCH; k++) {
-			ssize_t len = read(fd, bufs[k], TUN_BUF);
+			ssize_t len = read(fd, rx->buf[k], sizeof rx->buf[k]);
 			if (len <= 0)
 				break;
-			packet(ctx, k, (size_t)len, now);
+			if (!rx->vnet)
+				packet(ctx, k, rx->buf[k], (size_t)len, now);
+			else if ((size_t)len > VNET_HDR_LEN && (size_t)len < sizeof rx->buf[k])
+				one(rx, rx->buf[k], (size_t)len, k, &segs, &used, packet, round_done, ctx, now);
+			else
+				rx->refused++; /* no header, or larger than a TUN hands over */
 		}
 		round_done(ctx);
 	}
+}
+
+void tun_status(struct status_out *o, const struct tun_rx *rx)
+{
+	st_str(o, "tun_offload", rx->offload);
+}
+
+void tun_status_counters(struct status_out *o, const struct tun_rx *rx)
+{
+	if (!rx->vnet)
+		return;
+	st_u64(o, "tun_gso_packets", rx->gso_packets);
+	st_u64(o, "tun_gso_segments", rx->gso_segments);
+	st_u64(o, "tun_csum_completed", rx->csum_completed);
+	st_u64(o, "tun_refused", rx->refused);
 }

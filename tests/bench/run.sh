@@ -101,7 +101,8 @@ awk -v x="${mrate[shipworm-xdp]}" -v s="${mrate[shipworm-sock]}" -v m="${mrate[m
 
 # ---------------------------------------------------------------------------------
 echo
-echo "== Client: TCP through the client (Miredo server and relay; shipworm's client with FastPath off), iperf3 ${BENCH_SECONDS} s each way"
+echo "== Client: TCP through the client (Miredo server and relay; shipworm's client with FastPath off,"
+echo "   with the TUN's offloads and without: TunOffload), iperf3 ${BENCH_SECONDS} s each way"
 lab_bg v6host iperf3 iperf3 -s
 lab_nat 1 fullcone 198.51.100.21
 lab_miredo_server srv 198.51.100.10
@@ -114,11 +115,11 @@ cpu_of() { # NODE COMM
 	echo "$t"
 }
 declare -A tput cpugb qual
-bench_client() { # IMPL COMM
+bench_client() { # LABEL COMM [CONFIG]: a shipwormd client with CONFIG, or Miredo's
 	local impl=$1 comm=$2
 	# The user-space paths side by side: the client's own CPU is the measure here, and
 	# the kernel fast path's work is charged to no process (its section is below).
-	if [ "$impl" = shipworm ]; then lab_shipworm_client c1 198.51.100.10 "FastPath off"; else lab_miredo_client c1 198.51.100.10; fi
+	if [ "$comm" = shipwormd ]; then lab_shipworm_client c1 198.51.100.10 "$3"; else lab_miredo_client c1 198.51.100.10; fi
 	lab_wait 20 lab_has_teredo_addr c1 || { echo "$impl: no address"; return; }
 	lab_ping6 c1 2001:db8:1::100 2 >/dev/null
 	local dir total_bits=0 total_bytes=0 c0 c1v
@@ -137,14 +138,19 @@ bench_client() { # IMPL COMM
 	tput[$impl]=$(awk -v b="$total_bits" 'BEGIN { printf "%.1f", b / 2e6 }')
 	cpugb[$impl]=$(awk -v a="$c0" -v b="$c1v" -v n="$total_bytes" 'BEGIN { r = n > 0 ? (b - a) / (n / 1e9) : 0; printf "%.2f", r }')
 	printf '%-9s mean %s Mbit/s; %s CPU-seconds per GB (client daemon)\n' "$impl" "${tput[$impl]}" "${cpugb[$impl]}"
+	[ "$comm" = shipwormd ] && "$SHIPWORM" -s "$LAB_TMP/run/shipworm-c1.sock" status |
+		grep -E '^(tun_offload|  tun_gso_packets|  tun_gso_segments|  tun_csum_completed):' | tr -s ' ' | paste -sd' ' | sed 's/^/    /'
 	kill $(lab_pids c1 "$comm") 2>/dev/null
 	lab_wait 10 sh -c "test -z \"\$(ip netns pids $(lab_ns c1))\""
 }
-bench_client shipworm shipwormd
+bench_client shipworm shipwormd "FastPath off"
+bench_client shipworm-no-offload shipwormd "$(printf 'FastPath off\nTunOffload no')"
 bench_client miredo miredo
-awk -v a="${tput[shipworm]:-0}" -v b="${tput[miredo]:-0}" -v c="${cpugb[shipworm]:-0}" -v d="${cpugb[miredo]:-0}" 'BEGIN {
+awk -v a="${tput[shipworm]:-0}" -v b="${tput[miredo]:-0}" -v c="${cpugb[shipworm]:-0}" -v d="${cpugb[miredo]:-0}" \
+    -v e="${tput[shipworm-no-offload]:-0}" -v f="${cpugb[shipworm-no-offload]:-0}" 'BEGIN {
 	r1 = b > 0 ? a / b : 0; r2 = c > 0 ? d / c : 0
-	printf "ratio shipworm/miredo: %.2fx throughput, %.2fx GB per CPU-second\n", r1, r2 }'
+	printf "ratio shipworm/miredo: %.2fx throughput, %.2fx GB per CPU-second\n", r1, r2
+	printf "ratio TUN offloads on/off: %.2fx throughput, %.2fx GB per CPU-second\n", (e > 0 ? a / e : 0), (c > 0 ? f / c : 0) }'
 
 echo
 echo "== Client qualification time (start to address), median of ${BENCH_STARTS:-5} starts"

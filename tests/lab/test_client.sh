@@ -79,6 +79,15 @@ if [ "${LAB_FASTPATH:-auto}" = off ]; then
 	check "FastPath off: c1's status says so, and the daemon carried everything" sh -c "
 		'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^fast_path: off (FastPath off)' &&
 		! '$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q fastpath_"
+	# The fallback path's offload: the host's TCP reached the daemon as super-packets,
+	# which it cut itself (wire/tcp_gso.c), one read for dozens of segments.
+	tc1() { lab_sw c1 status --json | sed -nE "s/.*\"tun_$1\":([0-9]+).*/\1/p"; }
+	if lab_sw c1 status --json | grep -q '"tun_offload":"tso6"'; then
+		check "c1's daemon cut the host's TCP super-packets itself ($(tc1 gso_packets) into $(tc1 gso_segments), none refused)" \
+			test "$(tc1 gso_packets)" -gt 10 -a "$(tc1 gso_segments)" -gt "$(($(tc1 gso_packets) * 2))" -a "$(tc1 refused)" = 0
+	else
+		check "c1's TUN says why it has no offload" grep -q '"tun_offload":"off (' <<<"$(lab_sw c1 status --json)"
+	fi
 else
 	fpc() { lab_sw c1 status --json | sed -nE "s/.*\"fastpath_$1\":([0-9]+).*/\1/p"; }
 	echo "# c1 fast path: $(lab_sw c1 status --json | sed -nE 's/.*"fast_path":"([^"]*)".*/\1/p'); decapsulated $(fpc in_decapsulated), encapsulated $(fpc out_encapsulated), to the daemon $(fpc in_to_daemon) in, $(fpc out_to_daemon) out"

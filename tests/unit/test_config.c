@@ -145,6 +145,12 @@ static void contradictions_are_errors(void **state)
 	expect_error("RelayType cone\nFastPath fast\n", "test.conf:2: FastPath: \"fast\" is not auto, on or off");
 	assert_int_equal(parse("ServerBindAddress 192.0.2.1\nFastPath on\n"), 0); /* XDP */
 	assert_int_equal(cfg.fast_path, FASTPATH_CFG_ON);
+	/* ... and the TUN's offloads, yes by default. */
+	assert_int_equal(parse("RelayType cone\n"), 0);
+	assert_true(cfg.tun_offload);
+	assert_int_equal(parse("ServerAddress 1.2.3.4\nTunOffload no\n"), 0);
+	assert_false(cfg.tun_offload);
+	expect_error("RelayType cone\nTunOffload tso\n", "test.conf:2: TunOffload: \"tso\" is not yes or no");
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
 	assert_int_equal(cfg.refresh_s, 10);
 	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
