@@ -77,7 +77,12 @@ pair() {
 	local h=$1 k=$2 a=$2 b=$(($2 + 4)) out=$LAB_TMP/pair-$1-$2 hv6="2001:db8:1$1::2"
 	: >"$out"
 	r() { if "$@"; then echo ok; else echo fail; fi; }
-	echo "host-first:ping $(r ping1 "c$h" "${addr[$a]}")" >>"$out"
+	# What the host relay knows of a client it could not reach, for the log.
+	why() { echo "# h$h's entry for c$1 after that: $("$SHIPWORM" -s "$(hsock "$h")" peer "${addr[$1]}" 2>&1 | tr -s '\n ' ' ')" >>"$out.why"; }
+	local res
+	res=$(r ping1 "c$h" "${addr[$a]}")
+	[ "$res" = ok ] || why "$a"
+	echo "host-first:ping $res" >>"$out"
 	echo "then-client-to-host:tcp $(r tcp "c$a" "$hv6")" >>"$out"
 	echo "client-first:ping $(r ping1 "c$b" "$hv6")" >>"$out"
 	echo "then-host-to-client:tcp $(r tcp "c$h" "${addr[$b]}" $((5200 + h)))" >>"$out"
@@ -110,6 +115,7 @@ for h in 1 2; do
 				check "$label" test "$res" = ok
 			fi
 		done <"$LAB_TMP/pair-$h-$k"
+		if [ -e "$LAB_TMP/pair-$h-$k.why" ]; then cat "$LAB_TMP/pair-$h-$k.why"; fi
 	done
 done
 "$SHIPWORM" -s "$(hsock 1)" status | grep -E '^(nat|ipv4|direct_bubbles|  bubbles_sent|  to_tun|  to_udp):' | sed 's/^/# h1 /'

@@ -108,7 +108,8 @@ static int sock_of(struct sw_endpoint ep)
 /* RFC 4380 §8.2 with the seed's host behind "a neighboring NAT": a host relay with two
  * sockets tries both orders of bubbles, each on its own mapping (see bubble_peer):
  * socket 0 with the indirect bubble first and the direct one after, then socket 1 with
- * both at once; the client's answer fixes the socket its traffic uses from then on. */
+ * both at once, the direct one first; the client's answer fixes the socket its traffic
+ * uses from then on. */
 static void rfc4380_s8_2_host_relay_behind_nat_bubble_orders(void **state)
 {
 	rl.cfg.nsocks = 2;
@@ -124,6 +125,11 @@ static void rfc4380_s8_2_host_relay_behind_nat_bubble_orders(void **state)
 	nacts = relay_tick(&rl, now, acts, ACTS);
 	assert_int_equal(sock_of(SERVER_EP), 1);
 	assert_int_equal(sock_of(CLIENT_EP), 1);
+	/* The direct bubble goes out before the indirect one, so that our NAT has its hole
+	 * before the client's answer to the indirect one can arrive. */
+	assert_int_equal(nacts, 2);
+	assert_true(endpoint_eq(acts[0].dst, CLIENT_EP));
+	assert_true(endpoint_eq(acts[1].dst, SERVER_EP));
 	/* The client's answer on socket 1: trusted there; the queue leaves from it. */
 	nacts = relay_udp_on(&rl, now, 1, CLIENT_EP, buf, make_bubble(buf, &cl, &me), acts, ACTS);
 	assert_int_equal(sock_of(CLIENT_EP), 1);
