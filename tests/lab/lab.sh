@@ -301,8 +301,16 @@ lab_teredo_addr() {
 }
 
 lab_down() {
-	local rc=$? n pid
+	local rc=$? n pid sock
 	trap - EXIT
+	# A failed test: what each shipworm daemon says of itself, before it is stopped.
+	if [ $rc -ne 0 ] && [ -n "$LAB_TMP" ] && [ -z "${LAB_KEEP_LOGS:-}" ]; then
+		for sock in "$LAB_TMP"/run/*.sock; do
+			[ -S "$sock" ] || continue
+			echo "----- $(basename "$sock" .sock) status -----" >&2
+			timeout 3 "$SHIPWORM" -s "$sock" status 2>&1 | grep -vE '^  [a-z_0-9]+: 0$' | head -n 60 >&2
+		done
+	fi
 	for pid in "${LAB_HOST_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for n in "${LAB_NODES[@]}"; do
 		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill "$pid" 2>/dev/null; done
