@@ -210,6 +210,7 @@ struct client {
 	/* The filtering probe: from socket 1, a fresh mapping that never sent to the
 	 * secondary address, an RS with C = 1 that the server answers from there (S-17). */
 	uint8_t probe_step;    /* 0 idle, 1 first RS out, 2 second RS out (after opening) */
+	uint8_t probe_tries;   /* RSs of this step so far */
 	uint64_t probe_deadline;
 	uint8_t probe_nonce[8];
 	bool port_preserving;  /* RFC 6081 §5.4.4: mapped port = local port */
