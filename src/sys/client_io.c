@@ -64,6 +64,7 @@ struct client_io {
 	 * the next periodic one, and what the last answer complained of. */
 	int dns;
 	bool dns_pending;
+	bool told_no_answer; /* logged that no server answers, since the last address */
 	uint64_t next_resolve;
 	char dns_why[sizeof ((struct resolve_result *)0)->why];
 	/* RFC 6081 §5.3: the UPnP helper's socket (kept open while the mapping should
@@ -261,6 +262,7 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 			break;
 		}
 		case SW_ACT_SET_ADDR:
+			io->told_no_answer = false;
 			set_address(io, &a->addr, a->mtu);
 			fp_address(io, &a->addr);
 			break;
@@ -270,6 +272,12 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 			fp_address(io, NULL);
 			break;
 		case SW_ACT_RESOLVE:
+			/* Every server was tried (C-13): say so once, not every 22 s while it lasts. */
+			if (io->core.cause == CAUSE_NO_ANSWER && !io->told_no_answer) {
+				log_warn("no Teredo server answered (%u Router Solicitations each); trying again every %u s",
+					 CLIENT_RS_TRIES, CLIENT_OFFLINE_RETRY_MS / 1000);
+				io->told_no_answer = true;
+			}
 			if (io->dns >= 0 && !io->dns_pending && resolver_ask(io->dns) == 0)
 				io->dns_pending = true;
 			break;

@@ -208,9 +208,12 @@ for kind in "${KINDS[@]}"; do
 	check "a shipworm client behind a $kind NAT says nat: ${want[$kind]} ($got)" test "$got" = "${want[$kind]}"
 	if [ "$got" != "${want[$kind]}" ]; then
 		# What the classification rests on (X-33: the first mapping kept the local port).
-		"$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status |
-			grep -E '^(local_port|mapped|mapped_secondary|upnp|upnp_detail|state_cause):' | sed 's/^/#   /'
-		lab_exec "nat${node[i.$kind.sw]#c}" cat /proc/net/nf_conntrack 2>/dev/null | grep -w udp | head -n 8 | sed 's/^/#   /'
+		st=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[i.$kind.sw]}.sock" status)
+		grep -E '^(local_port|mapped|mapped_secondary|upnp|upnp_detail|state_cause|seconds_since_change|refresh[a-z_]*|  (rs_sent|ra_accepted|qualifications|address_changes|mapping_jumps)):' <<<"$st" | sed 's/^/#   /'
+		# The NAT's entries for the client's own port first (its mapping to the server).
+		lport=$(sed -nE 's/^local_port: ([0-9]+)/\1/p' <<<"$st")
+		ct=$(lab_exec "nat${node[i.$kind.sw]#c}" cat /proc/net/nf_conntrack 2>/dev/null | grep -w udp)
+		{ grep -F "sport=${lport:-0} " <<<"$ct"; grep -vF "sport=${lport:-0} " <<<"$ct"; } | head -n 12 | sed 's/^/#   /'
 	fi
 done
 # RFC 6081 §3.3 and §3.4: the cells its random ports open between shipworm clients.
