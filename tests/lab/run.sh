@@ -1,63 +1,113 @@
 #!/usr/bin/env bash
 # Run every lab test; print each test's lines and one total line.
+#
+# The tests wait far more than they compute (timeouts that must expire, daemons that must
+# qualify), so they run LAB_JOBS at a time (default 2, one per core here). Each test builds
+# its own namespaces (named after its PID), its own /tmp directory and its own mount
+# namespace for every Miredo, so nothing is shared. A test marked "alone" runs with nothing
+# beside it: the flood measures loss under a CPU-bound flood and must have the machine.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-export SHIPWORMD=${SHIPWORMD:-$here/../../build/san/shipwormd}
-export SHIPWORM=${SHIPWORM:-$here/../../build/san/shipworm}
+san=$here/../../build/san
+prod=$here/../../build
+export SHIPWORMD=${SHIPWORMD:-$san/shipwormd}
+export SHIPWORM=${SHIPWORM:-$san/shipworm}
 # ASan: a leak or error in the daemon fails loudly in its log; keep going otherwise.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+jobs=${LAB_JOBS:-2}
+out=$(mktemp -d /tmp/shipworm-labrun.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$out"' EXIT
+trap 'exit 130' INT TERM
+
+# The queue, longest first so that the lanes end together: "[alone] [VAR=value...] -- test args".
+# Every role that has a kernel fast path (issue 10) runs each scenario with FastPath auto
+# (on here) and again with FastPath off; the production build (no sanitizers, seccomp
+# trapping any system call outside its filter) runs the roles once more as they ship.
+queue=(
+	"-- test_inbound.sh"
+	"-- test_hostnat.sh"
+	"SHIPWORMD=$prod/shipwormd SHIPWORM=$prod/shipworm -- interop.sh"
+	"LAB_FASTPATH=off -- test_inbound.sh"
+	"SHIPWORMD=$prod/shipwormd SHIPWORM=$prod/shipworm LAB_FASTPATH=off -- interop.sh"
+	"LAB_FASTPATH=off -- test_hostnat.sh"
+	"-- test_roaming.sh"
+	"LAB_FASTPATH=off -- test_roaming.sh"
+	"-- test_client.sh miredo"
+	"-- test_client.sh shipworm"
+	"SHIPWORMD=$prod/shipwormd LAB_FASTPATH=off -- test_client.sh shipworm"
+	"-- test_anycast.sh"
+	"LAB_FASTPATH=off -- test_anycast.sh"
+	"-- test_replay.sh"
+	"LAB_FASTPATH=off -- test_replay.sh"
+	"-- test_relay.sh"
+	"SHIPWORMD=$prod/shipwormd LAB_FASTPATH=off -- test_relay.sh"
+	"-- test_upnp.sh"
+	"LAB_FASTPATH=off -- test_upnp.sh"
+	"-- test_server.sh shipworm"
+	"SHIPWORMD=$prod/shipwormd LAB_FASTPATH=off -- test_server.sh shipworm"
+	"-- test_server.sh miredo"
+	"-- test_cli.sh"
+	# Hostile traffic (issue 5): the spoofed flood against the production build.
+	"SHIPWORMD=$prod/shipwormd alone -- test_flood.sh"
+	"SHIPWORMD=$prod/shipwormd LAB_FASTPATH=off alone -- test_flood.sh"
+)
+
 pass=0 fail=0
-run() {
-	echo "=== lab: $*"
-	local out t0=$SECONDS
-	out=$(timeout 600 "$here/$1" "${@:2}" 2>&1)
-	local rc=$?
-	echo "# $1 took $((SECONDS - t0)) s"
-	printf '%s\n' "$out"
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -n 1)
+declare -A name started
+tally() { # I RC: print job I's output and add its counts.
+	local i=$1 rc=$2 line
+	echo "=== lab: ${name[$i]}"
+	echo "# ${name[$i]} took $((SECONDS - started[$i])) s"
+	cat "$out/$i"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i" | tail -n 1)
 	if [ -n "$line" ]; then
 		pass=$((pass + $(cut -d' ' -f1 <<<"$line")))
 		fail=$((fail + $(cut -d' ' -f3 <<<"$line")))
 	fi
-	if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "$(cut -d' ' -f3 <<<"$line")" = 0 ]; }; then
-		echo "not ok - $1 exited with status $rc"
+	if [ "$rc" -ne 0 ] && { [ -z "$line" ] || [ "$(cut -d' ' -f3 <<<"$line")" = 0 ]; }; then
+		echo "not ok - ${name[$i]} exited with status $rc"
 		fail=$((fail + 1))
 	fi
 }
-run test_cli.sh
-run test_server.sh shipworm
-run test_server.sh miredo
-run test_client.sh miredo
-run test_client.sh shipworm
-run test_relay.sh
-# Contact opened by native hosts (issue 9): every relay kind, every NAT kind, fresh and
-# after every timeout, against Miredo's client in the same cells.
-run test_inbound.sh
-# A host-specific relay behind a NAT (issue 9, 1b).
-run test_hostnat.sh
-# RFC 6081 §5.3 against a real UPnP IGD (miniupnpd), with and without random ports.
-run test_upnp.sh
-# A client on the move (issue 11): server fail-over, a new NAT, no network and back.
-run test_roaming.sh
-# Two relays announcing 2001::/32 by anycast with BIRD 2 (issue 12): a relay stops
-# during a TCP transfer; the route and the flow move to the other.
-run test_anycast.sh
-# Malformed and adversarial packets at every role, under the sanitizers (issue 5).
-run test_replay.sh
-# The NAT matrix (make interop) as a check: every client qualifies, and no cell where
-# Miredo <-> Miredo works fails with shipworm on either side (production build).
-SHIPWORMD=$here/../../build/shipwormd SHIPWORM=$here/../../build/shipworm run interop.sh
-# The production build (no sanitizers) traps any system call outside its seccomp filter,
-# so the roles run once more as they ship; the server and the clients without the kernel
-# fast path (issue 10), which every other shipworm daemon in the lab runs with.
-SHIPWORMD=$here/../../build/shipwormd LAB_FASTPATH=off run test_server.sh shipworm
-SHIPWORMD=$here/../../build/shipwormd LAB_FASTPATH=off run test_client.sh shipworm
-# ... the relays without the kernel fast path (issue 10): FastPath is auto, so every
-# other relay in the lab runs with it.
-SHIPWORMD=$here/../../build/shipwormd LAB_FASTPATH=off run test_relay.sh
-# Hostile traffic (issue 5): the spoofed flood against the production build.
-run test_flood.sh
+declare -A pidof_job
+running=0
+reap() { # wait for any one job and report it
+	local pid rc
+	wait -n -p pid
+	rc=$?
+	tally "${pidof_job[$pid]}" "$rc"
+	unset "pidof_job[$pid]"
+	running=$((running - 1))
+}
+i=0
+for entry in "${queue[@]}"; do
+	read -ra pre <<<"${entry%%--*}"
+	read -ra args <<<"${entry#*--}"
+	env=() alone=0 label=""
+	for w in "${pre[@]}"; do
+		case $w in
+		alone) alone=1 ;;
+		*) env+=("$w") ;;
+		esac
+	done
+	case " ${env[*]} " in *" SHIPWORMD=$prod/"*) label+=", production build" ;; esac
+	case " ${env[*]} " in *" LAB_FASTPATH=off "*) label+=", FastPath off" ;; esac
+	limit=$jobs
+	[ $alone = 1 ] && limit=1
+	while [ $running -ge "$limit" ]; do reap; done
+	name[$i]="${args[*]}${label}"
+	started[$i]=$SECONDS
+	env "${env[@]}" timeout 600 "$here/${args[0]}" "${args[@]:1}" >"$out/$i" 2>&1 &
+	pidof_job[$!]=$i
+	running=$((running + 1))
+	# A test marked alone also keeps the others from starting until it is done.
+	if [ $alone = 1 ]; then
+		while [ $running -gt 0 ]; do reap; done
+	fi
+	i=$((i + 1))
+done
+while [ $running -gt 0 ]; do reap; done
+
 left=$(ip netns list | grep -c '^sw' || true)
 if [ "$left" -ne 0 ]; then
 	echo "not ok - $left lab namespace(s) left behind"
