@@ -6,6 +6,7 @@
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
 #   make bench      side-by-side measurements against Miredo
 #   make interop    the NAT matrix against Miredo (writes docs/interop.md)
+#   make lab-full   the lab with every scenario also with FastPath off, two tests at a time
 #   make demo       the live demo in a namespace lab
 #   make install    binaries, man pages, systemd units (PREFIX, DESTDIR)
 #   make deb        the Debian package (build/shipworm_VERSION_ARCH.deb), lintian-checked
@@ -55,7 +56,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 3
 
-.PHONY: all check unit fuzz fuzz-smoke lab bench demo install install-files clean deps deps-test deps-deb interop deb deb-test
+.PHONY: all check unit fuzz fuzz-smoke lab lab-full bench demo install install-files clean deps deps-test deps-deb interop deb deb-test
 
 all: build/shipwormd build/shipworm
 
@@ -149,6 +150,10 @@ lab: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build
 	tests/lab/run.sh 2>&1 | tee build/lab.log; r=$${PIPESTATUS[0]}; \
 	sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed$$/lab \1 \2/p' build/lab.log >> build/check.tally; \
 	exit $$r
+
+# Every scenario with the kernel fast path on and off, two at a time (docs/lab.md).
+lab-full: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build/lab/flood
+	LAB_FULL=1 LAB_JOBS=2 tests/lab/run.sh
 
 # Everything make check runs, built first on every core.
 CHECK_BINS := $(addprefix build/unit/,$(UNIT_TESTS)) $(addprefix build/fuzz/,$(FUZZ_TARGETS)) \

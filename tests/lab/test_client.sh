@@ -98,8 +98,10 @@ else
 		check "c1's TCP super-packets went to the daemon (this kernel cannot encapsulate them whole)" test "$(fpc out_to_daemon)" -gt 10
 	fi
 fi
-check "c4 status says symmetric NAT" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^state: symmetric-nat' &&
-	'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c4.sock' status | grep -q '^nat: symmetric'"
+c4st=$(lab_sw c4 status)
+check "c4 status says symmetric NAT" sh -c 'printf "%s\n" "$1" | grep -q "^state: symmetric-nat" && printf "%s\n" "$1" | grep -q "^nat: symmetric"' _ "$c4st"
+grep -q '^state: symmetric-nat' <<<"$c4st" ||
+	grep -E '^(state|state_cause|seconds_since_change|nat|mapped|mapped_secondary|refresh[a-z_]*|  (rs_sent|ra_accepted|qualifications|address_changes|bad_ra)):' <<<"$c4st" | sed 's/^/#   /'
 check "shipworm metrics of a client parse as Prometheus text (role client)" lab_metrics "$LAB_TMP/run/shipworm-c1.sock" client
 check "c1 status says qualified" sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-c1.sock' status | grep -q '^state: qualified'"
 # The filtering probe (RFC 6081 §3's NAT kinds) settles within a few seconds.
