@@ -221,6 +221,20 @@ static void rfc4380_s5_2_c10_nothing_before_qualification(void **state)
 	assert_int_equal(cl.stats.dropped[CL_DROP_NOT_QUALIFIED], 2);
 }
 
+/* No refresh RS `quiet` ms on, one by `by` ms: answered with mapping m, no new address. */
+static void refresh_between(uint64_t quiet, uint64_t by, struct sw_endpoint m)
+{
+	uint8_t nonce[8];
+	now += quiet;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	assert_int_equal(count_to(EP(SERVER, 3544)), 0);
+	now += by - quiet;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
+	assert_null(find(SW_ACT_SET_ADDR));
+}
+
 /* C-25, C-26: refresh within 75-100 % of 30 s (a new mapping's first one at half that,
  * before a Linux NAT's 30 s for a young UDP flow run out); same mapping keeps the
  * address; a new mapping gives a new address. */
@@ -230,24 +244,9 @@ static void rfc4380_s5_2_5_c26_refresh_and_mapping_change(void **state)
 	struct sw_endpoint m = EP("203.0.113.7", 40000);
 	qualify(m, m);
 	struct in6_addr first = our_addr();
-	now += 11249;
-	nacts = client_tick(&cl, now, acts, ACTS);
-	assert_int_equal(count_to(EP(SERVER, 3544)), 0);
-	now += 3751;
-	nacts = client_tick(&cl, now, acts, ACTS);
-	expect_rs(0, SERVER, nonce);
-	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
-	assert_null(find(SW_ACT_SET_ADDR));
+	refresh_between(11249, 15000, m);
 	assert_memory_equal(&cl.addr, &first, 16);
-	/* Then C-27's 75-100 %. */
-	now += 22499;
-	nacts = client_tick(&cl, now, acts, ACTS);
-	assert_int_equal(count_to(EP(SERVER, 3544)), 0);
-	now += 7501;
-	nacts = client_tick(&cl, now, acts, ACTS);
-	expect_rs(0, SERVER, nonce);
-	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, m, SERVER));
-	assert_null(find(SW_ACT_SET_ADDR));
+	refresh_between(22499, 30000, m); /* then C-27's 75-100 % */
 	now += 30000;
 	nacts = client_tick(&cl, now, acts, ACTS);
 	expect_rs(0, SERVER, nonce);
