@@ -99,14 +99,13 @@ static void one(struct tun_rx *rx, uint8_t *p, size_t len, int k, int *segs, siz
 		return;
 	}
 	rx->gso_packets++;
-	long n;
-	for (;;) {
+	while (g.off < g.len - g.hdr) {
 		if (*segs == TUN_SEGS || sizeof rx->seg - *used < g.hdr + g.mss) {
 			round_done(ctx); /* the segments before are sent: their room is free */
 			*segs = 0;
 			*used = 0;
 		}
-		n = tcp6_gso_next(&g, rx->seg + *used, sizeof rx->seg - *used);
+		long n = tcp6_gso_next(&g, rx->seg + *used, sizeof rx->seg - *used);
 		if (n <= 0)
 			break;
 		packet(ctx, TUN_BATCH + *segs, rx->seg + *used, (size_t)n, now);

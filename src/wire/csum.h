@@ -22,6 +22,16 @@ static inline uint64_t csum_add(uint64_t acc, const uint8_t *p, size_t len)
 	return acc;
 }
 
+/* RFC 8200 §8.1: the IPv6 pseudo-header's sum — source and destination (16 bytes each),
+ * the upper-layer length and the next header. */
+static inline uint64_t csum_ip6_pseudo(const uint8_t *src, const uint8_t *dst, uint32_t len, uint8_t nh)
+{
+	uint8_t tail[8] = { 0 };
+	put_be32(tail, len);
+	tail[7] = nh;
+	return csum_add(csum_add(csum_add(0, src, 16), dst, 16), tail, 8);
+}
+
 /* Fold to 16 bits and complement: the value the checksum field carries. */
 static inline uint16_t csum_fold(uint64_t acc)
 {

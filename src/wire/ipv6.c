@@ -19,15 +19,8 @@ void ip6_put_header(uint8_t *out, uint16_t plen, uint8_t nh, uint8_t hlim,
 uint16_t icmp6_checksum2(const struct in6_addr *src, const struct in6_addr *dst,
 			 const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	uint8_t tail[8];
-	put_be32(tail, (uint32_t)(alen + blen));
-	tail[4] = tail[5] = tail[6] = 0;
-	tail[7] = 58;
-	uint64_t acc = csum_add(0, src->s6_addr, 16);
-	acc = csum_add(acc, dst->s6_addr, 16);
-	acc = csum_add(acc, tail, 8);
-	acc = csum_add(acc, a, alen);
-	return csum_fold(csum_add(acc, b, blen));
+	uint64_t acc = csum_ip6_pseudo(src->s6_addr, dst->s6_addr, (uint32_t)(alen + blen), IPPROTO_ICMPV6_);
+	return csum_fold(csum_add(csum_add(acc, a, alen), b, blen));
 }
 
 uint16_t icmp6_checksum(const struct in6_addr *src, const struct in6_addr *dst,

@@ -63,13 +63,8 @@ long tcp6_gso_next(struct tcp6_gso *g, uint8_t *out, size_t cap)
 		th[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 	if (!first)
 		th[13] &= (uint8_t)~TCP_CWR;
-	/* RFC 8200 §8.1: source, destination, upper-layer length, next header 6. */
-	uint8_t tail[8] = { 0 };
-	put_be32(tail, (uint32_t)(seg - g->l4));
-	tail[7] = 6;
 	put_be16(th + 16, 0);
-	uint64_t acc = csum_add(0, out + 8, 32);
-	acc = csum_add(acc, tail, 8);
+	uint64_t acc = csum_ip6_pseudo(out + 8, out + 24, (uint32_t)(seg - g->l4), 6);
 	put_be16(th + 16, csum_fold(csum_add(acc, th, seg - g->l4)));
 	g->off += n;
 	return (long)seg;
