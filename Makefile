@@ -48,7 +48,7 @@ HDRS      := $(shell find src -name '*.h')
 # (build/bpf/NAME.skel.h) that src/sys/fastpath.c embeds.
 BPF_PROGS := $(patsubst src/bpf/%.bpf.c,%,$(wildcard src/bpf/*.bpf.c))
 BPF_SKELS := $(addprefix build/bpf/,$(addsuffix .skel.h,$(BPF_PROGS)))
-BPF_CFLAGS := -g -O2 -Wall -ffreestanding -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Isrc
+BPF_CFLAGS := -g -O2 -Wall -ffreestanding -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -dumpmachine) -Isrc
 CPPFLAGS += -Ibuild/bpf
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

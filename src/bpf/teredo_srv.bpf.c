@@ -37,11 +37,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define RS_LEN 8      /* an RS without options */
 #define AF_INET 2
 
-struct srv_bucket {
-	struct bpf_spin_lock lock;
-	struct ratelimit r;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -49,11 +44,15 @@ struct {
 	__type(value, struct fps_config);
 } srv_cfg SEC(".maps");
 
+/* The RA limit's buckets, one word each (ratelimit_take_word), mapped into the daemon's
+ * memory as well: the daemon answers the RS forms this program leaves to it under the
+ * same limit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FPS_RS_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct srv_bucket);
+	__type(value, uint64_t);
 } srv_limit SEC(".maps");
 
 struct {
@@ -227,14 +226,11 @@ static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config
 	/* SEC-17: the per-address RA limit, in the core's buckets. */
 	if (c->rs_rate) {
 		__u32 b = (__u32)(siphash24_u32(c->key[0], c->key[1], cip) % FPS_RS_BUCKETS);
-		struct srv_bucket *k = bpf_map_lookup_elem(&srv_limit, &b);
+		uint64_t *k = bpf_map_lookup_elem(&srv_limit, &b);
 		if (!k)
 			return pass();
-		__u64 now = bpf_ktime_get_ns() / 1000000;
-		bpf_spin_lock(&k->lock);
-		int ok = ratelimit_take(&k->r, now, c->rs_rate);
-		bpf_spin_unlock(&k->lock);
-		if (!ok) {
+		/* The daemon's clock (CLOCK_BOOTTIME, in ms): the buckets are shared. */
+		if (!ratelimit_take_word(k, bpf_ktime_get_boot_ns() / 1000000, c->rs_rate)) {
 			count(FPS_RS_LIMITED);
 			return XDP_DROP;
 		}

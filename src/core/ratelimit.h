@@ -24,4 +24,36 @@ static inline bool ratelimit_take(struct ratelimit *r, uint64_t now, uint32_t ra
 	return true;
 }
 
+/* The same bucket in one 64-bit word, (the last refill in ms << 24) | tokens, taken by
+ * compare-and-swap: the server's RA limit (SEC-17) lives in memory that its daemon and
+ * its XDP program (issue 10, on any CPU) share, so that an address meets one limit
+ * whichever of the two answers it. A rate above RATELIMIT_WORD_MAX_RATE counts as that
+ * much. Lost races are retried a few times, then the packet counts as over the limit:
+ * a bucket that busy is one a flood is hitting. */
+#define RATELIMIT_WORD_MAX_RATE 0xffffffu
+#define RATELIMIT_WORD_TRIES 4
+
+static inline bool ratelimit_take_word(uint64_t *word, uint64_t now, uint32_t rate)
+{
+	if (rate > RATELIMIT_WORD_MAX_RATE)
+		rate = RATELIMIT_WORD_MAX_RATE;
+	for (int i = 0; i < RATELIMIT_WORD_TRIES; i++) {
+		uint64_t old = *(volatile uint64_t *)word;
+		uint64_t at = old >> 24;
+		uint64_t tokens = old & RATELIMIT_WORD_MAX_RATE;
+		/* Another CPU may have refilled at a later millisecond than ours. */
+		uint64_t refill = now > at ? (now - at) * rate / 1000 : 0;
+		if (refill) {
+			tokens = tokens + refill > rate ? rate : tokens + refill;
+			at = now;
+		}
+		if (!tokens)
+			return false;
+		uint64_t new = at << 24 | (tokens - 1);
+		if (__sync_val_compare_and_swap(word, old, new) == old)
+			return true;
+	}
+	return false;
+}
+
 #endif

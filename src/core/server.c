@@ -44,6 +44,11 @@ void server_init(struct server *s, const struct server_config *cfg, const uint8_
 	memcpy(s->key, key, sizeof s->key);
 }
 
+void server_share_rs_buckets(struct server *s, uint64_t *buckets)
+{
+	s->rs_shared = buckets;
+}
+
 static int drop(struct server *s, enum server_drop why)
 {
 	s->stats.dropped[why]++;
@@ -67,7 +72,8 @@ static bool rate_ok(struct server *s, uint64_t now, uint32_t ip)
 {
 	if (!s->cfg.rs_rate)
 		return true;
-	return ratelimit_take(&s->rs_limit[server_rs_bucket(s, ip)], now, s->cfg.rs_rate);
+	uint64_t *b = s->rs_shared ? s->rs_shared : s->rs_own;
+	return ratelimit_take_word(&b[server_rs_bucket(s, ip)], now, s->cfg.rs_rate);
 }
 
 static size_t build_ra(const struct server *s, const struct in6_addr *dst, uint8_t *out)

@@ -66,11 +66,19 @@ struct server {
 	struct server_config cfg;
 	struct server_stats stats;
 	uint8_t key[16];
-	struct ratelimit rs_limit[SERVER_RS_BUCKETS];
+	/* The RA limit's buckets (ratelimit_take_word): rs_own, or with the XDP program
+	 * (issue 10) the program's bucket map, which the daemon maps into its memory so
+	 * that both answer under one limit. */
+	uint64_t *rs_shared;
+	uint64_t rs_own[SERVER_RS_BUCKETS];
 };
 
 /* key: from a CSPRNG, so that no one can aim at a bucket from many addresses. */
 void server_init(struct server *s, const struct server_config *cfg, const uint8_t key[16]);
+
+/* Take the RA limit's buckets from `buckets` (SERVER_RS_BUCKETS words shared with the
+ * XDP program) instead of the server's own; NULL: its own again. */
+void server_share_rs_buckets(struct server *s, uint64_t *buckets);
 
 /* The RA-limit bucket of an IPv4 address (network byte order). */
 uint32_t server_rs_bucket(const struct server *s, uint32_t ip);

@@ -114,6 +114,9 @@ struct fastpath_srv *fastpath_srv_open(int ifindex, const char **mode_out, char 
 int fastpath_srv_configure(struct fastpath_srv *fs, const struct fps_config *c);
 void fastpath_srv_counters(const struct fastpath_srv *fs, uint64_t out[FPS__COUNT]);
 const char *fastpath_srv_counter_name(enum fps_counter c);
+/* The program's RA-limit buckets (FPS_RS_BUCKETS words), mapped into the daemon's
+ * memory: server_share_rs_buckets() gives them to the core. */
+uint64_t *fastpath_srv_rs_buckets(const struct fastpath_srv *fs);
 int fastpath_srv_prog_fd(const struct fastpath_srv *fs);
 int fastpath_srv_cfg_fd(const struct fastpath_srv *fs);
 void fastpath_srv_close(struct fastpath_srv *fs);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,8 +23,11 @@
 
 struct fastpath_srv {
 	struct teredo_srv *skel;
-	int link; /* the bpf_link, or -1 */
+	int link;          /* the bpf_link, or -1 */
+	uint64_t *buckets; /* the RA limit's bucket map, mapped into our memory, or NULL */
 };
+
+#define BUCKETS_BYTES (FPS_RS_BUCKETS * sizeof(uint64_t))
 
 static const char *const counter_names[FPS__COUNT] = {
 	[FPS_RS_ANSWERED] = "fastpath_rs_answered",
@@ -76,6 +80,16 @@ struct fastpath_srv *fastpath_srv_open(int ifindex, const char **mode_out, char 
 	step = "load the program";
 	if ((r = teredo_srv__load(fs->skel)) < 0)
 		goto fail;
+	/* Mapped now, as root and before the sandbox: from then on the daemon shares the
+	 * buckets by plain memory accesses, no bpf() call per RS. */
+	step = "map the RA limit's buckets";
+	void *b = mmap(NULL, BUCKETS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(fs->skel->maps.srv_limit), 0);
+	if (b == MAP_FAILED) {
+		r = -errno;
+		goto fail;
+	}
+	fs->buckets = b;
 	if (ifindex > 0) {
 		bool generic = is_veth(ifindex);
 		LIBBPF_OPTS(bpf_link_create_opts, o, .flags = generic ? XDP_FLAGS_SKB_MODE : 0);
@@ -106,6 +120,11 @@ void fastpath_srv_counters(const struct fastpath_srv *fs, uint64_t out[FPS__COUN
 	fastpath_percpu_sum(bpf_map__fd(fs->skel->maps.srv_stats), FPS__COUNT, out);
 }
 
+uint64_t *fastpath_srv_rs_buckets(const struct fastpath_srv *fs)
+{
+	return fs->buckets;
+}
+
 int fastpath_srv_prog_fd(const struct fastpath_srv *fs)
 {
 	return bpf_program__fd(fs->skel->progs.teredo_srv);
@@ -122,6 +141,8 @@ void fastpath_srv_close(struct fastpath_srv *fs)
 		return;
 	if (fs->link >= 0)
 		close(fs->link); /* detaches */
+	if (fs->buckets)
+		munmap(fs->buckets, BUCKETS_BYTES);
 	teredo_srv__destroy(fs->skel);
 	free(fs);
 }

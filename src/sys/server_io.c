@@ -23,6 +23,8 @@
 #include "wire/bytes.h"
 #include "wire/teredo_addr.h"
 
+_Static_assert(FPS_RS_BUCKETS == SERVER_RS_BUCKETS, "the XDP program and the core share the RA limit's buckets");
+
 struct server_io {
 	struct server core;
 	int udp[2];  /* SERVER_SOCK_PRIMARY, SERVER_SOCK_SECONDARY */
@@ -176,6 +178,9 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	server_ra_template(&io.core, fc.ra);
 	if (fastpath_srv_start(&io.fps, cfg->fast_path, &fc, user) < 0)
 		return 1;
+	/* SEC-17: one RA limit for the program's answers and the daemon's. */
+	if (io.fps.fs)
+		server_share_rs_buckets(&io.core, fastpath_srv_rs_buckets(io.fps.fs));
 	if (daemon_drop_privileges(user, io.fps.cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;

@@ -88,7 +88,10 @@ static size_t bubble(uint8_t *out, const struct in6_addr *s, const struct in6_ad
 	return n;
 }
 
-static size_t rs(uint8_t *out, bool cone)
+/* An RS with a nonce-only authentication header; with `option`, a source link-layer
+ * address option too, a form the server's XDP program leaves to the daemon (both must
+ * answer under one RA limit). */
+static size_t rs(uint8_t *out, bool cone, bool option)
 {
 	uint8_t nonce[8];
 	for (int i = 0; i < 8; i++)
@@ -98,12 +101,18 @@ static size_t rs(uint8_t *out, bool cone)
 	inet_pton(AF_INET6, cone ? "fe80::8000:ffff:ffff:ffff" : "fe80::ffff:ffff:ffff", &s);
 	inet_pton(AF_INET6, "ff02::2", &d);
 	uint8_t *ip6 = out + TEREDO_AUTH_MIN_LEN;
-	ip6_put_header(ip6, 8, 58, 255, &s, &d);
+	size_t mlen = option ? 16 : 8;
+	ip6_put_header(ip6, (uint16_t)mlen, 58, 255, &s, &d);
 	mark(ip6);
-	memset(ip6 + 40, 0, 8);
+	memset(ip6 + 40, 0, mlen);
 	ip6[40] = ICMP6_RS;
-	put_be16(ip6 + 42, icmp6_checksum(&s, &d, ip6 + 40, 8));
-	return TEREDO_AUTH_MIN_LEN + 48;
+	if (option) {
+		ip6[48] = 1; /* source link-layer address, 8 bytes */
+		ip6[49] = 1;
+		memcpy(ip6 + 50, "\x02\x00\x5b\xad\x0f\x01", 6);
+	}
+	put_be16(ip6 + 42, icmp6_checksum(&s, &d, ip6 + 40, mlen));
+	return TEREDO_AUTH_MIN_LEN + 40 + mlen;
 }
 
 /* --- the cases of the replay test: each one packet, malformed or adversarial --- */
@@ -186,7 +195,7 @@ static size_t c_origin_garbage(const struct ctx *c, uint8_t *out)
 }
 static size_t c_double_auth(const struct ctx *c, uint8_t *out)
 {
-	size_t n = rs(out + TEREDO_AUTH_MIN_LEN, false);
+	size_t n = rs(out + TEREDO_AUTH_MIN_LEN, false, false);
 	uint8_t nonce[8] = { 0 };
 	teredo_put_auth_nonce(out, nonce, 0);
 	return TEREDO_AUTH_MIN_LEN + n;
@@ -254,14 +263,14 @@ static size_t c_multicast_dst(const struct ctx *c, uint8_t *out)
 }
 static size_t c_rs_bad_checksum(const struct ctx *c, uint8_t *out)
 {
-	size_t n = rs(out, false);
+	size_t n = rs(out, false, false);
 	out[n - 5] ^= 0x55;
 	return n;
 }
 static size_t c_rs_zero_option(const struct ctx *c, uint8_t *out)
 {
 	/* An RS with an option of length 0 (RFC 4861 §6.1.1: drop). */
-	size_t n = rs(out, false);
+	size_t n = rs(out, false, false);
 	uint8_t *ip6 = out + TEREDO_AUTH_MIN_LEN;
 	struct in6_addr s, d;
 	ip6_src(ip6, &s);
@@ -337,7 +346,7 @@ static size_t flood_packet(const struct ctx *c, enum mix m, uint32_t i, uint8_t 
 	switch (m) {
 	case MIX_SERVER:
 		if (k < 3)
-			return rs(out, k == 2);
+			return rs(out, k == 2, k == 1);
 		if (k < 5) { /* to a client of ours behind another spoofed address (S-14) */
 			struct sw_endpoint ep = { c->src.ip ^ htonl(1), c->src.port };
 			teredo_of(c, ep, &d);

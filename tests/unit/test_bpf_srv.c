@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frames.h"
@@ -233,6 +234,39 @@ static void sec17_ra_limit_per_address(void **state)
 	assert_int_equal(server_rs_bucket(&core, ip), siphash24(key, &ip, 4) % SERVER_RS_BUCKETS);
 }
 
+/* SEC-17 with issue 10: one RA limit whichever answers. The daemon maps the program's
+ * buckets and its core takes from them (server_share_rs_buckets), so an address that
+ * sends the forms only the daemon answers (an RS with options, say) and the forms the
+ * program answers gets the rate once, not once from each. */
+static void sec17_one_ra_limit_for_the_program_and_the_daemon(void **state)
+{
+	configure(3);
+	uint64_t *buckets = fastpath_srv_rs_buckets(fs);
+	assert_non_null(buckets);
+	server_share_rs_buckets(&core, buckets);
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts); /* the program's clock, as the daemon's */
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	struct in6_addr ll = A6("fe80::1");
+	uint8_t body[128];
+	size_t blen = make_rs(body, &ll, NULL);
+	struct sw_endpoint c = EP("203.0.113.7", 40000);
+	struct sw_action a;
+	/* The daemon answers two; the bucket they came from is the program's. */
+	assert_int_equal(server_handle(&core, now, SERVER_SOCK_PRIMARY, c, body, blen, &a), 1);
+	assert_int_equal(server_handle(&core, now, SERVER_SOCK_PRIMARY, c, body, blen, &a), 1);
+	assert_int_not_equal(buckets[server_rs_bucket(&core, c.ip)], 0);
+	/* The program answers the third and refuses the fourth ... */
+	assert_int_equal(run(frame(c, PRIMARY, body, blen)), XDP_TX);
+	assert_int_equal(run(frame(c, PRIMARY, body, blen)), XDP_DROP);
+	assert_int_equal(counter(FPS_RS_LIMITED), 1);
+	/* ... and so does the daemon now, in the same second. */
+	assert_int_equal(server_handle(&core, now, SERVER_SOCK_PRIMARY, c, body, blen, &a), 0);
+	assert_int_equal(core.stats.dropped[SRV_DROP_RS_RATE], 1);
+	/* Another address has its own bucket. */
+	assert_int_equal(server_handle(&core, now, SERVER_SOCK_PRIMARY, EP("203.0.113.9", 40000), body, blen, &a), 1);
+}
+
 /* A network namespace of the test's own with a veth whose IPv4 forwarding is on (the
  * kernel answers XDP's route lookups only then) and a neighbour for 198.51.100.0/24. */
 static bool make_namespace(void)
@@ -343,6 +377,7 @@ int main(void)
 		T(s17_cone_flag_answer_from_the_other_address),
 		T(s20_s05_s23_and_other_forms_go_to_the_daemon),
 		T(sec17_ra_limit_per_address),
+		T(sec17_one_ra_limit_for_the_program_and_the_daemon),
 		T(s13_s14_bubbles_forwarded_as_the_core_forwards),
 		T(s07_s08_s13_refused_bubbles_go_to_the_daemon),
 		T(unconfigured_passes_everything),

@@ -383,6 +383,29 @@ static void sec17_rs_rate_limited_per_source_address(void **state)
 	assert_int_equal(total_drops(), 3);
 }
 
+/* The RA limit's one-word bucket (shared with the XDP program, issue 10): the token
+ * bucket of ratelimit_take, a clock that another CPU read later than ours refills
+ * nothing, and a rate beyond the word's 24 bits counts as that much. */
+static void sec17_word_bucket_as_the_token_bucket(void **state)
+{
+	uint64_t w = 0;
+	struct ratelimit r = { 0 };
+	uint64_t t = 5000;
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(ratelimit_take_word(&w, t, 10), ratelimit_take(&r, t, 10));
+	assert_false(ratelimit_take_word(&w, t, 10));
+	assert_false(ratelimit_take_word(&w, t - 50, 10)); /* earlier than the refill */
+	t += 250;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ratelimit_take_word(&w, t, 10), ratelimit_take(&r, t, 10));
+	assert_int_equal(w >> 24, t);
+	w = 0;
+	int n = 0;
+	while (n < 0x1000000 + 10 && ratelimit_take_word(&w, t, 0xffffffff))
+		n++;
+	assert_int_equal(n, RATELIMIT_WORD_MAX_RATE);
+}
+
 static void rs_rate_zero_means_no_limit(void **state)
 {
 	struct in6_addr ll = A6("fe80::ffff:ffff:fffe");
@@ -431,6 +454,7 @@ int main(void)
 		T(rfc4380_s5_3_1_s03_malformed),
 		T(sec17_rs_rate_limited_per_source_address),
 		T(rs_rate_zero_means_no_limit),
+		T(sec17_word_bucket_as_the_token_bucket),
 		T(server_drop_names_complete),
 	};
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
