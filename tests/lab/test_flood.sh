@@ -146,6 +146,14 @@ ping_c2() {
 ON_FLOOD=ping_c2 FLOODER=v6host LABEL="relay (native side)" flood_role rel relay "$rsock" - native -S 198.51.100.10 -6 2001:db8:1::100
 check "relay (native side): a new client gets through during the flood (loss ${C2_LOSS:-100}%)" \
 	awk -v l="${C2_LOSS:-100}" 'BEGIN { exit !(l < 100) }'
+if [ "${C2_LOSS:-100}" = 100 ]; then
+	# Seen once (make check, 2026-11-29) and not reproduced since: where the exchange stood.
+	echo "# c2's status: $(lab_sw c2 status --json)"
+	echo "# c2's entry for the native host: $(lab_sw c2 peer 2001:db8:1::100 | tr '\n' ' ')"
+	echo "# the relay's entry for c2: $("$SHIPWORM" -s "$rsock" peer "${C2_ADDR:-::}" | tr '\n' ' ')"
+	echo "# the server's status: $(json "$ssock")"
+	tail -n 20 "$LAB_TMP/shipworm-c2.log" | sed 's/^/# c2 log: /'
+fi
 check "relay (native side): its tables stay within their limits" limits "$FLOOD_STATUS"
 echo "# relay (native side): pending $(field "$FLOOD_STATUS" pending_bubbles)/$(field "$FLOOD_STATUS" pending_max), pending list full $(field "$FLOOD_STATUS" pending_full) times, queued $(field "$FLOOD_STATUS" queued_packets)/$(field "$FLOOD_STATUS" queued_packets_max), $(field "$FLOOD_STATUS" queue_drops) queue drops"
 check "relay (native side): the pending list hit its limit and said so" test "$(field "$FLOOD_STATUS" pending_full)" -gt 0
