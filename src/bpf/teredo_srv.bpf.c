@@ -75,34 +75,13 @@ static __always_inline int pass(void)
 	return XDP_PASS;
 }
 
-/* The one's-complement sum of n bytes at p (n a constant; the packet bounds checked by
- * the caller), an odd last byte padded with zero as RFC 1071 pads it. */
-static __always_inline __s64 sum_n(const void *p, __u32 n, __s64 seed)
-{
-	__s64 s = bpf_csum_diff(0, 0, (__be32 *)p, n & ~3u, (__wsum)seed);
-	if (s >= 0 && (n & 3)) {
-		__u8 tail[4] = { 0 };
-		const __u8 *b = (const __u8 *)p + (n & ~3u);
-		tail[0] = b[0];
-		if ((n & 3) > 1)
-			tail[1] = b[1];
-		if ((n & 3) > 2)
-			tail[2] = b[2];
-		s = bpf_csum_diff(0, 0, (__be32 *)tail, 4, (__wsum)s);
-	}
-	return s;
-}
-
 /* The UDP checksum of a datagram as the socket would check it: none (zero) is
- * accepted on IPv4. */
-static __always_inline int udp_ok(const struct iphdr *ip, const struct udphdr *udp, __u32 ulen)
+ * accepted on IPv4. ulen is a constant on every path here, the bytes checked. */
+static __always_inline int udp_ok(const struct iphdr *ip, const struct udphdr *udp, const __u32 ulen)
 {
 	if (!udp->check)
 		return 1;
-	__s64 s = udp4_pseudo_sum(ip->saddr, ip->daddr, ulen);
-	if (s < 0)
-		return 0;
-	return sum_is_valid(sum_n(udp, ulen, s));
+	return fold_fixed(sum_fixed(udp, ulen, udp4_pseudo_fixed(ip->saddr, ip->daddr, ulen))) == 0xffff;
 }
 
 static __always_inline int is_own(const struct fps_config *c, __u32 ip)
@@ -151,13 +130,12 @@ static __always_inline void put_headers(void *data, const struct bpf_fib_lookup 
 	ip->check = 0;
 	ip->saddr = src;
 	ip->daddr = dst;
-	ip->check = ~csum_fold16(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0));
+	ip->check = ~fold_fixed(sum_fixed(ip, sizeof *ip, 0));
 	udp->source = bpf_htons(TEREDO_PORT);
 	udp->dest = dport;
 	udp->len = bpf_htons(ulen);
 	udp->check = 0;
-	__s64 s = sum_n(udp, ulen, udp4_pseudo_sum(src, dst, ulen));
-	__u16 c = ~csum_fold16(s);
+	__u16 c = ~fold_fixed(sum_fixed(udp, ulen, udp4_pseudo_fixed(src, dst, ulen)));
 	udp->check = c ? c : 0xffff;
 }
 
@@ -172,7 +150,7 @@ static __always_inline void put_origin(__u8 *o, __u32 ip, __u16 port)
 
 /* RFC 4380 §5.3.2 (S-15..S-20): an RS, with or without a nonce-only authentication
  * header, gets the core's RA with the client's mapping in an origin indication. */
-static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config *c, __u32 plen)
+static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config *c, const __u32 plen)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct iphdr *ip = data + sizeof(struct ethhdr);
@@ -203,16 +181,10 @@ static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config
 		return pass();
 	if (m[0] != 133 || m[1] != 0)
 		return pass();
-	struct {
-		__u8 src[16], dst[16];
-		__u32 len;
-		__u8 zero[3], nh;
-	} ph = { .len = bpf_htonl(RS_LEN), .nh = 58 };
-	__builtin_memcpy(ph.src, ip6 + 8, 16);
-	__builtin_memcpy(ph.dst, ip6 + 24, 16);
-	__s64 s = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
-	s = bpf_csum_diff(0, 0, (__be32 *)m, RS_LEN, (__wsum)s);
-	if (s < 0 || csum_fold16(s) != 0xffff)
+	/* The pseudo-header (RFC 8200 §8.1): both addresses as they lie in the packet,
+	 * then the length and next header. */
+	__u64 s = sum_fixed(ip6 + 8, 32, (__u64)bpf_htonl(RS_LEN) + bpf_htonl(58));
+	if (fold_fixed(sum_fixed(m, RS_LEN, s)) != 0xffff)
 		return pass();
 	if (!udp_ok(ip, udp, sizeof *udp + plen))
 		return pass();
@@ -272,8 +244,7 @@ static __always_inline int answer_rs(struct xdp_md *ctx, const struct fps_config
 	__builtin_memcpy(ra + 24, client, 16);
 	/* The template's checksum is for the destination ::; add the client's address. */
 	__u16 sum0 = ~*(__u16 *)(ra + IP6_LEN + 2);
-	s = bpf_csum_diff(0, 0, (__be32 *)client, 16, sum0);
-	*(__u16 *)(ra + IP6_LEN + 2) = ~csum_fold16(s);
+	*(__u16 *)(ra + IP6_LEN + 2) = ~fold_fixed(sum_fixed(client, 16, sum0));
 	put_headers(data, &f, from, cip, cport, (__u16)ulen);
 	count(FPS_RS_ANSWERED);
 	return XDP_TX;
@@ -362,7 +333,7 @@ int teredo_srv(struct xdp_md *ctx)
 	/* Ours from here on. IPv4 options, fragments and bad header checksums: the daemon. */
 	if (ip->frag_off & bpf_htons(0x3fff))
 		return pass();
-	if (csum_fold16(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof *ip, 0)) != 0xffff)
+	if (fold_fixed(sum_fixed(ip, sizeof *ip, 0)) != 0xffff)
 		return pass();
 	__u32 tot = bpf_ntohs(ip->tot_len), ulen = bpf_ntohs(udp->len);
 	if (ulen != tot - sizeof *ip || ulen < sizeof *udp || data + sizeof *eth + tot > end)
@@ -375,15 +346,16 @@ int teredo_srv(struct xdp_md *ctx)
 		return pass();
 	__u32 plen = ulen - sizeof *udp;
 	const __u8 *p = (void *)(udp + 1);
+	/* Each form with its length as a constant: the sums are unrolled for it. */
 	if (plen == AUTH_LEN + IP6_LEN + RS_LEN) {
 		if ((void *)p + 2 > end || p[0] != 0 || p[1] != 1)
 			return pass();
-		return answer_rs(ctx, c, plen);
+		return answer_rs(ctx, c, AUTH_LEN + IP6_LEN + RS_LEN);
 	}
 	if (plen == IP6_LEN + RS_LEN) {
 		if ((void *)p + 1 > end || (p[0] >> 4) != 6)
 			return pass();
-		return answer_rs(ctx, c, plen);
+		return answer_rs(ctx, c, IP6_LEN + RS_LEN);
 	}
 	if (plen == IP6_LEN) {
 		if ((void *)p + 1 > end || (p[0] >> 4) != 6)
