@@ -99,6 +99,10 @@ BPF_LOADER := src/sys/fastpath.c src/sys/fastpath_srv.c src/sys/netlink.c
 build/unit/test_bpf build/unit/test_bpf_srv: build/unit/%: tests/unit/%.c $(BPF_LOADER) $(SAN_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/*.h | build/unit
 	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(BPF_LOADER) $(SAN_OBJS) -lcmocka -lbpf -lmnl
 
+# The send batches' UDP GSO rows, through real sockets on loopback.
+build/unit/test_udp: tests/unit/test_udp.c src/sys/udp.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< src/sys/udp.c $(SAN_OBJS) -lcmocka
+
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
 build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
 	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_OBJS) -lcmocka

@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D_FASTPATH, D_TUNOFFLOAD, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D_FASTPATH, D_TUNOFFLOAD, D_UDPOFFLOAD, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -51,6 +51,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_DORMANTIDLE] = "DormantIdle",
 	[D_FASTPATH] = "FastPath",
 	[D_TUNOFFLOAD] = "TunOffload",
+	[D_UDPOFFLOAD] = "UdpOffload",
 };
 
 const char *config_mode_name(enum sw_mode m)
@@ -258,6 +259,7 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 	case D_UPNP:
 	case D_DORMANT:
 	case D_TUNOFFLOAD: /* issue 10: the TUN's TSO and checksum offload (sys/tun.h) */
+	case D_UDPOFFLOAD: /* issue 10: UDP GSO rows on the Teredo sockets (sys/udp.h) */
 	case D_REFRESHDISC: {
 		bool *flag = d == D_SYMMETRICNAT     ? &c->symmetric_nat
 			     : d == D_LOADREDUCTION  ? &c->load_reduction
@@ -267,6 +269,7 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			     : d == D_REFRESHDISC    ? &c->refresh_discovery
 			     : d == D_DORMANT        ? &c->dormant
 			     : d == D_TUNOFFLOAD     ? &c->tun_offload
+			     : d == D_UDPOFFLOAD     ? &c->udp_offload
 						     : &c->sequential_nat;
 		if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcmp(v, "1"))
 			*flag = true;
@@ -333,6 +336,7 @@ static void defaults(struct sw_config *c)
 	c->dormant_idle_s = 600;
 	c->fast_path = FASTPATH_CFG_AUTO;
 	c->tun_offload = true;
+	c->udp_offload = true;
 }
 
 /* The first directive set that only a client takes, or -1 (for messages). */

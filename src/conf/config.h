@@ -30,6 +30,7 @@ struct sw_config {
 #define FASTPATH_CFG_AUTO 1
 #define FASTPATH_CFG_ON 2
 	bool tun_offload;       /* client, relays: TunOffload (issue 10), yes by default */
+	bool udp_offload;       /* client, relays: UdpOffload (issue 10), yes by default */
 	uint32_t max_peers;     /* client, relay: MaxPeers, 0 = the role's default */
 	/* Mode auto: why the supervisor (sys/auto_io.c) runs this role, for the status;
 	 * "" when the mode was configured. */

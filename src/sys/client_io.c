@@ -388,6 +388,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
 	fastpath_status(o, &io->fps);
 	tun_status(o, &io->tunrx);
+	udp_gso_status(o, &io->tx, io->cfg->udp_offload);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -447,6 +448,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
 		tun_status_counters(&o, &io->tunrx);
+		udp_gso_status_counters(&o, &io->tx, 1, io->rtx, CLIENT_RANDOM_PORTS);
 		if (io->fp)
 			fastpath_status_counters(&o, io->fp, c->trust.lost);
 		st_obj_end(&o);
@@ -623,6 +625,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.random_ports = cfg->symmetric_nat && cfg->port_preserving_nat ? CLIENT_RANDOM_PORTS : 0;
 	/* RFC 6081 §5.3 needs §5.2; §5.6 takes the same mapping. */
 	cc.upnp = cfg->upnp && (cfg->symmetric_nat || cfg->hairpinning);
+	/* Issue 10: a TCP stream's segments to one peer leave as UDP GSO rows. */
+	udp_tx_gso(&io.tx, cfg->udp_offload);
+	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
+		udp_tx_gso(&io.rtx[i], cfg->udp_offload);
 	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));

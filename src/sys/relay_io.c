@@ -192,6 +192,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
 	fastpath_status(&o, &io->fps);
 	tun_status(&o, &io->tunrx);
+	udp_gso_status(&o, &io->tx[0], io->cfg->udp_offload);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -204,6 +205,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
 	tun_status_counters(&o, &io->tunrx);
+	udp_gso_status_counters(&o, io->tx, io->nudp, NULL, 0);
 	if (io->fp)
 		fastpath_status_counters(&o, io->fp, r->trust.lost);
 	st_obj_end(&o);
@@ -256,6 +258,9 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.nudp = 2;
 		rc.nsocks = 2;
 	}
+	/* Issue 10: one flow's packets to one client leave as UDP GSO rows. */
+	for (int i = 0; i < 2; i++)
+		udp_tx_gso(&io.tx[i], cfg->udp_offload);
 	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));

@@ -2,9 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/udp.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "sys/status_fmt.h"
 
 int udp_open(uint32_t ip, uint16_t port, int reuseport)
 {
@@ -85,21 +89,132 @@ void udp_tx_add(struct udp_tx *tx, const struct sw_action *a)
 	h->msg_iovlen = (size_t)k;
 }
 
-int udp_tx_flush(int fd, struct udp_tx *tx)
+/* sendmmsg msgs[0..n), skipping each datagram that fails (unreachable, buffer full).
+ * With rows, a row the kernel refuses as a row (the route's device cannot checksum for
+ * GSO: EIO, as on 6.1 without checksum offload; datagrams larger than the path's MTU, or
+ * a socket without UDP checksums: EINVAL) goes again one datagram at a time, and rows
+ * stop for good: a probe by use, as the TUN's offloads are probed at start.
+ * Returns how many of the batch's datagrams could not be sent. */
+static int send_all(int fd, struct udp_tx *tx, struct mmsghdr *msgs, int n, bool rows)
 {
 	int failed = 0, off = 0;
-	while (off < tx->n) {
-		int r = sendmmsg(fd, tx->msgs + off, (unsigned)(tx->n - off), MSG_DONTWAIT);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			/* Skip the datagram that failed (unreachable, buffer full) and go on. */
-			failed++;
-			off++;
+	while (off < n) {
+		int r = sendmmsg(fd, msgs + off, (unsigned)(n - off), MSG_DONTWAIT);
+		if (r > 0) {
+			off += r;
 			continue;
 		}
-		off += r;
+		if (r < 0 && errno == EINTR)
+			continue;
+		int e = errno;
+		if (rows && tx->row_count[off] > 1) {
+			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS) {
+				tx->gso = false;
+				tx->gso_failed = true;
+				tx->gso_sends--;
+				tx->gso_datagrams -= (uint64_t)tx->row_count[off];
+				failed += send_all(fd, tx, tx->msgs + tx->row_first[off], tx->row_count[off], false);
+				off++;
+				continue;
+			}
+		}
+		failed += rows ? tx->row_count[off] : 1;
+		off++;
 	}
+	return failed;
+}
+
+static size_t msg_len(const struct msghdr *h)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < h->msg_iovlen; k++)
+		n += h->msg_iov[k].iov_len;
+	return n;
+}
+
+static bool same_dst(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* The batch as rows: datagrams in a row to one destination, each as long as the
+ * first but the last (no longer), at most UDP_GSO_SEGS and UDP_GSO_BYTES. */
+static int make_rows(struct udp_tx *tx)
+{
+	int nrows = 0, niov = 0;
+	for (int i = 0; i < tx->n;) {
+		size_t len = msg_len(&tx->msgs[i].msg_hdr), total = len;
+		int j = i + 1;
+		while (len && j < tx->n && j - i < UDP_GSO_SEGS && same_dst(&tx->to[i], &tx->to[j])) {
+			size_t l = msg_len(&tx->msgs[j].msg_hdr);
+			if (l > len || !l || total + l > UDP_GSO_BYTES)
+				break;
+			total += l;
+			j++;
+			if (l < len)
+				break; /* a shorter one ends the row */
+		}
+		struct msghdr *h = &tx->rows[nrows].msg_hdr;
+		memset(h, 0, sizeof *h);
+		h->msg_name = &tx->to[i];
+		h->msg_namelen = sizeof tx->to[i];
+		h->msg_iov = &tx->row_iov[niov];
+		for (int k = i; k < j; k++)
+			for (size_t v = 0; v < tx->msgs[k].msg_hdr.msg_iovlen; v++)
+				tx->row_iov[niov++] = tx->msgs[k].msg_hdr.msg_iov[v];
+		h->msg_iovlen = (size_t)(&tx->row_iov[niov] - h->msg_iov);
+		if (j - i > 1) {
+			h->msg_control = tx->row_cmsg[nrows].buf;
+			h->msg_controllen = sizeof tx->row_cmsg[nrows].buf;
+			struct cmsghdr *c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			uint16_t seg = (uint16_t)len;
+			memcpy(CMSG_DATA(c), &seg, sizeof seg);
+			tx->gso_sends++;
+			tx->gso_datagrams += (uint64_t)(j - i);
+		}
+		tx->row_first[nrows] = i;
+		tx->row_count[nrows] = j - i;
+		nrows++;
+		i = j;
+	}
+	return nrows;
+}
+
+void udp_tx_gso(struct udp_tx *tx, bool on)
+{
+	tx->gso = on && !tx->gso_failed;
+}
+
+int udp_tx_flush(int fd, struct udp_tx *tx)
+{
+	int failed;
+	if (tx->gso && tx->n > 1)
+		failed = send_all(fd, tx, tx->rows, make_rows(tx), true);
+	else
+		failed = send_all(fd, tx, tx->msgs, tx->n, false);
 	tx->n = 0;
 	return failed;
+}
+
+void udp_gso_status(struct status_out *o, const struct udp_tx *tx, bool configured)
+{
+	st_str(o, "udp_offload", tx->gso ? "on (UDP GSO rows)"
+			       : tx->gso_failed ? "off (the kernel refused a UDP GSO row on this route)"
+			       : configured ? "off" : "off (UdpOffload no)");
+}
+
+void udp_gso_status_counters(struct status_out *o, const struct udp_tx *tx, int n, const struct udp_tx *more,
+			     int nmore)
+{
+	uint64_t sends = 0, datagrams = 0;
+	for (int i = 0; i < n + nmore; i++) {
+		const struct udp_tx *t = i < n ? &tx[i] : &more[i - n];
+		sends += t->gso_sends;
+		datagrams += t->gso_datagrams;
+	}
+	st_u64(o, "udp_gso_sends", sends);
+	st_u64(o, "udp_gso_datagrams", datagrams);
 }

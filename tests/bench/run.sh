@@ -308,8 +308,9 @@ bench_client_flood miredo miredo
 echo
 echo "== Kernel fast path (issue 10): a client behind a full-cone NAT (shipworm server) and the"
 echo "   native host through a relay: shipworm relay + shipworm client with FastPath on, then both"
-echo "   off, then Miredo relay + Miredo client, and the lab's own limit: the same hosts and NAT"
-echo "   carrying plain IPv4 (no Teredo)."
+echo "   off, then Miredo relay + Miredo client, and the lab's own limit: plain IPv4 (no Teredo)"
+echo "   from another host straight to the NAT, and from the native host through the relay's host"
+echo "   (plain IPv4 forwarding there): the same hosts and NAT as the Teredo rows."
 echo "   CPU is the whole machine's (/proc/stat: user, nice, system, irq, softirq, all CPUs),"
 echo "   generators and receivers included, since eBPF work is charged to no process."
 kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 2>/dev/null
@@ -317,6 +318,14 @@ lab_wait 10 lab_no_proc c1 miredo
 lab_wait 10 lab_no_proc rel miredo
 lab_wait 10 lab_no_proc srv miredo-server
 lab_exec gen ip addr add 198.51.100.51/24 dev eth0 2>/dev/null
+# The same hosts as the Teredo rows: the native host -> the relay's host (plain IPv4
+# forwarding) -> the NAT -> the client. The native host's IPv4 address is one the others
+# reach only through the relay's host (no redirects: in and out by the same link).
+lab_exec v6host ip addr add 192.0.2.100/32 dev eth0
+lab_exec v6host ip route add 198.51.100.21/32 via 198.51.100.30 dev eth0 onlink src 192.0.2.100
+lab_exec nat1 ip route add 192.0.2.100/32 via 198.51.100.30
+lab_exec rel sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+lab_exec rel ip route add 192.0.2.100/32 dev eth0
 lab_bg gen iperf3-gen iperf3 -s
 lab_shipworm_server srv 198.51.100.10 >/dev/null
 declare -A ftcp_in ftcp_out fcpu fpps fppm
@@ -344,7 +353,7 @@ fp_measure() {
 		f && /"packets"/ && !/lost/ { gsub(/,/, ""); print $2 - l; exit }' <<<"$j")
 	fpps[$label]=$(awk -v p="${pk:-0}" 'BEGIN { printf "%.0f", p / '"$BENCH_SECONDS"' }')
 	fppm[$label]=$(awk -v p="${pk:-0}" -v a="$c0" -v b="$c1v" 'BEGIN { r = p > 0 ? (b - a) / (p / 1e6) : 0; printf "%.1f", r }')
-	printf '%-22s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
+	printf '%-25s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
 		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
 }
 fp_row() { # LABEL IMPL [FASTPATH]: relay and client of one implementation
@@ -379,6 +388,7 @@ fp_row() { # LABEL IMPL [FASTPATH]: relay and client of one implementation
 	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
 }
 fp_measure "plain IPv4 (no Teredo)" -4 198.51.100.50
+fp_measure "plain IPv4 via relay host" -4 192.0.2.100
 fp_row "shipworm FastPath on" shipworm on
 fp_row "shipworm FastPath off" shipworm off
 fp_row "Miredo relay + client" miredo
@@ -387,6 +397,10 @@ awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath of
     -v sm="${fppm[Miredo relay + client]:-0}" -v sp="${fppm[plain IPv4 (no Teredo)]:-0}" 'BEGIN {
 	printf "ratios (machine CPU per GB, TCP): FastPath on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (off > 0 ? on / off : 0), (m > 0 ? on / m : 0), (p > 0 ? on / p : 0)
 	printf "ratios (machine CPU per million small packets): on / off %.2f, on / Miredo %.2f, on / plain %.2f\n", (soff > 0 ? son / soff : 0), (sm > 0 ? son / sm : 0), (sp > 0 ? son / sp : 0) }'
+awk -v on="${fpps[shipworm FastPath on]:-0}" -v off="${fpps[shipworm FastPath off]:-0}" -v p="${fpps[plain IPv4 (no Teredo)]:-0}" \
+    -v pr="${fpps[plain IPv4 via relay host]:-0}" -v son="${fppm[shipworm FastPath on]:-0}" -v spr="${fppm[plain IPv4 via relay host]:-0}" 'BEGIN {
+	printf "small packets delivered, share of the plain path: FastPath on %.2f (through the relay host %.2f), off %.2f (%.2f); CPU per packet, on / plain through the relay host %.2f\n",
+		(p > 0 ? on / p : 0), (pr > 0 ? on / pr : 0), (p > 0 ? off / p : 0), (pr > 0 ? off / pr : 0), (spr > 0 ? son / spr : 0) }'
 
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"

@@ -151,6 +151,12 @@ static void contradictions_are_errors(void **state)
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nTunOffload no\n"), 0);
 	assert_false(cfg.tun_offload);
 	expect_error("RelayType cone\nTunOffload tso\n", "test.conf:2: TunOffload: \"tso\" is not yes or no");
+	/* UDP GSO rows, yes by default. */
+	assert_int_equal(parse("RelayType cone\n"), 0);
+	assert_true(cfg.udp_offload);
+	assert_int_equal(parse("RelayType cone\nUdpOffload no\n"), 0);
+	assert_false(cfg.udp_offload);
+	expect_error("RelayType cone\nUdpOffload gso\n", "test.conf:2: UdpOffload: \"gso\" is not yes or no");
 	assert_int_equal(parse("ServerAddress 1.2.3.4\nRefreshInterval 10\n"), 0);
 	assert_int_equal(cfg.refresh_s, 10);
 	expect_error("ServerAddress 1.2.3.4\nRefreshInterval 2\n", "test.conf:2: RefreshInterval: \"2\" is not a number of seconds from 5 to 300");
