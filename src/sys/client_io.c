@@ -389,6 +389,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	fastpath_status(o, &io->fps);
 	tun_status(o, &io->tunrx);
 	udp_gso_status(o, &io->tx, io->cfg->udp_offload);
+	udp_gro_status(o, &io->rx, io->fp != NULL, io->cfg->udp_offload);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
 	st_bool(o, "symmetric_nat_support", c->cfg.symmetric_nat);
 	status_limits(o, &c->peers, &c->pending);
@@ -449,6 +450,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "send_errors", io->send_errors);
 		tun_status_counters(&o, &io->tunrx);
 		udp_gso_status_counters(&o, &io->tx, 1, io->rtx, CLIENT_RANDOM_PORTS);
+		udp_gro_status_counters(&o, &io->rx);
 		if (io->fp)
 			fastpath_status_counters(&o, io->fp, c->trust.lost);
 		st_obj_end(&o);
@@ -690,6 +692,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (io.fp)
 			client_fast_path(&io.core);
 	}
+	/* Issue 10: rows in (UDP GRO) only where no ingress program reads the traffic first. */
+	if (!io.fp && cfg->udp_offload)
+		(void)udp_rx_gro(io.udp, &io.rx);
 	/* The client keeps CAP_NET_ADMIN, and only that: it changes its address and
 	 * routes whenever it re-qualifies (and CAP_BPF where the fast path needs it). */
 	if (daemon_drop_privileges(user, DROP_KEEP_NET_ADMIN | (io.fps.cap_bpf ? DROP_KEEP_BPF : 0)) < 0) {
@@ -746,8 +751,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					int k = udp_rx_batch(io.udp, &io.rx);
 					now = daemon_now_ms();
 					for (int j = 0; j < k; j++)
-						execute(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), io.rx.bufs[j],
-									io.rx.msgs[j].msg_len, io.acts, ACTS));
+						execute(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+									udp_rx_len(&io.rx, j), io.acts, ACTS));
 					if (k < UDP_BATCH)
 						break;
 				}
@@ -766,8 +771,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				int k = udp_rx_batch(io.probe, &io.rx);
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++)
-					execute(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), io.rx.bufs[j],
-								   io.rx.msgs[j].msg_len, io.acts, ACTS));
+					execute(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+								   udp_rx_len(&io.rx, j), io.acts, ACTS));
 				break;
 			}
 			default: {
@@ -778,8 +783,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++)
 					execute(&io, client_udp_on(&io.core, now, (uint8_t)(CLIENT_SOCK_RANDOM + slot),
-								   udp_rx_src(&io.rx, j), io.rx.bufs[j],
-								   io.rx.msgs[j].msg_len, io.acts, ACTS));
+								   udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+								   udp_rx_len(&io.rx, j), io.acts, ACTS));
 				break;
 			}
 			case 6: {
@@ -834,8 +839,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				for (int j = 0; j < k; j++) {
 					struct sw_endpoint src = udp_rx_src(&io.rx, j);
 					bool on_link = ipv4_in_nets(io.core.nets, io.core.nnets, src.ip);
-					execute(&io, client_discovery(&io.core, now, src, on_link, io.rx.bufs[j],
-								      io.rx.msgs[j].msg_len, io.acts, ACTS));
+					execute(&io, client_discovery(&io.core, now, src, on_link, udp_rx_data(&io.rx, j),
+								      udp_rx_len(&io.rx, j), io.acts, ACTS));
 				}
 				break;
 			}

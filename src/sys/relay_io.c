@@ -193,6 +193,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	fastpath_status(&o, &io->fps);
 	tun_status(&o, &io->tunrx);
 	udp_gso_status(&o, &io->tx[0], io->cfg->udp_offload);
+	udp_gro_status(&o, &io->rx, io->fp != NULL, io->cfg->udp_offload);
 	status_limits(&o, &r->peers, &r->pending);
 	st_obj_begin(&o, "counters");
 	const struct relay_stats *s = &r->stats;
@@ -206,6 +207,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "send_errors", io->send_errors);
 	tun_status_counters(&o, &io->tunrx);
 	udp_gso_status_counters(&o, io->tx, io->nudp, NULL, 0);
+	udp_gro_status_counters(&o, &io->rx);
 	if (io->fp)
 		fastpath_status_counters(&o, io->fp, r->trust.lost);
 	st_obj_end(&o);
@@ -315,6 +317,10 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (host)
 			fastpath_set_locals(io.fp, io.core.local, io.core.nlocal);
 	}
+	/* Issue 10: rows in (UDP GRO) only where no ingress program reads the traffic first. */
+	if (!io.fp && cfg->udp_offload)
+		for (int i = 0; i < io.nudp; i++)
+			(void)udp_rx_gro(io.udp[i], &io.rx);
 	if (daemon_drop_privileges(user, io.fps.cap_bpf ? DROP_KEEP_BPF : 0) < 0) {
 		log_err("cannot switch to user %s: %s", user, strerror(errno));
 		return 1;
@@ -353,8 +359,8 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					int k = udp_rx_batch(io.udp[s], &io.rx);
 					now = daemon_now_ms();
 					for (int j = 0; j < k; j++)
-						execute(&io, io.udp_acts, relay_udp_on(&io.core, now, s, udp_rx_src(&io.rx, j), io.rx.bufs[j],
-										      io.rx.msgs[j].msg_len, io.udp_acts, UDP_ACTS));
+						execute(&io, io.udp_acts, relay_udp_on(&io.core, now, s, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+										      udp_rx_len(&io.rx, j), io.udp_acts, UDP_ACTS));
 					flush(&io);
 					if (k < UDP_BATCH)
 						break;

@@ -104,8 +104,8 @@ static void drain(struct server_io *io, int sock)
 		uint64_t now = daemon_now_ms(); /* one clock read per batch */
 		for (int i = 0; i < n; i++) {
 			struct sw_action *a = &io->acts[i];
-			if (server_handle(&io->core, now, sock, udp_rx_src(&io->rx, i), io->rx.bufs[i],
-					  io->rx.msgs[i].msg_len, a) != 1)
+			if (server_handle(&io->core, now, sock, udp_rx_src(&io->rx, i), udp_rx_data(&io->rx, i),
+					  udp_rx_len(&io->rx, i), a) != 1)
 				continue;
 			if (a->kind == SW_ACT_UDP)
 				udp_tx_add(&io->tx[a->sock], a);

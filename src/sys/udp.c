@@ -57,14 +57,60 @@ void udp_rx_free(struct udp_rx *rx)
 	rx->bufs = NULL;
 }
 
+int udp_rx_gro(int fd, struct udp_rx *rx)
+{
+	int one = 1;
+	if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0)
+		return -1;
+	rx->gro = true;
+	return 0;
+}
+
+/* The row size of message i: the UDP_GRO control message's, or 0. */
+static int gro_size(struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof v);
+			return v;
+		}
+	return 0;
+}
+
 int udp_rx_batch(int fd, struct udp_rx *rx)
 {
-	for (int i = 0; i < UDP_BATCH; i++)
-		rx->msgs[i].msg_hdr.msg_namelen = sizeof rx->from[i];
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *h = &rx->msgs[i].msg_hdr;
+		h->msg_namelen = sizeof rx->from[i];
+		h->msg_control = rx->gro ? rx->ctl[i].buf : NULL;
+		h->msg_controllen = rx->gro ? sizeof rx->ctl[i].buf : 0;
+	}
 	int n = recvmmsg(fd, rx->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-	return n;
+	int d = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = rx->msgs[i].msg_len;
+		size_t seg = rx->gro ? (size_t)gro_size(&rx->msgs[i].msg_hdr) : 0;
+		if (!seg || seg >= len) {
+			rx->dg[d].off = 0;
+			rx->dg[d].len = (uint16_t)len;
+			rx->dg[d++].msg = (uint8_t)i;
+			continue;
+		}
+		/* A row: gso_size bytes each, the last the rest (never more than a row holds:
+		 * the batch has room for UDP_ROW_MAX datagrams a message). */
+		int k = 0;
+		for (size_t off = 0; off < len && k < UDP_ROW_MAX; off += seg, k++) {
+			rx->dg[d].off = (uint32_t)off;
+			rx->dg[d].len = (uint16_t)(len - off < seg ? len - off : seg);
+			rx->dg[d++].msg = (uint8_t)i;
+		}
+		rx->gro_rows++;
+		rx->gro_datagrams += (uint64_t)k;
+	}
+	return d;
 }
 
 void udp_tx_add(struct udp_tx *tx, const struct sw_action *a)
@@ -217,4 +263,18 @@ void udp_gso_status_counters(struct status_out *o, const struct udp_tx *tx, int 
 	}
 	st_u64(o, "udp_gso_sends", sends);
 	st_u64(o, "udp_gso_datagrams", datagrams);
+}
+
+void udp_gro_status(struct status_out *o, const struct udp_rx *rx, bool fast_path, bool configured)
+{
+	st_str(o, "udp_gro", rx->gro	     ? "on (rows received whole, cut by the daemon)"
+			    : !configured ? "off (UdpOffload no)"
+			    : fast_path	     ? "off (the fast path's ingress program reads the traffic first)"
+					     : "off (the kernel refused UDP_GRO)");
+}
+
+void udp_gro_status_counters(struct status_out *o, const struct udp_rx *rx)
+{
+	st_u64(o, "udp_gro_rows", rx->gro_rows);
+	st_u64(o, "udp_gro_datagrams", rx->gro_datagrams);
 }

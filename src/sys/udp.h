@@ -19,22 +19,53 @@
  * and never SO_BROADCAST (P-08). Returns the fd or -1 with errno set. */
 int udp_open(uint32_t ip, uint16_t port, int reuseport);
 
-/* A receive batch: buffers and message headers reused across calls. */
+/* A receive batch: buffers and message headers reused across calls.
+ *
+ * With UDP GRO on the socket (udp_rx_gro), one message may hold a row of datagrams (as
+ * udp_tx sends them, or as a NIC's GRO coalesced them), all gso_size long but the last;
+ * the batch cuts rows back into datagrams, so a caller sees datagrams only: udp_rx_data,
+ * udp_rx_len and udp_rx_src of datagram j < the count udp_rx_batch returned. */
+#define UDP_ROW_MAX 128 /* datagrams in one row: UDP_MAX_SEGMENTS of newer kernels */
 struct udp_rx {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_in from[UDP_BATCH];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl[UDP_BATCH];
 	uint8_t (*bufs)[UDP_BUF_SIZE];
+	struct {
+		uint32_t off;
+		uint16_t len;
+		uint8_t msg;
+	} dg[UDP_BATCH * UDP_ROW_MAX];
+	bool gro;                /* UDP_GRO is on for the socket(s) read into this batch */
+	uint64_t gro_rows;       /* messages that held two datagrams or more */
+	uint64_t gro_datagrams;  /* datagrams those held */
 };
 
 int udp_rx_init(struct udp_rx *rx);
 void udp_rx_free(struct udp_rx *rx);
 /* recvmmsg into rx; returns the number of datagrams (0 when none is waiting). */
 int udp_rx_batch(int fd, struct udp_rx *rx);
-static inline struct sw_endpoint udp_rx_src(const struct udp_rx *rx, int i)
+static inline const uint8_t *udp_rx_data(const struct udp_rx *rx, int j)
 {
-	return (struct sw_endpoint){ .ip = rx->from[i].sin_addr.s_addr, .port = rx->from[i].sin_port };
+	return rx->bufs[rx->dg[j].msg] + rx->dg[j].off;
 }
+static inline size_t udp_rx_len(const struct udp_rx *rx, int j)
+{
+	return rx->dg[j].len;
+}
+static inline struct sw_endpoint udp_rx_src(const struct udp_rx *rx, int j)
+{
+	const struct sockaddr_in *f = &rx->from[rx->dg[j].msg];
+	return (struct sw_endpoint){ .ip = f->sin_addr.s_addr, .port = f->sin_port };
+}
+/* Ask for rows on fd (UDP_GRO, Linux 5.0). Only where the kernel fast path does not
+ * read the socket's traffic first: GRO in the kernel would coalesce the datagrams its
+ * ingress program decapsulates into rows it must leave to the daemon. Returns 0 or -1. */
+int udp_rx_gro(int fd, struct udp_rx *rx);
 
 /* A send batch of actions for one socket.
  *
@@ -74,6 +105,10 @@ struct status_out;
 void udp_gso_status(struct status_out *o, const struct udp_tx *tx, bool configured);
 void udp_gso_status_counters(struct status_out *o, const struct udp_tx *tx, int n, const struct udp_tx *more,
 			     int nmore);
+/* udp_gro: on, or off and why (fast_path: the kernel fast path reads the socket's
+ * traffic first); its counters. */
+void udp_gro_status(struct status_out *o, const struct udp_rx *rx, bool fast_path, bool configured);
+void udp_gro_status_counters(struct status_out *o, const struct udp_rx *rx);
 
 /* Queue action a (SW_ACT_UDP) on tx; a must stay valid until udp_tx_flush. */
 void udp_tx_add(struct udp_tx *tx, const struct sw_action *a);

@@ -356,12 +356,12 @@ fp_measure() {
 	printf '%-25s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
 		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
 }
-fp_row() { # LABEL IMPL [FASTPATH]: relay and client of one implementation
+fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implementation
 	local comm=miredo sock
 	if [ "$2" = shipworm ]; then
 		comm=shipwormd
-		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s' "$3")"
-		lab_shipworm_client c1 198.51.100.10 "FastPath $3" >/dev/null
+		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s\n%s' "$3" "${4:-}")"
+		lab_shipworm_client c1 198.51.100.10 "$(printf 'FastPath %s\n%s' "$3" "${4:-}")" >/dev/null
 	else
 		lab_miredo_relay rel
 		lab_miredo_client c1 198.51.100.10
@@ -377,7 +377,7 @@ fp_row() { # LABEL IMPL [FASTPATH]: relay and client of one implementation
 		for sock in rel c1; do
 			printf '    %-6s' "$sock:"
 			"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status |
-				grep -E 'fast_path:|fast_path_gso|fastpath_(in_decapsulated|out_encapsulated|out_gso_encapsulated|in_to_daemon|out_to_daemon)' |
+				grep -E 'fast_path:|fast_path_gso|fastpath_(in_decapsulated|out_encapsulated|out_gso_encapsulated|in_to_daemon|out_to_daemon)|udp_gso_' |
 				tr -s ' ' | paste -sd' '
 		done
 	fi
@@ -391,6 +391,7 @@ fp_measure "plain IPv4 (no Teredo)" -4 198.51.100.50
 fp_measure "plain IPv4 via relay host" -4 192.0.2.100
 fp_row "shipworm FastPath on" shipworm on
 fp_row "shipworm FastPath off" shipworm off
+fp_row "FastPath off, UdpOffload no" shipworm off "UdpOffload no"
 fp_row "Miredo relay + client" miredo
 awk -v on="${fcpu[shipworm FastPath on]:-0}" -v off="${fcpu[shipworm FastPath off]:-0}" -v m="${fcpu[Miredo relay + client]:-0}" \
     -v p="${fcpu[plain IPv4 (no Teredo)]:-0}" -v son="${fppm[shipworm FastPath on]:-0}" -v soff="${fppm[shipworm FastPath off]:-0}" \

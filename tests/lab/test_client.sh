@@ -88,6 +88,10 @@ if [ "${LAB_FASTPATH:-auto}" = off ]; then
 	else
 		check "c1's TUN says why it has no offload" grep -q '"tun_offload":"off (' <<<"$(lab_sw c1 status --json)"
 	fi
+	# ... and sent them on in UDP GSO rows, which Miredo's relay took as datagrams.
+	u1() { lab_sw c1 status --json | sed -nE "s/.*\"udp_$1\":([0-9]+).*/\1/p"; }
+	check "c1's daemon sent its segments in UDP GSO rows to Miredo's relay ($(u1 gso_datagrams) in $(u1 gso_sends) sends)" \
+		test "$(u1 gso_sends)" -gt 10 -a "$(u1 gso_datagrams)" -gt "$(($(u1 gso_sends) * 2))"
 else
 	fpc() { lab_sw c1 status --json | sed -nE "s/.*\"fastpath_$1\":([0-9]+).*/\1/p"; }
 	echo "# c1 fast path: $(lab_sw c1 status --json | sed -nE 's/.*"fast_path":"([^"]*)".*/\1/p'); decapsulated $(fpc in_decapsulated), encapsulated $(fpc out_encapsulated), to the daemon $(fpc in_to_daemon) in, $(fpc out_to_daemon) out"

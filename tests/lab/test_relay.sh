@@ -24,6 +24,9 @@ lab_nat 2 masquerade 198.51.100.22
 
 lab_miredo_server srv 198.51.100.10
 lab_shipworm_server srv2 198.51.100.12
+# Issue 10, FastPath off: the relay's link does GRO as a NIC's driver does (veth does
+# not by default), so that the client's UDP GSO rows can arrive whole (UDP GRO).
+[ "${LAB_FASTPATH:-auto}" = off ] && lab_exec rel ethtool -K eth0 gro on >/dev/null
 check "shipwormd starts as a relay from a miredo.conf (RelayType cone)" lab_shipworm_relay rel
 check "shipwormd starts as a host-specific relay (Mode host-relay)" \
 	lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo\nMaxPeers 1000')"
@@ -112,6 +115,14 @@ fpfilter() { lab_exec "$1" tc filter show dev eth0 ingress | grep -q teredo_in; 
 if [ "${LAB_FASTPATH:-auto}" = off ]; then
 	check_eq "FastPath off: the status says so" "$(lab_sw rel status --json | sed -nE 's/.*"fast_path":"([^"]*)".*/\1/p')" "off (FastPath off)"
 	check "... and no program is attached" eval '! fpfilter rel'
+	# The fallback path's socket offloads: c2's daemon sent the host's TCP segments in
+	# rows (UDP GSO), and the relay received rows whole and cut them (UDP GRO); the TCP
+	# transfers above checked every byte.
+	u() { lab_sw "$1" status --json | sed -nE "s/.*\"udp_$2\":([0-9]+).*/\1/p"; }
+	check "c2's daemon sent datagrams in UDP GSO rows ($(u c2 gso_datagrams) in $(u c2 gso_sends) sends)" \
+		test "$(u c2 gso_sends)" -gt 10 -a "$(u c2 gso_datagrams)" -gt "$(($(u c2 gso_sends) * 2))"
+	check "the relay received rows whole and cut them (UDP GRO: $(u rel gro_datagrams) in $(u rel gro_rows) rows)" \
+		test "$(u rel gro_rows)" -gt 0
 else
 	echo "# fast path: relay decapsulated $(fp_total rel in_decapsulated), encapsulated $(fp_total rel out_encapsulated), left $(fp_total rel in_to_daemon) + $(fp_total rel out_to_daemon) to the daemon; host relay $(fp_total hr in_decapsulated) / $(fp_total hr out_encapsulated)"
 	check "the relay's kernel fast path carried trusted traffic both ways" \

@@ -167,6 +167,40 @@ static void refused_row_goes_one_by_one_and_rows_stop(void **state)
 	assert_false(tx.gso);
 }
 
+/* The receiving side: with UDP_GRO on the socket a row arrives whole (on loopback the
+ * sender's row is never cut on the way) and the batch cuts it back into the datagrams
+ * that were queued, each with its source; single datagrams pass as they are. */
+static void rows_received_whole_come_out_as_datagrams(void **state)
+{
+	static struct udp_rx rx;
+	assert_int_equal(udp_rx_init(&rx), 0);
+	assert_int_equal(udp_rx_gro(rx_a, &rx), 0);
+	udp_tx_gso(&tx, true);
+	int i = 0;
+	for (; i < 5; i++)
+		queue(i, 1000, port_a, false);
+	queue(i++, 333, port_a, false); /* the row's shorter last */
+	queue(i++, 1200, port_a, false); /* a row of two: a shorter one ends a row */
+	for (; i < 10; i++)
+		queue(i, 64, port_a, true); /* ... and a row of the two left */
+	assert_int_equal(udp_tx_flush(tx_fd, &tx), 0);
+	int n = udp_rx_batch(rx_a, &rx);
+	assert_int_equal(n, 10);
+	size_t want[10] = { 1000, 1000, 1000, 1000, 1000, 333, 1200, 64, 64, 64 };
+	for (int k = 0; k < n; k++) {
+		assert_int_equal(udp_rx_len(&rx, k), want[k]);
+		assert_memory_equal(udp_rx_data(&rx, k), data[k], want[k]);
+		struct sw_endpoint src = udp_rx_src(&rx, k);
+		assert_int_equal(src.ip, LOOPBACK);
+		assert_int_equal(src.port, port_of(tx_fd));
+	}
+	assert_int_equal(tx.gso_sends, 3);
+	assert_int_equal(rx.gro_rows, 3);
+	assert_int_equal(rx.gro_datagrams, 10);
+	assert_int_equal(udp_rx_batch(rx_a, &rx), 0);
+	udp_rx_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rows_stay_within_one_datagram, setup, teardown),
 		cmocka_unit_test_setup_teardown(off_sends_one_by_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_row_goes_one_by_one_and_rows_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(rows_received_whole_come_out_as_datagrams, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
