@@ -16,7 +16,13 @@ int udp_open(uint32_t ip, uint16_t port, int reuseport)
 	if (fd < 0)
 		return -1;
 	int one = 1, pmtu = IP_PMTUDISC_DONT, buf = 4 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* Only for a port of our choosing. With port 0 the kernel counts a port that other
+	 * SO_REUSEADDR sockets hold as free and may hand it out again: a client's NAT probe
+	 * or random-port socket then shared its Teredo socket's port and took the RAs meant
+	 * for it, and the client never qualified (seen twice in the lab, test_hostnat and
+	 * interop, once in some hundred client starts). */
+	if (port)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (reuseport)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu) < 0)

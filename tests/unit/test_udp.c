@@ -201,6 +201,30 @@ static void rows_received_whole_come_out_as_datagrams(void **state)
 	udp_rx_free(&rx);
 }
 
+/* Sockets the kernel gives a port (port 0) never share one: with SO_REUSEADDR set on
+ * them, Linux handed out ports other such sockets held (about 14 pairs among 900), and a
+ * client whose NAT probe socket landed on its Teredo socket's port never qualified. */
+static void kernel_chosen_ports_are_never_shared(void **state)
+{
+	enum { N = 900 };
+	static int fds[N];
+	static uint8_t seen[65536];
+	memset(seen, 0, sizeof seen);
+	int shared = 0, n = 0;
+	for (; n < N; n++) {
+		fds[n] = udp_open(LOOPBACK, 0, 0);
+		if (fds[n] < 0)
+			break; /* out of descriptors: test with what we have */
+		uint16_t p = ntohs(port_of(fds[n]));
+		shared += seen[p];
+		seen[p] = 1;
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	assert_true(n >= 500);
+	assert_int_equal(shared, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +233,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(off_sends_one_by_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_row_goes_one_by_one_and_rows_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(rows_received_whole_come_out_as_datagrams, setup, teardown),
+		cmocka_unit_test_setup_teardown(kernel_chosen_ports_are_never_shared, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
