@@ -145,7 +145,8 @@ void udp_tx_add(struct udp_tx *tx, const struct sw_action *a)
  * With rows, a row the kernel refuses as a row (the route's device cannot checksum for
  * GSO: EIO, as on 6.1 without checksum offload; datagrams larger than the path's MTU, or
  * a socket without UDP checksums: EINVAL) goes again one datagram at a time, and rows
- * stop for good: a probe by use, as the TUN's offloads are probed at start.
+ * stop for good: a probe by use, as the TUN's offloads are probed at start. A row that
+ * fails for its destination (unreachable, rejected) goes again one by one too.
  * Returns how many of the batch's datagrams could not be sent. */
 static int send_all(int fd, struct udp_tx *tx, struct mmsghdr *msgs, int n, bool rows)
 {
@@ -161,8 +162,12 @@ static int send_all(int fd, struct udp_tx *tx, struct mmsghdr *msgs, int n, bool
 		int e = errno;
 		if (rows && tx->row_count[off] > 1) {
 			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS) {
-				tx->gso = false;
-				tx->gso_failed = true;
+				/* Only a refusal of GSO itself stops rows; an unreachable peer or a
+				 * firewall's reject (EHOSTUNREACH, EPERM) says nothing about them. */
+				if (e == EIO || e == EINVAL || e == EOPNOTSUPP || e == ENOPROTOOPT) {
+					tx->gso = false;
+					tx->gso_failed = true;
+				}
 				tx->gso_sends--;
 				tx->gso_datagrams -= (uint64_t)tx->row_count[off];
 				failed += send_all(fd, tx, tx->msgs + tx->row_first[off], tx->row_count[off], false);
