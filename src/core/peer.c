@@ -29,6 +29,7 @@ int peer_table_init(struct peer_table *t, uint32_t capacity, uint32_t pool_size,
 		t->pool[i].next = i + 1 < pool_size ? i + 1 : PEER_NONE;
 	t->pool_size = pool_size;
 	t->pool_free = pool_size ? 0 : PEER_NONE;
+	t->oldest = t->newest = PEER_NONE;
 	t->per_peer_max = per_peer_max;
 	t->bytes = (uint64_t)capacity * sizeof *t->peers + (uint64_t)t->nbuckets * sizeof *t->buckets +
 		   (uint64_t)(pool_size ? pool_size : 1) * sizeof *t->pool;
@@ -165,8 +166,49 @@ struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t n
 	return p;
 }
 
+/* The pool's packets in the order they came (oldest first), across all queues. */
+static void age_unlink(struct peer_table *t, uint32_t i)
+{
+	struct peer_pkt *k = &t->pool[i];
+	if (k->older == PEER_NONE)
+		t->oldest = k->newer;
+	else
+		t->pool[k->older].newer = k->newer;
+	if (k->newer == PEER_NONE)
+		t->newest = k->older;
+	else
+		t->pool[k->newer].older = k->older;
+}
+
+/* A full pool gives up its oldest packet waiting for an older, untrusted entry worth no
+ * more than the newcomer's (see worth: a stranger never takes the place of a packet the
+ * client's host sent) (C-47, R-09 bound the pool, not which packet it keeps). Under a flood to addresses nobody
+ * answers every slot holds such a packet, and refusing the newest one lost the first
+ * packet of every real exchange that started during it (the lab's native-side flood:
+ * a new client's first echo reply at the relay, always; its ping waited 2 s for the
+ * next). Oldest first means a packet lasts as long as the pool takes to turn over
+ * (16,384 packets at 100,000/s: 160 ms), far longer than a bubble's round trip. A
+ * peer's own packets keep their order, so the oldest stealable one heads its queue. */
+#define PEER_STEAL_SCAN 8
+static bool steal_one(struct peer_table *t, const struct peer *p)
+{
+	uint32_t i = t->oldest;
+	for (int n = 0; n < PEER_STEAL_SCAN && i != PEER_NONE; n++, i = t->pool[i].newer) {
+		struct peer *q = &t->peers[t->pool[i].owner];
+		if (q == p || q->trusted || worth(q) > worth(p) || q->created >= p->created || q->q_head != i)
+			continue;
+		peer_dequeue(t, q);
+		t->stats.queue_drops++;
+		t->stats.stolen++;
+		return true;
+	}
+	return false;
+}
+
 bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len, bool to_host)
 {
+	if (t->pool_free == PEER_NONE && len <= sizeof t->pool[0].data && p->q_count < t->per_peer_max)
+		steal_one(t, p);
 	if (len > sizeof t->pool[0].data || p->q_count >= t->per_peer_max || t->pool_free == PEER_NONE) {
 		t->stats.queue_drops++;
 		return false;
@@ -175,6 +217,14 @@ bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size
 	struct peer_pkt *k = &t->pool[i];
 	t->pool_free = k->next;
 	t->pool_used++;
+	k->owner = peer_index(t, p);
+	k->newer = PEER_NONE;
+	k->older = t->newest;
+	if (t->newest == PEER_NONE)
+		t->oldest = i;
+	else
+		t->pool[t->newest].newer = i;
+	t->newest = i;
 	k->next = PEER_NONE;
 	k->len = (uint16_t)len;
 	k->to_host = to_host;
@@ -199,6 +249,7 @@ const struct peer_pkt *peer_dequeue(struct peer_table *t, struct peer *p)
 	if (p->q_head == PEER_NONE)
 		p->q_tail = PEER_NONE;
 	p->q_count--;
+	age_unlink(t, i);
 	/* The slot returns to the free list now; its bytes stay intact until reused,
 	 * which happens no earlier than the next enqueue. */
 	k->next = t->pool_free;

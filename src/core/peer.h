@@ -69,6 +69,8 @@ struct peer {
 
 struct peer_pkt {
 	uint32_t next;
+	uint32_t older, newer;       /* the pool's age order, across all queues */
+	uint32_t owner;              /* the entry it waits in (index) */
 	uint16_t len;
 	/* Which way the packet waits: out to the peer over UDP (the usual case), or in to
 	 * the host, for a packet from a native peer held during the direct IPv6
@@ -80,6 +82,7 @@ struct peer_pkt {
 
 struct peer_stats {
 	uint64_t created, evicted, expired, queued, queue_drops;
+	uint64_t stolen;             /* of queue_drops: given up for a newer exchange */
 };
 
 struct peer_table {
@@ -88,6 +91,7 @@ struct peer_table {
 	uint32_t capacity, nbuckets, count, free_head, clock, sweep;
 	struct peer_pkt *pool;
 	uint32_t pool_size, pool_free, pool_used;
+	uint32_t oldest, newest;     /* queued packets by age (struct peer_pkt older/newer) */
 	uint16_t per_peer_max;
 	uint8_t key[16];
 	uint64_t bytes;              /* all the memory the table will ever use */
@@ -109,8 +113,10 @@ struct peer *peer_get(struct peer_table *t, const struct in6_addr *a, uint64_t n
 void peer_remove(struct peer_table *t, struct peer *p);
 
 /* Queue a copy of pkt for p, to go out to it (to_host false) or in to the host once it
- * is trusted. Returns false (and counts a drop) when the packet is too large, the
- * peer's queue is full, or the pool is exhausted. */
+ * is trusted. A full pool first drops its oldest packet that waits for an older,
+ * untrusted entry.
+ * Returns false (and counts a drop) when the packet is too large, the peer's queue is
+ * full, or the pool holds nothing to give up. */
 bool peer_enqueue(struct peer_table *t, struct peer *p, const uint8_t *pkt, size_t len, bool to_host);
 /* Take the oldest queued packet of p; returns NULL when none. The packet stays valid
  * until the next call into the table. */

@@ -22,6 +22,7 @@ void status_limits(struct status_out *o, const struct peer_table *t, const struc
 	st_u64(o, "queued_packets_max", t->pool_size);
 	st_u64(o, "queued_per_peer_max", t->per_peer_max);
 	st_u64(o, "queue_drops", t->stats.queue_drops);
+	st_u64(o, "queue_replaced", t->stats.stolen);
 	st_u64(o, "pending_bubbles", l->n - tests);
 	st_u64(o, "pending_tests", tests);
 	st_u64(o, "pending_max", PEER_PENDING_MAX);

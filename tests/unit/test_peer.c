@@ -177,6 +177,46 @@ static void c47_queue_limits_and_order(void **state)
 	assert_false(peer_enqueue(&t, p, big, sizeof big, false));
 }
 
+/* C-47, R-09, SEC-06: a full pool gives the oldest packet of an older, untrusted entry
+ * to a newer exchange; never a trusted entry's, never a newer entry's. */
+static void sec06_full_pool_gives_up_the_oldest_packet(void **state)
+{
+	struct in6_addr a = nth(1), b = nth(2), c = nth(3), d = nth(4);
+	struct peer *p = peer_get(&t, &a, 100000), *tr = peer_get(&t, &b, 100000);
+	uint8_t pkt[64] = { 1 };
+	assert_true(peer_enqueue(&t, p, pkt, 10, false));
+	pkt[0] = 2;
+	assert_true(peer_enqueue(&t, p, pkt, 20, false));
+	tr->trusted = true;
+	assert_true(peer_enqueue(&t, tr, pkt, 30, false)); /* the pool (3) is full */
+	struct peer *q = peer_get(&t, &c, 101000);
+	pkt[0] = 3;
+	assert_true(peer_enqueue(&t, q, pkt, 40, false)); /* p's first packet went */
+	assert_int_equal(t.stats.stolen, 1);
+	assert_int_equal(t.stats.queue_drops, 1);
+	assert_int_equal(p->q_count, 1);
+	assert_int_equal(peer_dequeue(&t, p)->len, 20); /* the older one of p's went first */
+	assert_true(peer_enqueue(&t, q, pkt, 50, false)); /* a free slot: no theft */
+	/* Full again; what is left to take: the trusted entry's (never) and q's, which is
+	 * not older than the newcomer r. */
+	struct peer *r = peer_get(&t, &d, 101000);
+	assert_false(peer_enqueue(&t, r, pkt, 60, false));
+	assert_int_equal(t.stats.stolen, 1);
+	assert_int_equal(q->q_count, 2);
+	assert_int_equal(tr->q_count, 1);
+	/* A client's own contact (host_opened) keeps its packets against a stranger. */
+	peer_remove(&t, tr);
+	q->host_opened = true;
+	struct peer *s = peer_get(&t, &b, 102000);
+	assert_true(peer_enqueue(&t, s, pkt, 62, false)); /* tr's slot, now free */
+	assert_false(peer_enqueue(&t, r, pkt, 60, false)); /* s is newer, q worth more */
+	r->host_opened = true;
+	peer_remove(&t, s);
+	assert_true(peer_enqueue(&t, r, pkt, 60, false));
+	assert_false(peer_enqueue(&t, r, pkt, 60, false)); /* q is not older than r */
+	assert_int_equal(t.stats.stolen, 1);
+}
+
 /* C-40: entries idle beyond the limit are swept. */
 static void c40_expiry_sweep(void **state)
 {
@@ -200,6 +240,7 @@ int main(void)
 		T(sec06_flood_keeps_established_peer),
 		T(c47_queue_limits_and_order),
 		T(c40_expiry_sweep),
+		T(sec06_full_pool_gives_up_the_oldest_packet),
 	};
 	return cmocka_run_group_tests_name("peer", tests, NULL, NULL);
 }

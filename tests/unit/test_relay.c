@@ -294,6 +294,28 @@ static void sec06_full_pool_still_bubbles(void **state)
 	assert_int_equal(count_to(CLIENT_EP), 1);
 }
 
+/* SEC-06, R-09: a pool kept full by a flood to clients that never answer gives their
+ * oldest packet to a new exchange, so that a real client's first packet reaches it as
+ * soon as its bubble comes back (the lab's native-side flood: a new client's first echo
+ * reply was always lost, and its ping waited 2 s for the next one). */
+static void sec06_full_pool_new_exchange_keeps_its_first_packet(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	for (int i = 0; i < 8; i++) {
+		struct in6_addr other = teredo_of("198.51.100.10", EP("203.0.113.60", (uint16_t)(2000 + i)), 0);
+		tun_in(&host, &other);
+	}
+	assert_int_equal(rl.peers.pool_used, 8);
+	now += 50;
+	tun_in(&host, &cl);
+	assert_int_equal(rl.stats.dropped[RL_DROP_QUEUE_FULL], 0);
+	assert_int_equal(rl.peers.stats.stolen, 1);
+	assert_int_equal(rl.peers.pool_used, 8);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(count_to(CLIENT_EP), 1); /* the first packet, flushed */
+}
+
 /* SEC-06 with R-08: a native-side flood fills the pending list; a real client's first
  * bubble still leaves, and if it is lost, the next packet for that client bubbles again
  * (2 s later, within C-53's limit) instead of waiting for a retry the full list never
@@ -395,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_entry_bubbles_again, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host_open, teardown),
 		T(sec06_full_pool_still_bubbles),
+		T(sec06_full_pool_new_exchange_keeps_its_first_packet),
 		T(sec06_full_pending_list_bubbles_again),
 		T(relay_drop_names_complete),
 	};
