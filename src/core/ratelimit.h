@@ -10,14 +10,22 @@ struct ratelimit {
 	uint32_t tokens;
 };
 
+/* The refill both forms share: whole tokens earned since *at at `rate` a second, at most
+ * `rate` stored; *at moves only when a token was earned, so that fractions add up. A
+ * clock read earlier than *at (another CPU refilled at a later millisecond) earns none. */
+static inline uint64_t ratelimit_refill(uint64_t *at, uint64_t tokens, uint64_t now, uint32_t rate)
+{
+	uint64_t refill = now > *at ? (now - *at) * rate / 1000 : 0;
+	if (!refill)
+		return tokens;
+	*at = now;
+	return tokens + refill > rate ? rate : tokens + refill;
+}
+
 /* Take one token if there is one; `rate` tokens per second, at most `rate` stored. */
 static inline bool ratelimit_take(struct ratelimit *r, uint64_t now, uint32_t rate)
 {
-	uint64_t refill = (now - r->at) * rate / 1000;
-	if (refill) {
-		r->tokens = (uint32_t)(r->tokens + refill > rate ? rate : r->tokens + refill);
-		r->at = now;
-	}
+	r->tokens = (uint32_t)ratelimit_refill(&r->at, r->tokens, now, rate);
 	if (!r->tokens)
 		return false;
 	r->tokens--;
@@ -40,13 +48,7 @@ static inline bool ratelimit_take_word(uint64_t *word, uint64_t now, uint32_t ra
 	for (int i = 0; i < RATELIMIT_WORD_TRIES; i++) {
 		uint64_t old = *(volatile uint64_t *)word;
 		uint64_t at = old >> 24;
-		uint64_t tokens = old & RATELIMIT_WORD_MAX_RATE;
-		/* Another CPU may have refilled at a later millisecond than ours. */
-		uint64_t refill = now > at ? (now - at) * rate / 1000 : 0;
-		if (refill) {
-			tokens = tokens + refill > rate ? rate : tokens + refill;
-			at = now;
-		}
+		uint64_t tokens = ratelimit_refill(&at, old & RATELIMIT_WORD_MAX_RATE, now, rate);
 		if (!tokens)
 			return false;
 		uint64_t new = at << 24 | (tokens - 1);

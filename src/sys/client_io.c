@@ -84,6 +84,7 @@ struct client_io {
 	struct sw_action acts[ACTS];
 	struct sw_action tun_acts[TUN_SLOTS][TUN_ACTS];
 	struct tun_rx tunrx;
+	struct tun_tx tuntx;
 };
 
 /* The optional ClientHook, with Miredo's client-hook variables, for users who want to
@@ -171,15 +172,22 @@ static void set_address(struct client_io *io, const struct in6_addr *addr, uint3
 }
 
 /* Send the queued UDP datagrams in one batch. */
-static void flush(void *ctx)
+static void flush_udp(struct client_io *io)
 {
-	struct client_io *io = ctx;
 	io->send_errors += (uint64_t)udp_tx_flush(io->udp, &io->tx);
 	if (io->ptx.n)
 		io->send_errors += (uint64_t)udp_tx_flush(io->probe, &io->ptx);
 	for (unsigned i = 0; i < io->core.cfg.random_ports; i++)
 		if (io->rtx[i].n)
 			io->send_errors += (uint64_t)udp_tx_flush(io->rport[i], &io->rtx[i]);
+}
+
+/* Send what is queued: the UDP datagrams and the TCP segments held for the TUN. */
+static void flush(void *ctx)
+{
+	struct client_io *io = ctx;
+	flush_udp(io);
+	io->send_errors += (uint64_t)tun_tx_flush(io->tun, &io->tunrx, &io->tuntx);
 }
 
 #define EV_RPORT 16 /* epoll ids of the random-port sockets: EV_RPORT + i */
@@ -257,8 +265,7 @@ static void execute_batch(struct client_io *io, struct sw_action *acts, int n)
 		}
 		case SW_ACT_TUN: {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
-			if (tun_write(io->tun, &io->tunrx, v, 2) < 0)
-				io->send_errors++;
+			io->send_errors += (uint64_t)tun_tx_add(io->tun, &io->tunrx, &io->tuntx, v, 2);
 			break;
 		}
 		case SW_ACT_SET_ADDR:
@@ -297,6 +304,15 @@ static void execute(struct client_io *io, int n)
 {
 	execute_batch(io, io->acts, n);
 	flush(io);
+}
+
+/* For each datagram of a receive batch: its datagrams leave at once (their headers live
+ * in io->acts, which the next datagram's actions reuse), while TCP segments for the TUN
+ * stay held, to be joined with the next datagram's (flush() after the batch). */
+static void execute_rx(struct client_io *io, int n)
+{
+	execute_batch(io, io->acts, n);
+	flush_udp(io);
 }
 
 static void tun_packet(void *ctx, int k, uint8_t *pkt, size_t len, uint64_t now)
@@ -388,6 +404,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 		st_u64(o, "dormant_idle_s", c->cfg.dormant_idle_ms / 1000);
 	fastpath_status(o, &io->fps);
 	tun_status(o, &io->tunrx);
+	tun_tx_status(o, &io->tuntx);
 	udp_gso_status(o, &io->tx, io->cfg->udp_offload);
 	udp_gro_status(o, &io->rx, io->fp != NULL, io->cfg->udp_offload);
 	st_bool(o, "local_discovery", c->cfg.local_discovery);
@@ -449,6 +466,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 		st_u64(&o, "send_errors", io->send_errors);
 		tun_status_counters(&o, &io->tunrx);
+		tun_tx_status_counters(&o, &io->tuntx);
 		udp_gso_status_counters(&o, &io->tx, 1, io->rtx, CLIENT_RANDOM_PORTS);
 		udp_gro_status_counters(&o, &io->rx);
 		if (io->fp)
@@ -632,6 +650,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	for (unsigned i = 0; i < CLIENT_RANDOM_PORTS; i++)
 		udp_tx_gso(&io.rtx[i], cfg->udp_offload);
 	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
+	tun_tx_init(&io.tuntx, &io.tunrx, cfg->tun_offload);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
 		return 1;
@@ -751,8 +770,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					int k = udp_rx_batch(io.udp, &io.rx);
 					now = daemon_now_ms();
 					for (int j = 0; j < k; j++)
-						execute(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
-									udp_rx_len(&io.rx, j), io.acts, ACTS));
+						execute_rx(&io, client_udp(&io.core, now, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+									   udp_rx_len(&io.rx, j), io.acts, ACTS));
+					flush(&io);
 					if (k < UDP_BATCH)
 						break;
 				}
@@ -771,8 +791,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				int k = udp_rx_batch(io.probe, &io.rx);
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++)
-					execute(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
-								   udp_rx_len(&io.rx, j), io.acts, ACTS));
+					execute_rx(&io, client_udp_on(&io.core, now, 1, udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+								      udp_rx_len(&io.rx, j), io.acts, ACTS));
+				flush(&io);
 				break;
 			}
 			default: {
@@ -782,9 +803,10 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				int k = udp_rx_batch(io.rport[slot], &io.rx);
 				now = daemon_now_ms();
 				for (int j = 0; j < k; j++)
-					execute(&io, client_udp_on(&io.core, now, (uint8_t)(CLIENT_SOCK_RANDOM + slot),
-								   udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
-								   udp_rx_len(&io.rx, j), io.acts, ACTS));
+					execute_rx(&io, client_udp_on(&io.core, now, (uint8_t)(CLIENT_SOCK_RANDOM + slot),
+								      udp_rx_src(&io.rx, j), udp_rx_data(&io.rx, j),
+								      udp_rx_len(&io.rx, j), io.acts, ACTS));
+				flush(&io);
 				break;
 			}
 			case 6: {

@@ -42,6 +42,7 @@ struct relay_io {
 	struct sw_action tun_acts[TUN_SLOTS][TUN_ACTS];
 	struct sw_action udp_acts[UDP_ACTS];
 	struct tun_rx tunrx;
+	struct tun_tx tuntx;
 	uint32_t ipv4;   /* host relay: the host's IPv4 address Teredo leaves from */
 	/* The kernel fast path (issue 10): io->fps.fp, or NULL and why not. */
 	struct fastpath_start fps;
@@ -127,6 +128,7 @@ static void flush(void *ctx)
 	struct relay_io *io = ctx;
 	for (int s = 0; s < io->nudp; s++)
 		io->send_errors += (uint64_t)udp_tx_flush(io->udp[s], &io->tx[s]);
+	io->send_errors += (uint64_t)tun_tx_flush(io->tun, &io->tunrx, &io->tuntx);
 }
 
 /* Carry out actions; UDP datagrams are only queued (flush() sends them). */
@@ -142,8 +144,7 @@ static void execute(struct relay_io *io, struct sw_action *acts, int n)
 				flush(io);
 		} else if (a->kind == SW_ACT_TUN) {
 			struct iovec v[2] = { { a->hdr, a->hdr_len }, { (void *)a->body, a->body_len } };
-			if (tun_write(io->tun, &io->tunrx, v, 2) < 0)
-				io->send_errors++;
+			io->send_errors += (uint64_t)tun_tx_add(io->tun, &io->tunrx, &io->tuntx, v, 2);
 		}
 	}
 }
@@ -192,6 +193,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
 	fastpath_status(&o, &io->fps);
 	tun_status(&o, &io->tunrx);
+	tun_tx_status(&o, &io->tuntx);
 	udp_gso_status(&o, &io->tx[0], io->cfg->udp_offload);
 	udp_gro_status(&o, &io->rx, io->fp != NULL, io->cfg->udp_offload);
 	status_limits(&o, &r->peers, &r->pending);
@@ -206,6 +208,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	st_u64(&o, "icmp_errors_rate_limited", s->icmp_errors_limited);
 	st_u64(&o, "send_errors", io->send_errors);
 	tun_status_counters(&o, &io->tunrx);
+	tun_tx_status_counters(&o, &io->tuntx);
 	udp_gso_status_counters(&o, io->tx, io->nudp, NULL, 0);
 	udp_gro_status_counters(&o, &io->rx);
 	if (io->fp)
@@ -264,6 +267,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	for (int i = 0; i < 2; i++)
 		udp_tx_gso(&io.tx[i], cfg->udp_offload);
 	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
+	tun_tx_init(&io.tuntx, &io.tunrx, cfg->tun_offload);
 	if (io.tun < 0) {
 		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
 		return 1;

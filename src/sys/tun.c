@@ -152,3 +152,86 @@ void tun_status_counters(struct status_out *o, const struct tun_rx *rx)
 	st_u64(o, "tun_csum_completed", rx->csum_completed);
 	st_u64(o, "tun_refused", rx->refused);
 }
+
+void tun_tx_init(struct tun_tx *tx, const struct tun_rx *rx, bool offload)
+{
+	tcp6_gro_init(&tx->g, tx->buf);
+	tx->gro = rx->vnet && !strcmp(rx->offload, "tso6");
+	snprintf(tx->state, sizeof tx->state, "%s",
+		 tx->gro ? "on (TCP segments joined before the TUN)" : !offload ? "off (TunOffload no)" : "off (no TUN offloads)");
+}
+
+/* A super-packet the kernel refused (it never should: its checks are the ones
+ * tcp6_gro_add made): cut it again and write the segments one by one. */
+static int write_cut(int fd, const struct tun_rx *rx, struct tun_tx *tx, const uint8_t *p, size_t len,
+		     const struct vnet_hdr *h)
+{
+	struct tcp6_gso g;
+	int errs = 0;
+	if (tcp6_gso_init(&g, p, len, h->csum_start, h->gso_size) < 0)
+		return 1;
+	long n;
+	while ((n = tcp6_gso_next(&g, tx->seg, sizeof tx->seg)) > 0) {
+		struct iovec v = { tx->seg, (size_t)n };
+		errs += tun_write(fd, rx, &v, 1) < 0;
+	}
+	return errs;
+}
+
+int tun_tx_flush(int fd, const struct tun_rx *rx, struct tun_tx *tx)
+{
+	if (!tx->g.segs)
+		return 0;
+	uint16_t segs = tx->g.segs;
+	struct vnet_hdr h;
+	size_t len = tcp6_gro_finish(&tx->g, &h);
+	if (segs == 1) {
+		struct iovec v = { tx->buf, len };
+		return tun_write(fd, rx, &v, 1) < 0;
+	}
+	uint8_t vh[VNET_HDR_LEN];
+	vnet_hdr_put(vh, &h);
+	struct iovec w[2] = { { vh, sizeof vh }, { tx->buf, len } };
+	if (writev(fd, w, 2) < 0) {
+		if (errno != EINVAL)
+			return 1;
+		/* Probe by use: a kernel that takes no GSO write from a TUN says EINVAL once. */
+		tx->gro = false;
+		snprintf(tx->state, sizeof tx->state, "off (a joined write: %s)", strerror(errno));
+		return write_cut(fd, rx, tx, tx->buf, len, &h);
+	}
+	tx->gro_packets++;
+	tx->gro_segments += segs;
+	return 0;
+}
+
+int tun_tx_add(int fd, const struct tun_rx *rx, struct tun_tx *tx, const struct iovec *v, int n)
+{
+	/* One piece (what the cores forward: a borrowed slice of the datagram) can join. */
+	const struct iovec *one = NULL;
+	for (int i = 0; i < n; i++)
+		if (v[i].iov_len)
+			one = one ? NULL : &v[i];
+	if (tx->gro && one) {
+		enum tcp_gro_verdict r = tcp6_gro_add(&tx->g, one->iov_base, one->iov_len);
+		if (r == TCP_GRO_TAKEN)
+			return 0;
+		int errs = tun_tx_flush(fd, rx, tx);
+		if (r == TCP_GRO_NOT_NEXT && tcp6_gro_add(&tx->g, one->iov_base, one->iov_len) == TCP_GRO_TAKEN)
+			return errs;
+		return errs + (tun_write(fd, rx, v, n) < 0);
+	}
+	int errs = tun_tx_flush(fd, rx, tx);
+	return errs + (tun_write(fd, rx, v, n) < 0);
+}
+
+void tun_tx_status(struct status_out *o, const struct tun_tx *tx)
+{
+	st_str(o, "tun_gro", tx->state);
+}
+
+void tun_tx_status_counters(struct status_out *o, const struct tun_tx *tx)
+{
+	st_u64(o, "tun_gro_packets", tx->gro_packets);
+	st_u64(o, "tun_gro_segments", tx->gro_segments);
+}

@@ -2,7 +2,9 @@
  * offloads a NIC would have where the kernel offers them (issue 10, the fallback path):
  * IFF_VNET_HDR with TUN_F_CSUM | TUN_F_TSO6 hands the daemon a host's TCP super-packet
  * (up to 64 KiB) in one read instead of ~50, and a checksum to finish instead of a
- * packet the kernel summed first; the daemon cuts and sums them itself (wire/tcp_gso.h). */
+ * packet the kernel summed first; the daemon cuts and sums them itself (wire/tcp_gso.h).
+ * The other way, consecutive segments of one TCP flow leave in one write as a GSO
+ * super-packet (wire/tcp_gro.h), as a NIC's GRO would hand them to the stack. */
 #ifndef SW_SYS_TUN_H
 #define SW_SYS_TUN_H
 
@@ -11,7 +13,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "wire/tcp_gro.h"
 #include "wire/tcp_gso.h"
+
+struct status_out;
 
 #define TUN_BATCH 32
 #define TUN_BUF 65536
@@ -37,6 +42,24 @@ int tun_open(const char *name, bool offload, int *ifindex, struct tun_rx *rx);
  * has one. */
 int tun_write(int fd, const struct tun_rx *rx, const struct iovec *v, int n);
 
+/* Writes to the TUN: TCP segments of one flow held and joined (tcp_gro.h) until
+ * something else comes or tun_tx_flush; everything else written at once, in order. */
+struct tun_tx {
+	bool gro;            /* joining: the TUN has a vnet header and the kernel took it */
+	char state[80];      /* for the status: "on" or "off (why)" */
+	struct tcp6_gro g;
+	uint64_t gro_packets, gro_segments; /* super-packets written, segments in them */
+	uint8_t buf[TCP_GRO_MAX];
+	uint8_t seg[TCP_GRO_MAX]; /* a refused super-packet, cut again */
+};
+void tun_tx_init(struct tun_tx *tx, const struct tun_rx *rx, bool offload);
+/* Write (or hold) one packet in n pieces (n <= 3); returns the number of failed writes. */
+int tun_tx_add(int fd, const struct tun_rx *rx, struct tun_tx *tx, const struct iovec *v, int n);
+/* Write what is held; returns the number of failed writes. */
+int tun_tx_flush(int fd, const struct tun_rx *rx, struct tun_tx *tx);
+void tun_tx_status(struct status_out *o, const struct tun_tx *tx);
+void tun_tx_status_counters(struct status_out *o, const struct tun_tx *tx);
+
 /* Read packets waiting on a TUN fd, handing each to packet() with an action slot below
  * TUN_SLOTS and the packet (which stays valid until round_done() is called), segments of
  * a super-packet one by one; calling round_done() after each round and whenever the
@@ -49,7 +72,6 @@ void tun_drain(int fd, struct tun_rx *rx,
 	       void (*round_done)(void *ctx), void *ctx);
 
 /* For `shipworm status`: which offloads the TUN has, and what the daemon finished. */
-struct status_out;
 void tun_status(struct status_out *o, const struct tun_rx *rx);
 void tun_status_counters(struct status_out *o, const struct tun_rx *rx);
 

@@ -23,6 +23,22 @@ void vnet_hdr_get(const uint8_t *p, struct vnet_hdr *h)
 	h->csum_offset = le16(p + 8);
 }
 
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+void vnet_hdr_put(uint8_t *p, const struct vnet_hdr *h)
+{
+	p[0] = h->flags;
+	p[1] = h->gso_type;
+	put_le16(p + 2, h->hdr_len);
+	put_le16(p + 4, h->gso_size);
+	put_le16(p + 6, h->csum_start);
+	put_le16(p + 8, h->csum_offset);
+}
+
 int csum_complete(uint8_t *pkt, size_t len, size_t start, size_t offset)
 {
 	if (start > len || offset > len - start || len - start - offset < 2)

@@ -19,6 +19,8 @@ struct vnet_hdr {
 	uint16_t hdr_len, gso_size, csum_start, csum_offset;
 };
 void vnet_hdr_get(const uint8_t *p, struct vnet_hdr *h);
+/* The same, written for the TUN (VNET_HDR_LEN bytes). */
+void vnet_hdr_put(uint8_t *p, const struct vnet_hdr *h);
 
 /* Finish a checksum the sender left partial: the ones'-complement sum of everything
  * from `start` (the seeded pseudo-header sum in the field included) written at

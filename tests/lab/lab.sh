@@ -465,7 +465,7 @@ lab_sw() { # NODE ARGS...: the shipworm tool against NODE's client daemon
 }
 # lab_iperf NODE DEST: a bounded TCP transfer (iperf3 server on DEST); prints Mbit/s.
 lab_iperf() {
-	lab_exec "$1" timeout 30 iperf3 -6 -c "$2" -n "${3:-8M}" -J 2>/dev/null |
+	lab_exec "$1" timeout 30 iperf3 -6 -c "$2" -n "${3:-8M}" ${4:-} -J 2>/dev/null |
 		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }'
 }
 

@@ -92,6 +92,13 @@ if [ "${LAB_FASTPATH:-auto}" = off ]; then
 	u1() { lab_sw c1 status --json | sed -nE "s/.*\"udp_$1\":([0-9]+).*/\1/p"; }
 	check "c1's daemon sent its segments in UDP GSO rows to Miredo's relay ($(u1 gso_datagrams) in $(u1 gso_sends) sends)" \
 		test "$(u1 gso_sends)" -gt 10 -a "$(u1 gso_datagrams)" -gt "$(($(u1 gso_sends) * 2))"
+	# The other way: TCP from the native host through Miredo's relay, whose datagrams
+	# c1's daemon wrote to its TUN joined, one write for many segments (wire/tcp_gro.c).
+	mbit=$(lab_iperf c1 2001:db8:1::100 8M -R)
+	check "c1 receives TCP from the native host through Miredo's relay (iperf3 -R: ${mbit:-0} Mbit/s)" test -n "$mbit"
+	tg1() { lab_sw c1 status --json | sed -nE "s/.*\"tun_gro_$1\":([0-9]+).*/\1/p"; }
+	check "c1's daemon joined those segments before its TUN ($(tg1 segments) in $(tg1 packets) writes)" \
+		test "$(tg1 packets)" -gt 10 -a "$(tg1 segments)" -gt "$(($(tg1 packets) * 2))"
 else
 	fpc() { lab_sw c1 status --json | sed -nE "s/.*\"fastpath_$1\":([0-9]+).*/\1/p"; }
 	echo "# c1 fast path: $(lab_sw c1 status --json | sed -nE 's/.*"fast_path":"([^"]*)".*/\1/p'); decapsulated $(fpc in_decapsulated), encapsulated $(fpc out_encapsulated), to the daemon $(fpc in_to_daemon) in, $(fpc out_to_daemon) out"

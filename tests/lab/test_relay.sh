@@ -131,6 +131,11 @@ if [ "${LAB_FASTPATH:-auto}" = off ]; then
 		test "$(u c2 gso_sends)" -gt 10 -a "$(u c2 gso_datagrams)" -gt "$(($(u c2 gso_sends) * 2))"
 	check "the relay received rows whole and cut them (UDP GRO: $(u rel gro_datagrams) in $(u rel gro_rows) rows)" \
 		test "$(u rel gro_rows)" -gt 0
+	# ... and wrote the clients' TCP segments to its TUN joined, as a NIC's GRO hands
+	# them to the stack (wire/tcp_gro.c), which forwarded them to the native host.
+	tg() { lab_sw "$1" status --json | sed -nE "s/.*\"tun_gro_$2\":([0-9]+).*/\1/p"; }
+	check "the relay joined the clients' TCP segments before its TUN ($(tg rel segments) in $(tg rel packets) writes)" \
+		test "$(tg rel packets)" -gt 10 -a "$(tg rel segments)" -gt "$(($(tg rel packets) * 2))"
 else
 	echo "# fast path: relay decapsulated $(fp_total rel in_decapsulated), encapsulated $(fp_total rel out_encapsulated), left $(fp_total rel in_to_daemon) + $(fp_total rel out_to_daemon) to the daemon; host relay $(fp_total hr in_decapsulated) / $(fp_total hr out_encapsulated)"
 	check "the relay's kernel fast path carried trusted traffic both ways" \
