@@ -181,14 +181,15 @@ static void age_unlink(struct peer_table *t, uint32_t i)
 }
 
 /* A full pool gives up its oldest packet waiting for an older, untrusted entry worth no
- * more than the newcomer's (see worth: a stranger never takes the place of a packet the
- * client's host sent) (C-47, R-09 bound the pool, not which packet it keeps). Under a flood to addresses nobody
- * answers every slot holds such a packet, and refusing the newest one lost the first
- * packet of every real exchange that started during it (the lab's native-side flood:
- * a new client's first echo reply at the relay, always; its ping waited 2 s for the
- * next). Oldest first means a packet lasts as long as the pool takes to turn over
- * (16,384 packets at 100,000/s: 160 ms), far longer than a bubble's round trip. A
- * peer's own packets keep their order, so the oldest stealable one heads its queue. */
+ * more than the newcomer (see worth: a stranger never takes the place of a packet the
+ * client's host sent); C-47 and R-09 bound the pool, not which packets it keeps. Under a
+ * flood to addresses nobody answers every slot holds such a packet, and refusing the
+ * newest one lost the first packet of every real exchange that started during it (the
+ * lab's native-side flood: a new client's first echo reply at the relay, always; its
+ * ping waited 2 s for the next). Oldest first means a packet lasts as long as the pool
+ * takes to turn over (16,384 packets at 100,000/s: 160 ms), far longer than a bubble's
+ * round trip. A peer's own packets keep their order, so the oldest one that may go
+ * heads its queue. */
 #define PEER_STEAL_SCAN 8
 static bool steal_one(struct peer_table *t, const struct peer *p)
 {
