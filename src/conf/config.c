@@ -15,7 +15,7 @@ enum directive {
 	D_MODE, D_RELAYTYPE, D_SERVERADDRESS, D_SERVERADDRESS2, D_SERVERBINDADDRESS,
 	D_SERVERBINDADDRESS2, D_PREFIX, D_INTERFACEMTU, D_INTERFACENAME, D_BINDADDRESS,
 	D_BINDPORT, D_SYSLOGFACILITY, D_SERVERMAXICMP, D_SERVERMAXRS, D_CLIENTHOOK, D_LOCALDISCOVERY, D_CONTROLGROUP, D_RELAYACCEPTUNKNOWN,
-	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D_FASTPATH, D_TUNOFFLOAD, D_UDPOFFLOAD, D__COUNT
+	D_SYMMETRICNAT, D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL, D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN, D_MAXPEERS, D_DORMANT, D_DORMANTIDLE, D_FASTPATH, D_TUNOFFLOAD, D_UDPOFFLOAD, D_RELAYNEWPEERS, D__COUNT
 };
 
 static const char *const directive_names[D__COUNT] = {
@@ -37,6 +37,7 @@ static const char *const directive_names[D__COUNT] = {
 	[D_LOCALDISCOVERY] = "LocalDiscovery",
 	[D_CONTROLGROUP] = "ControlGroup",
 	[D_RELAYACCEPTUNKNOWN] = "RelayAcceptUnknown",
+	[D_RELAYNEWPEERS] = "RelayNewPeersPerSource",
 	[D_SYMMETRICNAT] = "SymmetricNATSupport",
 	[D_LOADREDUCTION] = "ServerLoadReduction",
 	[D_HAIRPINNING] = "Hairpinning",
@@ -279,6 +280,16 @@ static int set_directive(struct sw_config *c, enum directive d, const char *v,
 			return fail(err, errlen, file, line, "%s: \"%s\" is not yes or no", directive_names[d], v);
 		return 0;
 	}
+	case D_RELAYNEWPEERS: {
+		if (!strcasecmp(v, "no") || !strcasecmp(v, "off"))
+			c->relay_new_per_source = 0;
+		else if (parse_uint(v, 1, 1000000, &n))
+			c->relay_new_per_source = (uint32_t)n;
+		else
+			return fail(err, errlen, file, line,
+				    "RelayNewPeersPerSource: \"%s\" is not no or a rate from 1 to 1000000", v);
+		return 0;
+	}
 	case D_LOCALDISCOVERY:
 	case D_RELAYACCEPTUNKNOWN: {
 		int yes = -1;
@@ -323,6 +334,8 @@ static void defaults(struct sw_config *c)
 	c->max_icmp_payload = 88; /* S-24: what Miredo and Microsoft servers allow */
 	c->max_rs_rate = 100;     /* RAs per second to one IPv4 address: a NAT's worth of clients */
 	c->relay_unknown_rate = 1000; /* new clients a second, enough to recover from a restart */
+	/* no host talks to a thousand new Teredo clients a second; a flood does. */
+	c->relay_new_per_source = 1000;
 	c->local_discovery = true;
 	c->symmetric_nat = true;
 	c->load_reduction = true;
@@ -391,8 +404,9 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file,
 				    at[D_INTERFACENAME] ? at[D_INTERFACENAME] : at[D_BINDADDRESS] ? at[D_BINDADDRESS] : at[D_BINDPORT],
 				    "a server has no tunnel interface and always binds UDP port 3544 on ServerBindAddress");
-		if (at[D_RELAYACCEPTUNKNOWN])
-			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
+		if (at[D_RELAYACCEPTUNKNOWN] || at[D_RELAYNEWPEERS])
+			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN] ? at[D_RELAYACCEPTUNKNOWN] : at[D_RELAYNEWPEERS],
+				    "%s is a relay directive", at[D_RELAYACCEPTUNKNOWN] ? "RelayAcceptUnknown" : "RelayNewPeersPerSource");
 		if (at[D_MAXPEERS])
 			return fail(err, errlen, file, at[D_MAXPEERS], "MaxPeers: a server keeps no peers");
 		if (!c->server_bind)
@@ -412,8 +426,9 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 				    "ServerBindAddress is a server directive; a client uses ServerAddress");
 		if (at[D_PREFIX])
 			return fail(err, errlen, file, at[D_PREFIX], "a client learns its prefix from the server; Prefix is for relays and servers");
-		if (at[D_RELAYACCEPTUNKNOWN] && c->mode == MODE_CLIENT)
-			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN], "RelayAcceptUnknown is a relay directive");
+		if ((at[D_RELAYACCEPTUNKNOWN] || at[D_RELAYNEWPEERS]) && c->mode == MODE_CLIENT)
+			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN] ? at[D_RELAYACCEPTUNKNOWN] : at[D_RELAYNEWPEERS],
+				    "%s is a relay directive", at[D_RELAYACCEPTUNKNOWN] ? "RelayAcceptUnknown" : "RelayNewPeersPerSource");
 		if (!c->server_address[0])
 			return fail(err, errlen, file, 0, "a client needs ServerAddress");
 		break;

@@ -55,6 +55,7 @@ struct sw_config {
 	bool sequential_nat;    /* client: RFC 6081 §5.5 (port prediction), default on */
 	bool upnp;              /* client: RFC 6081 §5.3 (a UPnP IGD port mapping), default on */
 	uint32_t relay_unknown_rate; /* relay: new clients taken per second, UINT32_MAX all */
+	uint32_t relay_new_per_source; /* relay: new peers a second per native /64, 0 no limit */
 	char control_group[33]; /* group allowed on the control socket besides root, or "" */
 	int line_of[40];        /* line of each directive seen, 0 if not (for messages) */
 };

@@ -1,6 +1,7 @@
 /* Teredo relay and host-specific relay: RFC 4380 §5.4.1 (transmission, R-03..R-09),
  * §5.4.2 (reception, R-10..R-13), §8.2 and §5.4 for the host relay (H-01..H-10). */
 #include "core/relay.h"
+#include "core/siphash.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -25,6 +26,7 @@ static const char *const drop_names[RL_DROP__COUNT] = {
 	[RL_DROP_UNREACHABLE] = "peer_unreachable",
 	[RL_DROP_LOOP] = "loop",
 	[RL_DROP_UNKNOWN_PEER] = "unknown_peer",
+	[RL_DROP_SOURCE_LIMITED] = "new_peer_limited",
 };
 
 const char *relay_drop_name(enum relay_drop d)
@@ -164,6 +166,21 @@ static void icmp_error(struct relay *r, uint64_t now, const uint8_t *pkt, size_t
 	r->stats.icmp_errors++;
 }
 
+/* R-14 (RFC 4380 §7.3.5): may this native source make us contact one more new peer?
+ * Each new destination costs an entry, a queued packet and a bubble through the server
+ * its address names: without a limit one host sending to addresses nobody answers (the
+ * lab's native-side flood: 100,000 a second) turns the table over in a second, pushing
+ * out everyone else's exchanges, and makes the relay reflect its flood at Teredo
+ * servers, one bubble per packet. The /64 is the unit a host's addresses share. */
+static bool source_may_add(struct relay *r, const struct in6_addr *src, uint64_t now)
+{
+	uint64_t h = siphash24(r->peers.key, src->s6_addr, 8) | 1;
+	struct relay_source *s = &r->sources[h % RELAY_SOURCES];
+	if (s->tag != h)
+		*s = (struct relay_source){ .tag = h, .rl = { .at = now, .tokens = r->cfg.new_per_source } };
+	return ratelimit_take(&s->rl, now, r->cfg.new_per_source);
+}
+
 int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 	      struct sw_action *acts, int cap)
 {
@@ -200,8 +217,11 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 		return r->o.n;
 	}
 	/* the cone bit is ignored (RFC 5991 §3.2); always R-08. */
-	if (!p)
+	if (!p) {
+		if (r->cfg.new_per_source && !source_may_add(r, &s6, now))
+			return drop(r, RL_DROP_SOURCE_LIMITED);
 		p = peer_get(&r->peers, &d6, now);
+	}
 	if (!p)
 		return drop(r, RL_DROP_QUEUE_FULL);
 	/* A full queue loses this packet but not the exchange: under a flood that fills

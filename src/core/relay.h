@@ -30,6 +30,7 @@ enum relay_drop {
 	RL_DROP_UNREACHABLE,       /* no answer to the bubbles */
 	RL_DROP_LOOP,              /* SEC-11 (d): a mapping that is our own socket */
 	RL_DROP_UNKNOWN_PEER,      /* from a client we never sent to */
+	RL_DROP_SOURCE_LIMITED,    /* a native source over its rate of new peers */
 	RL_DROP__COUNT
 };
 const char *relay_drop_name(enum relay_drop d);
@@ -46,6 +47,9 @@ struct relay_config {
 	/* R-12: packets from clients with no entry taken per second (a burst of as many);
 	 * 0 for none, RELAY_UNKNOWN_ALL for all. */
 	uint32_t unknown_rate;
+	/* R-14: new peers a second that one native source (its /64) may make us contact (a
+	 * burst of as many); 0 for no limit. */
+	uint32_t new_per_source;
 	struct sw_endpoint self;  /* our own UDP socket, for the loop guard (0 = unknown) */
 	uint32_t peer_capacity, queue_pool;
 	uint16_t queue_per_peer;
@@ -56,6 +60,14 @@ struct relay_stats {
 	uint64_t dropped[RL_DROP__COUNT];
 };
 
+/* R-14's per-source limit: one bucket per native /64, in a fixed table indexed by a keyed
+ * hash (SEC-05); a source that finds its slot taken by another takes it over. */
+#define RELAY_SOURCES 4096
+struct relay_source {
+	uint64_t tag;             /* the /64's keyed hash, 0 = free */
+	struct ratelimit rl;
+};
+
 struct relay {
 	struct relay_config cfg;
 	struct peer_table peers;
@@ -64,6 +76,7 @@ struct relay {
 	struct peer_pending pending;
 	struct ratelimit icmp;
 	struct ratelimit unknown;
+	struct relay_source sources[RELAY_SOURCES];
 	struct relay_stats stats;
 	struct trust_log trust; /* the kernel fast path's journal (used once enabled) */
 	struct sw_out o;

@@ -236,6 +236,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		 * one small packet. */
 		.direct_bubbles = host || cfg->relay_type == RT_RESTRICTED,
 		.unknown_rate = cfg->relay_unknown_rate,
+		.new_per_source = cfg->relay_new_per_source,
 		.self = { .ip = cfg->bind_address, .port = htons(cfg->bind_port) },
 		/* MaxPeers (docs/scaling.md: 156 bytes a peer); the packet pool stays at a
 		 * quarter of the table, up to the default's 16,384 (21 MiB). */

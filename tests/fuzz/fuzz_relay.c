@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct relay_config c = {
 			.prefix = TEREDO_PREFIX_DEFAULT, .host_only = size && (data[0] & 0x80),
 			.unknown_rate = size && (data[0] & 0x40) ? RELAY_UNKNOWN_ALL : 3,
+			.new_per_source = size && (data[0] & 0x20) ? 0 : 5, /* */
 			.self = { htonl(0xc633641e), htons(3544) },
 			.peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
 		};

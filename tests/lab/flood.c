@@ -15,10 +15,12 @@
  *       COUNT copies (default 10) of one malformed or adversarial packet, from SRC
  *       (default 203.0.113.99:40000). Every IPv6 header it writes carries flow label
  *       0x5badf, so that a capture on the far side can prove none got through.
- *   flood -m native [-n COUNT] [-s SOURCES] [-r PPS] [-S SERVER] [-6 NATIVE]
+ *   flood -m native [-n COUNT] [-s SOURCES] [-r PPS] [-S SERVER] [-6 NATIVE] [-P NETS]
  *       from the native IPv6 side (a raw IPv6 socket, source NATIVE, which must be one
  *       of this host's addresses): echo requests to the Teredo addresses of SOURCES
  *       clients that do not exist, routed to whatever relay serves 2001::/32 here.
+ *       With NETS, the source is spoofed across that many /64s (NATIVE with its third
+ *       group 0x8000 + n), as an attacker who owns many networks would send.
  *   flood -l
  *       lists the cases.
  *
@@ -403,7 +405,7 @@ static int parse_ep(const char *s, struct sw_endpoint *ep)
 static void usage(void)
 {
 	fprintf(stderr, "usage: flood -t IP:PORT [-n COUNT] [-s SOURCES] [-r PPS] [-m server|relay|client]\n"
-			"             [-S SERVER] [-6 NATIVE] [-d TEREDO-DST]\n"
+			"             [-S SERVER] [-6 NATIVE] [-d TEREDO-DST] [-P NETS]\n"
 			"       flood -t IP:PORT -c CASE [-n COUNT] [-f SRC-IP:PORT] [...]\n"
 			"       flood -l\n");
 	exit(2);
@@ -412,20 +414,21 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct sw_endpoint target = { 0 }, from = { htonl(0xcb007163), htons(40000) };
-	long count = -1, sources = 100000, pps = 100000;
+	long count = -1, sources = 100000, pps = 100000, nets = 0;
 	enum mix m = MIX_SERVER;
 	const struct replay_case *rc = NULL;
 	struct ctx c = { .server = htonl(0xc633640a) };
 	inet_pton(AF_INET6, "2001:db8:1::100", &c.native);
 	inet_pton(AF_INET6, "2001:0:c633:640a::1", &c.tdst);
 	int opt;
-	while ((opt = getopt(argc, argv, "t:n:s:r:m:S:6:d:c:f:l")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:s:r:m:S:6:d:c:f:lP:")) != -1) {
 		switch (opt) {
 		case 't': if (parse_ep(optarg, &target) < 0) usage(); break;
 		case 'f': if (parse_ep(optarg, &from) < 0) usage(); break;
 		case 'n': count = atol(optarg); break;
 		case 's': sources = atol(optarg); break;
 		case 'r': pps = atol(optarg); break;
+		case 'P': nets = atol(optarg); break;
 		case 'm':
 			m = !strcmp(optarg, "relay") ? MIX_RELAY : !strcmp(optarg, "client") ? MIX_CLIENT
 			    : !strcmp(optarg, "native") ? MIX_NATIVE : MIX_SERVER;
@@ -449,7 +452,7 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if ((!target.ip && m != MIX_NATIVE) || sources < 1 || pps < 0)
+	if ((!target.ip && m != MIX_NATIVE) || sources < 1 || pps < 0 || nets < 0 || nets > 0x7fff)
 		usage();
 	bool native = m == MIX_NATIVE && !rc;
 	if (count < 0)
@@ -486,7 +489,10 @@ int main(int argc, char **argv)
 			c.seq = i;
 			uint8_t *p = pkts[n];
 			if (native) {
-				size_t len = native_packet(&c, p);
+				struct ctx cn = c; /* the source of this packet, its checksum over it */
+				if (nets)
+					put_be16(cn.native.s6_addr + 4, (uint16_t)(0x8000 | i % (uint32_t)nets));
+				size_t len = native_packet(&cn, p);
 				dst6[n] = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
 				memcpy(&dst6[n].sin6_addr, p + 24, 16);
 				iov[n] = (struct iovec){ p, len };

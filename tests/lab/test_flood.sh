@@ -146,7 +146,10 @@ check "relay: mismatched sources were counted" test "$(field "$FLOOD_STATUS" ter
 check "relay: c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
 
 # --- the relay from the native side: packets to 100,000 Teredo clients that do not
-# exist, each a new peer with a queued packet and a bubble exchange to start ---------
+# exist, each a new peer with a queued packet and a bubble exchange to start, from
+# sources spread over 200 /64s (an attacker with many networks: R-14's per-source
+# limit, RelayNewPeersPerSource, holds each to 1000 new peers a second, 200,000 in all,
+# more than the flood's 100,000, so the whole flood reaches the tables) ---------------
 # c2 has never talked to the native host: it is a new client for the relay, whose pool
 # and pending list the flood keeps full.
 ping_c2() {
@@ -154,7 +157,7 @@ ping_c2() {
 		sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
 	echo "# c2, new to the relay, pings the native host during its flood: loss ${C2_LOSS:-100}%"
 }
-ON_FLOOD=ping_c2 FLOODER=v6host LABEL="relay (native side)" flood_role rel relay "$rsock" - native -S 198.51.100.10 -6 2001:db8:1::100
+ON_FLOOD=ping_c2 FLOODER=v6host LABEL="relay (native side)" flood_role rel relay "$rsock" - native -S 198.51.100.10 -6 2001:db8:1::100 -P 200
 check "relay (native side): a new client gets through during the flood (loss ${C2_LOSS:-100}%)" \
 	awk -v l="${C2_LOSS:-100}" 'BEGIN { exit !(l < 100) }'
 if [ "${C2_LOSS:-100}" = 100 ]; then
@@ -179,6 +182,23 @@ check "relay (native side): the pending list hit its limit and said so" test "$(
 check "relay (native side): the full pool gave its oldest packets to newer exchanges ($(field "$FLOOD_STATUS" queue_replaced))" \
 	test "$(field "$FLOOD_STATUS" queue_replaced)" -gt 0
 check "relay (native side): c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
+
+# --- R-14: the same from one source: held to RelayNewPeersPerSource (1000) new peers a
+# second, so that one host can neither turn the table over nor make the relay reflect
+# its flood at a Teredo server, one bubble per packet. 200,000 packets at 100,000/s, to
+# addresses that name the server's second address (none of them in the table yet).
+st0=$(json "$rsock")
+out=$(lab_exec v6host "$FLOOD" -m native -n 200000 -s 100000 -r 100000 -S 198.51.100.11 -6 2001:db8:1::100)
+st1=$(json "$rsock")
+limited=$(($(field "$st1" new_peer_limited) - $(field "$st0" new_peer_limited)))
+made=$(($(field "$st1" bubbles_sent) - $(field "$st0" bubbles_sent)))
+secs=$(sed -nE 's/.* in ([0-9]+)\.[0-9]+ s .*/\1/p' <<<"$out")
+echo "# relay (one native source): $out; $limited refused a new peer, $made bubbles sent"
+# Each address comes twice: a new peer allowed (a burst of 1000, then 1000 a second)
+# takes its second packet too. Whatever the flood's pace, at most 4000 a second go.
+check "relay (one native source): held to its rate of new peers ($limited of 200000 refused)" \
+	test "$limited" -ge $((200000 - 4000 * (${secs:-9} + 1)))
+check "relay (one native source): c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
 
 # --- the client: through its full-cone NAT's hole ----------------------------------
 csock=$LAB_TMP/run/shipworm-c1.sock

@@ -188,6 +188,16 @@ static void contradictions_are_errors(void **state)
 	assert_int_equal(cfg.relay_unknown_rate, 50);
 	expect_error("RelayType cone\nRelayAcceptUnknown perhaps\n", "test.conf:2: RelayAcceptUnknown: \"perhaps\" is not yes, no or a rate");
 	expect_error("ServerAddress 1.2.3.4\nRelayAcceptUnknown yes\n", "test.conf:2: RelayAcceptUnknown is a relay directive");
+	/* new peers a second per native /64, 1000 by default. */
+	assert_int_equal(parse("RelayType cone\n"), 0);
+	assert_int_equal(cfg.relay_new_per_source, 1000);
+	assert_int_equal(parse("RelayType cone\nRelayNewPeersPerSource no\n"), 0);
+	assert_int_equal(cfg.relay_new_per_source, 0);
+	assert_int_equal(parse("Mode host-relay\nRelayNewPeersPerSource 50\n"), 0);
+	assert_int_equal(cfg.relay_new_per_source, 50);
+	expect_error("RelayType cone\nRelayNewPeersPerSource 0\n", "test.conf:2: RelayNewPeersPerSource: \"0\" is not no or a rate");
+	expect_error("ServerAddress 1.2.3.4\nRelayNewPeersPerSource 10\n", "test.conf:2: RelayNewPeersPerSource is a relay directive");
+	expect_error("ServerBindAddress 1.2.3.4\nRelayNewPeersPerSource 10\n", "test.conf:2: RelayNewPeersPerSource is a relay directive");
 	/* The control socket's group, any role (issue 5). */
 	assert_int_equal(parse("ServerBindAddress 1.2.3.4\nControlGroup adm\n"), 0);
 	assert_string_equal(cfg.control_group, "adm");

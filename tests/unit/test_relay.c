@@ -357,6 +357,38 @@ static void rfc4380_s5_4_2_r12_unknown_clients_rate(void **state)
 	assert_int_equal(rl.stats.dropped[RL_DROP_UNKNOWN_PEER], 180);
 }
 
+/* R-14 (RFC 4380 §7.3.5): one native source (its /64) makes at most new_per_source new
+ * peers a second; its known peers, and other sources, are not held back. */
+static void rfc4380_s7_3_5_r14_new_peers_per_source(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), same64 = A6("2001:db8:1::101"), other = A6("2001:db8:2::7");
+	rl.cfg.new_per_source = 5;
+	int bubbles = 0;
+	struct in6_addr first = teredo_of("198.51.100.10", EP("203.0.113.60", 2000), 0);
+	for (int i = 0; i < 10; i++) {
+		struct in6_addr d = teredo_of("198.51.100.10", EP("203.0.113.60", (uint16_t)(2000 + i)), 0);
+		tun_in(i < 8 ? &host : &same64, &d);
+		bubbles += count_to(SERVER_EP);
+	}
+	assert_int_equal(bubbles, 5);
+	assert_int_equal(rl.stats.dropped[RL_DROP_SOURCE_LIMITED], 5);
+	assert_int_equal(rl.peers.count, 5);
+	/* A known peer still takes the source's packets (queued: it is not trusted yet). */
+	tun_in(&host, &first);
+	assert_int_equal(rl.stats.dropped[RL_DROP_SOURCE_LIMITED], 5);
+	/* Another /64 has its own allowance. */
+	struct in6_addr d = teredo_of("198.51.100.10", EP("203.0.113.61", 3000), 0);
+	tun_in(&other, &d);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	/* A second later, the source may start as many again. */
+	now += 1000;
+	for (int i = 0; i < 6; i++) {
+		d = teredo_of("198.51.100.10", EP("203.0.113.62", (uint16_t)(4000 + i)), 0);
+		tun_in(&host, &d);
+	}
+	assert_int_equal(rl.stats.dropped[RL_DROP_SOURCE_LIMITED], 6);
+}
+
 static void relay_drop_names_complete(void **state)
 {
 	for (int i = 0; i < RL_DROP__COUNT; i++)
@@ -418,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host_open, teardown),
 		T(sec06_full_pool_still_bubbles),
 		T(sec06_full_pool_new_exchange_keeps_its_first_packet),
+		T(rfc4380_s7_3_5_r14_new_peers_per_source),
 		T(sec06_full_pending_list_bubbles_again),
 		T(relay_drop_names_complete),
 	};
