@@ -1,5 +1,6 @@
 /* Ethernet + IPv4 + UDP frames and their sums, for the tests that feed the fast path's
- * programs through BPF_PROG_TEST_RUN (test_bpf.c, test_bpf_srv.c). */
+ * programs through BPF_PROG_TEST_RUN (test_bpf.c, test_bpf_srv.c), and the IPv6
+ * upper-layer sum the TUN offload tests check (test_tcp_gso.c, test_tcp_gro.c). */
 #ifndef SW_TEST_FRAMES_H
 #define SW_TEST_FRAMES_H
 
@@ -33,6 +34,18 @@ static inline uint16_t udp4_sum(const uint8_t *ip)
 	ph[9] = 17;
 	put_be16(ph + 10, ulen);
 	return ones_sum(ip + 20, ulen, ones_sum(ph, 12, 0));
+}
+
+/* The sum over the RFC 8200 §8.1 pseudo-header and the upper-layer message at l4 of the
+ * IPv6 packet pkt (0xffff when its checksum is right). */
+static inline uint16_t ip6_l4_sum(const uint8_t *pkt, size_t len, size_t l4, uint8_t nh)
+{
+	uint8_t ph[40];
+	memcpy(ph, pkt + 8, 32);
+	put_be32(ph + 32, (uint32_t)(len - l4));
+	ph[36] = ph[37] = ph[38] = 0;
+	ph[39] = nh;
+	return ones_sum(pkt + l4, len - l4, ones_sum(ph, 40, 0));
 }
 
 /* Into pkt: Ethernet (to `to`, from `from`) + IPv4 + UDP from src to dst:dport (network

@@ -19,20 +19,10 @@ static size_t seglen[NSEG + 2];
 static uint8_t room[TCP_GRO_MAX];
 static struct tcp6_gro g;
 
-static uint16_t l4_sum(const uint8_t *pkt, size_t len)
-{
-	uint8_t ph[40];
-	memcpy(ph, pkt + 8, 32);
-	put_be32(ph + 32, (uint32_t)(len - 40));
-	ph[36] = ph[37] = ph[38] = 0;
-	ph[39] = 6;
-	return ones_sum(pkt + 40, len - 40, ones_sum(ph, 40, 0));
-}
-
 static void seal(uint8_t *p, size_t len)
 {
 	put_be16(p + 56, 0);
-	put_be16(p + 56, (uint16_t)~l4_sum(p, len));
+	put_be16(p + 56, (uint16_t)~ip6_l4_sum(p, len, 40, 6));
 }
 
 /* Segment i of a flow: sequence 0xfffffa00 + i * MSS (it wraps), `pay` bytes. */
@@ -94,7 +84,7 @@ static void joined_run_cuts_back_into_the_same_segments(void **state)
 	static uint8_t done[TCP_GRO_MAX];
 	memcpy(done, room, len);
 	assert_int_equal(csum_complete(done, len, h.csum_start, h.csum_offset), 0);
-	assert_int_equal(l4_sum(done, len), 0xffff);
+	assert_int_equal(ip6_l4_sum(done, len, 40, 6), 0xffff);
 	struct tcp6_gso c;
 	assert_int_equal(tcp6_gso_init(&c, room, len, h.csum_start, h.gso_size), 0);
 	uint8_t out[40 + THL + MSS];

@@ -12,17 +12,6 @@
 
 static uint8_t super[40 + THL + PAY];
 
-/* The sum over the RFC 8200 §8.1 pseudo-header and the upper-layer message at l4. */
-static uint16_t l4_sum(const uint8_t *pkt, size_t len, size_t l4, uint8_t nh)
-{
-	uint8_t ph[40];
-	memcpy(ph, pkt + 8, 32);
-	put_be32(ph + 32, (uint32_t)(len - l4));
-	ph[36] = ph[37] = ph[38] = 0;
-	ph[39] = nh;
-	return ones_sum(pkt + l4, len - l4, ones_sum(ph, 40, 0));
-}
-
 static size_t build_super(uint8_t flags)
 {
 	struct in6_addr s = A6("2001:db8:1::10"), d = A6("2001:0:c633:640a:8000:f227:bdd8:fe8d");
@@ -71,7 +60,7 @@ static void tso6_segments_like_tcp_gso_segment(void **state)
 		assert_int_equal(seg[53], (n == 0 ? 0x80 : 0) | 0x10 | (last ? 0x09 : 0));
 		assert_memory_equal(seg + 54, super + 54, 2);   /* window */
 		assert_memory_equal(seg + 58, super + 58, THL - 18); /* options */
-		assert_int_equal(l4_sum(seg, (size_t)l, 40, 6), 0xffff);
+		assert_int_equal(ip6_l4_sum(seg, (size_t)l, 40, 6), 0xffff);
 		memcpy(data + got, seg + 40 + THL, pay);
 		got += pay;
 		n++;
@@ -103,7 +92,7 @@ static void tso6_after_an_extension_header(void **state)
 		long l = tcp6_gso_next(&g, seg, sizeof seg);
 		assert_int_equal(l, 48 + THL + 1000);
 		assert_memory_equal(seg + 40, p + 40, 8);
-		assert_int_equal(l4_sum(seg, (size_t)l, 48, 6), 0xffff);
+		assert_int_equal(ip6_l4_sum(seg, (size_t)l, 48, 6), 0xffff);
 	}
 	assert_int_equal(tcp6_gso_next(&g, seg, sizeof seg), 0);
 }
@@ -155,7 +144,7 @@ static void needs_csum_completed_like_a_nic(void **state)
 	ph[39] = 17;
 	put_be16(p + 46, ones_sum(ph, 40, 0)); /* what the kernel seeds (not complemented) */
 	assert_int_equal(csum_complete(p, sizeof p, 40, 6), 0);
-	assert_int_equal(l4_sum(p, sizeof p, 40, 17), 0xffff);
+	assert_int_equal(ip6_l4_sum(p, sizeof p, 40, 17), 0xffff);
 	assert_int_equal(csum_complete(p, sizeof p, sizeof p + 1, 0), -1);
 	assert_int_equal(csum_complete(p, sizeof p, 40, 41), -1);
 	assert_int_equal(csum_complete(p, sizeof p, sizeof p - 1, 0), -1);
