@@ -37,7 +37,8 @@ static size_t candidate(const uint8_t *p, size_t len)
 
 enum tcp_gro_verdict tcp6_gro_add(struct tcp6_gro *g, const uint8_t *pkt, size_t len)
 {
-	size_t hdr = candidate(pkt, len);
+	size_t hdr = pkt == g->again && len == g->again_len ? g->again_hdr : candidate(pkt, len);
+	g->again = NULL;
 	if (!hdr)
 		return TCP_GRO_NEVER;
 	size_t pay = len - hdr;
@@ -51,8 +52,12 @@ enum tcp_gro_verdict tcp6_gro_add(struct tcp6_gro *g, const uint8_t *pkt, size_t
 		if (g->closed || hdr != g->hdr || memcmp(pkt, h0, 4) || memcmp(pkt + 6, h0 + 6, 34) ||
 		    memcmp(th, t0, 4) || memcmp(th + 8, t0 + 8, 5) || (th[13] & ~TCP_PSH) != (t0[13] & ~TCP_PSH) ||
 		    memcmp(th + 14, t0 + 14, 2) || memcmp(th + TCP_HDR_MIN, t0 + TCP_HDR_MIN, hdr - IPV6_HDR_LEN - TCP_HDR_MIN) ||
-		    get_be32(th + 4) != g->next_seq || pay > g->mss || g->len + pay > TCP_GRO_MAX)
+		    get_be32(th + 4) != g->next_seq || pay > g->mss || g->len + pay > TCP_GRO_MAX) {
+			g->again = pkt;
+			g->again_len = len;
+			g->again_hdr = hdr;
 			return TCP_GRO_NOT_NEXT;
+		}
 		memcpy(g->buf + g->len, pkt + hdr, pay);
 		g->len += pay;
 		g->segs++;

@@ -32,6 +32,10 @@ struct tcp6_gro {
 	uint16_t mss;      /* the first segment's payload length */
 	uint16_t segs;
 	bool closed;       /* a shorter segment or PSH came: nothing may follow */
+	/* The candidate last refused as not the next, offered again once the caller has
+	 * finished what was held: its checks (a checksum over all of it) are not redone. */
+	const uint8_t *again;
+	size_t again_len, again_hdr;
 };
 
 enum tcp_gro_verdict {
