@@ -45,7 +45,9 @@ enum tcp_gro_verdict {
 };
 
 void tcp6_gro_init(struct tcp6_gro *g, uint8_t *buf);
-/* Offer one IPv6 packet. Nothing is held on TCP_GRO_NOT_NEXT or TCP_GRO_NEVER. */
+/* Offer one IPv6 packet. Nothing is held on TCP_GRO_NOT_NEXT or TCP_GRO_NEVER; after
+ * TCP_GRO_NOT_NEXT the caller finishes what is held and offers the same packet (same
+ * bytes at the same address) next, which then starts a new super-packet. */
 enum tcp_gro_verdict tcp6_gro_add(struct tcp6_gro *g, const uint8_t *pkt, size_t len);
 /* Make what is held into one packet (g->buf, returned length; 0 if nothing is held) and
  * the header that goes before it: for one segment the packet unchanged and no offload;
