@@ -12,6 +12,7 @@
 #include "core/peer.h"
 #include "sys/log.h"
 #include "sys/netlink.h"
+#include "sys/status_fmt.h"
 #include "teredo_in.skel.h"
 #include "teredo_out.skel.h"
 
@@ -265,6 +266,24 @@ void fastpath_percpu_sum(int fd, uint32_t n, uint64_t *out)
 			out[k] += v[c];
 	}
 	free(v);
+}
+
+void fastpath_prog_status(struct status_out *o, const char *name, int prog_fd)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof info;
+	memset(&info, 0, sizeof info);
+	if (prog_fd < 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len) < 0)
+		return;
+	char k[64];
+	snprintf(k, sizeof k, "%s_prog_id", name);
+	st_u64(o, k, info.id);
+	/* The kernel counts only while kernel.bpf_stats_enabled is 1 (each run then pays
+	 * two clock reads): both stay 0 otherwise. */
+	snprintf(k, sizeof k, "%s_prog_runs", name);
+	st_u64(o, k, info.run_cnt);
+	snprintf(k, sizeof k, "%s_prog_run_ns", name);
+	st_u64(o, k, info.run_time_ns);
 }
 
 void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT])

@@ -92,6 +92,9 @@ int fastpath_map_probe(int array_fd);
 int fastpath_cfg_fd(const struct fastpath *fp);
 /* Whether GSO packets are encapsulated in the kernel (see teredo_out.bpf.c). */
 bool fastpath_gso_encap(const struct fastpath *fp);
+/* A program's id (for bpftool) and the kernel's own count of its runs and their time
+ * (BPF_OBJ_GET_INFO_BY_FD), as `NAME_prog_id`, `NAME_prog_runs`, `NAME_prog_run_ns`. */
+void fastpath_prog_status(struct status_out *o, const char *name, int prog_fd);
 /* A per-CPU array's first n counters, each summed over the CPUs. */
 void fastpath_percpu_sum(int fd, uint32_t n, uint64_t *out);
 /* libbpf's messages (the verifier's among them) only with SHIPWORM_BPF_DEBUG set. */

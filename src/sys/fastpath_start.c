@@ -195,4 +195,6 @@ void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, u
 		st_u64(o, fastpath_counter_name((enum fp_counter)i), c[i]);
 	st_u64(o, "fastpath_map_errors", fastpath_map_errors(fp));
 	st_u64(o, "fastpath_journal_lost", journal_lost);
+	fastpath_prog_status(o, "fastpath_in", fastpath_prog_fd(fp, false));
+	fastpath_prog_status(o, "fastpath_out", fastpath_prog_fd(fp, true));
 }

@@ -76,6 +76,7 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 		fastpath_srv_counters(io->fps.fs, c);
 		for (int i = 0; i < FPS__COUNT; i++)
 			st_u64(&o, fastpath_srv_counter_name((enum fps_counter)i), c[i]);
+		fastpath_prog_status(&o, "fastpath", fastpath_srv_prog_fd(io->fps.fs));
 	}
 	st_obj_end(&o);
 	st_obj_begin(&o, "dropped");

@@ -143,6 +143,10 @@ else
 	lab_sw hr status | grep fastpath | sed "s/^/#   /"
 	check "so did the host relay's" test "$(fp_total hr in_decapsulated)" -gt 1000 -a "$(fp_total hr out_encapsulated)" -gt 1000
 	check "its ingress program is on the relay's IPv4 interface" fpfilter rel
+	# The status names the programs as tc shows them on each hook (for bpftool).
+	tcid() { lab_exec rel tc filter show dev "$1" "$2" | sed -nE 's/.* id ([0-9]+) .*/\1/p' | head -n 1; }
+	check_eq "the status gives the ids of the programs on both hooks" \
+		"$(fp_total rel in_prog_id) $(fp_total rel out_prog_id)" "$(tcid eth0 ingress) $(tcid teredo egress)"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
 	lab_kill_wait hr shipwormd KILL
 	check "after SIGKILL of the host relay, its janitor removed the filter" lab_wait 5 eval '! fpfilter hr'

@@ -78,6 +78,8 @@ if [ "$impl" = shipworm ]; then
 		check "XDP answered the Miredo clients' RSs ($(fget fastpath_rs_answered))" test "$(fget fastpath_rs_answered)" -ge 4
 		check "XDP forwarded their bubbles ($(fget fastpath_bubbles_forwarded))" test "$(fget fastpath_bubbles_forwarded)" -ge 2
 		check "an XDP program is on the interface" sh -c "ip -n $(lab_ns srv) link show dev eth0 | grep -q xdpgeneric"
+		check_eq "the status gives the XDP program's id" "$(fget fastpath_prog_id)" \
+			"$(ip -n "$(lab_ns srv)" link show dev eth0 | sed -nE 's/.*prog\/xdp id ([0-9]+).*/\1/p')"
 	fi
 	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
