@@ -10,6 +10,7 @@ export SHIPWORM=${SHIPWORM:-$top/build/shipworm}
 LAB_ID=${LAB_ID:-swb$$}
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 BENCH_COUNT=${BENCH_COUNT:-20000000}
+BENCH_FP_ROUNDS=${BENCH_FP_ROUNDS:-3}
 
 mkdir -p "$top/build/bench"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -o "$top/build/bench/rsflood" "$here/rsflood.c" \
@@ -329,6 +330,15 @@ lab_exec rel ip route add 192.0.2.100/32 dev eth0
 lab_bg gen iperf3-gen iperf3 -s
 lab_shipworm_server srv 198.51.100.10 >/dev/null
 declare -A ftcp_in ftcp_out fcpu fpps fppm
+# udp_delivered FAMILY DST: 64-byte UDP from the far end to c1 at the generator's full
+# rate for BENCH_SECONDS (c1 starts it, so the plain path needs no port forward for the
+# replies: the NAT's mapping is c1's own); prints the packets delivered.
+udp_delivered() {
+	local j
+	j=$(lab_exec c1 timeout 60 iperf3 "$1" -u -b 0 -l 64 -R -c "$2" -t "$BENCH_SECONDS" -J 2>/dev/null)
+	awk '/"sum_received"/ { f = 1 } f && /"lost_packets"/ { gsub(/,/, ""); l = $2 }
+		f && /"packets"/ && !/lost/ { gsub(/,/, ""); print $2 - l; f = 0; p = 1 } END { if (!p) print 0 }' <<<"$j"
+}
 # fp_measure LABEL FAMILY TARGET-FROM-C1: TCP each way (the far end sends with -R) and
 # 64-byte UDP far end -> client, all started by c1 (so the plain path needs no port
 # forward for the replies: the NAT's mapping is c1's own).
@@ -347,21 +357,17 @@ fp_measure() {
 	ftcp_in[$label]=$(awk -v b="${bin:-0}" 'BEGIN { printf "%.0f", b / 1e6 }')
 	ftcp_out[$label]=$(awk -v b="${bout:-0}" 'BEGIN { printf "%.0f", b / 1e6 }')
 	c0=$(machine_cpu)
-	j=$(lab_exec c1 timeout 60 iperf3 "$fam" -u -b 0 -l 64 -R -c "$dst" -t "$BENCH_SECONDS" -J 2>/dev/null)
+	pk=$(udp_delivered "$fam" "$dst")
 	c1v=$(machine_cpu)
-	pk=$(awk '/"sum_received"/ { f = 1 } f && /"lost_packets"/ { gsub(/,/, ""); l = $2 }
-		f && /"packets"/ && !/lost/ { gsub(/,/, ""); print $2 - l; exit }' <<<"$j")
 	fpps[$label]=$(awk -v p="${pk:-0}" 'BEGIN { printf "%.0f", p / '"$BENCH_SECONDS"' }')
 	fppm[$label]=$(awk -v p="${pk:-0}" -v a="$c0" -v b="$c1v" 'BEGIN { r = p > 0 ? (b - a) / (p / 1e6) : 0; printf "%.1f", r }')
 	printf '%-25s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
 		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
 }
-fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implementation
-	local comm=miredo sock
-	if [ "$2" = shipworm ]; then
-		comm=shipwormd
-		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s\n%s' "$3" "${4:-}")"
-		lab_shipworm_client c1 198.51.100.10 "$(printf 'FastPath %s\n%s' "$3" "${4:-}")" >/dev/null
+fp_start() { # IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implementation
+	if [ "$1" = shipworm ]; then
+		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s\n%s' "$2" "${3:-}")"
+		lab_shipworm_client c1 198.51.100.10 "$(printf 'FastPath %s\n%s' "$2" "${3:-}")" >/dev/null
 	else
 		lab_miredo_relay rel
 		lab_miredo_client c1 198.51.100.10
@@ -372,6 +378,18 @@ fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implem
 	sleep 1
 	lab_ping6 v6host "$fa" 3 >/dev/null
 	lab_ping6 c1 2001:db8:1::100 3 >/dev/null
+}
+fp_stop() { # PROCESS-NAME
+	kill $(lab_pids rel "$1") $(lab_pids c1 "$1") 2>/dev/null
+	lab_wait 10 lab_no_proc rel "$1"
+	lab_wait 10 lab_no_proc c1 "$1"
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo 2>/dev/null"
+	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
+}
+fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]
+	local comm=miredo sock
+	[ "$2" = shipworm ] && comm=shipwormd
+	fp_start "$2" "${3:-}" "${4:-}"
 	fp_measure "$1" -6 2001:db8:1::100
 	if [ "$2" = shipworm ]; then
 		for sock in rel c1; do
@@ -381,11 +399,52 @@ fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implem
 				tr -s ' ' | paste -sd' '
 		done
 	fi
-	kill $(lab_pids rel "$comm") $(lab_pids c1 "$comm") 2>/dev/null
-	lab_wait 10 lab_no_proc rel "$comm"
-	lab_wait 10 lab_no_proc c1 "$comm"
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo 2>/dev/null"
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
+	fp_stop "$comm"
+}
+# The small-packet aim in alternating rounds, as for the server (the generator's own
+# speed moves from round to round by more than the difference measured): the plain path
+# through the relay's host, then the fast path, BENCH_FP_ROUNDS times with the same
+# daemons up (their programs see the plain packets too and pass them on at once), and
+# the median ratio. Then where a small packet's time goes: the kernel's own count of each
+# program's runs and their time (kernel.bpf_stats_enabled, on for that last run only and
+# set back after it: it adds two clock reads to every run, so no other row has it),
+# beside what a packet costs the sending CPU, which carries the whole chain (1 s / rate).
+fp_small() {
+	local r pl on ratios=() pls=() st0 pk ns=0 runs sock st t p mr mp
+	fp_start shipworm on
+	for ((r = 1; r <= BENCH_FP_ROUNDS; r++)); do
+		pl=$(udp_delivered -4 192.0.2.100)
+		on=$(udp_delivered -6 2001:db8:1::100)
+		pls+=("$((pl / BENCH_SECONDS))")
+		ratios+=("$(awk -v a="$on" -v b="$pl" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+		printf '    round %d: plain through the relay host %d/s, FastPath on %d/s: %s\n' \
+			"$r" "$((pl / BENCH_SECONDS))" "$((on / BENCH_SECONDS))" "${ratios[-1]}"
+	done
+	mr=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	mp=$(printf '%s\n' "${pls[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	echo "small packets delivered, FastPath on / plain through the relay host, median of $BENCH_FP_ROUNDS alternating rounds: $mr"
+	st0=$(sysctl -n kernel.bpf_stats_enabled)
+	trap 'sysctl -qw kernel.bpf_stats_enabled='"$st0"'; lab_down' EXIT
+	sysctl -qw kernel.bpf_stats_enabled=1
+	pk=$(udp_delivered -6 2001:db8:1::100)
+	sysctl -qw kernel.bpf_stats_enabled="$st0"
+	trap lab_down EXIT
+	for sock in rel c1; do
+		st=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status --json)
+		for p in in out; do
+			runs=$(sed -nE "s/.*\"fastpath_${p}_prog_runs\":([0-9]+).*/\1/p" <<<"$st")
+			t=$(sed -nE "s/.*\"fastpath_${p}_prog_run_ns\":([0-9]+).*/\1/p" <<<"$st")
+			printf '    %-4s teredo_%-4s %9s runs, %4s ns each\n' "$sock" "$p" "${runs:-0}" \
+				"$(awk -v t="${t:-0}" -v r="${runs:-0}" 'BEGIN { printf "%.0f", (r > 0 ? t / r : 0) }')"
+			ns=$((ns + ${t:-0}))
+		done
+	done
+	awk -v ns="$ns" -v p="${pk:-0}" -v s="$BENCH_SECONDS" -v plain="$mp" 'BEGIN {
+		if (p <= 0 || plain <= 0) exit
+		per = 1e9 * s / p; base = 1e9 / plain; progs = ns / p
+		printf "a small packet with the programs counted: %.0f/s, %.0f ns on the sending CPU (plain through the relay host: %.0f ns, the rounds%s median);\n", p / s, per, base, "\047"
+		printf "the programs take %.0f ns of it (their clock reads included), the kernel%s own extra passes the other %.0f ns of the %.0f ns difference\n", progs, "\047s", per - base - progs, per - base }'
+	fp_stop shipwormd
 }
 fp_measure "plain IPv4 (no Teredo)" -4 198.51.100.50
 fp_measure "plain IPv4 via relay host" -4 192.0.2.100
@@ -403,10 +462,12 @@ awk -v on="${fpps[shipworm FastPath on]:-0}" -v off="${fpps[shipworm FastPath of
 	printf "small packets delivered, share of the plain path: FastPath on %.2f (through the relay host %.2f), off %.2f (%.2f); CPU per packet, on / plain through the relay host %.2f\n",
 		(p > 0 ? on / p : 0), (pr > 0 ? on / pr : 0), (p > 0 ? off / p : 0), (pr > 0 ? off / pr : 0), (spr > 0 ? son / spr : 0) }'
 
+fp_small
+
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
 echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim)"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -I"$top/build/bpf" -o "$top/build/bench/peermem" "$here/peermem.c" \
-	"$top/src/sys/fastpath.c" "$top/src/sys/netlink.c" "$top"/src/core/*.c "$top"/src/wire/*.c -lbpf -lmnl &&
+	"$top/src/sys/fastpath.c" "$top/src/sys/netlink.c" "$top/src/sys/status_fmt.c" "$top"/src/core/*.c "$top"/src/wire/*.c -lbpf -lmnl &&
 	"$top/build/bench/peermem" 1000000
-echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS)"
+echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS, BENCH_FP_ROUNDS)"
