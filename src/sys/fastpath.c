@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/if_ether.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -83,7 +85,10 @@ static int tc_attach(int ifindex, bool ingress, int prog_fd, const char *name, b
 		goto out;
 	if (made)
 		*made = r == 0;
-	r = nl_tc_bpf_attach(n, ifindex, ingress, FP_TC_HANDLE, FP_TC_PRIO, prog_fd, name);
+	/* Each program sees only its own protocol's packets: teredo_in Teredo's IPv4,
+	 * teredo_out what the host routes into the tunnel. */
+	r = nl_tc_bpf_attach(n, ifindex, ingress, FP_TC_HANDLE, FP_TC_PRIO, ingress ? ETH_P_IP : ETH_P_IPV6,
+			     prog_fd, name);
 out:
 	nl_close(n);
 	return r;
@@ -337,8 +342,8 @@ int fastpath_move_ingress(struct fastpath *fp, struct nl *n, int ifindex, int ja
 	if (r < 0 && r != -EEXIST)
 		return r;
 	bool made = r == 0;
-	r = nl_tc_bpf_attach(n, ifindex, true, FP_TC_HANDLE, FP_TC_PRIO, bpf_program__fd(fp->in->progs.teredo_in),
-			     "teredo_in");
+	r = nl_tc_bpf_attach(n, ifindex, true, FP_TC_HANDLE, FP_TC_PRIO, ETH_P_IP,
+			     bpf_program__fd(fp->in->progs.teredo_in), "teredo_in");
 	if (r < 0) {
 		if (made)
 			nl_tc_clsact(n, ifindex, false);

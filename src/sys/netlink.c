@@ -313,8 +313,11 @@ int nl_tc_clsact(struct nl *n, int ifindex, bool add)
 	return transact(n, h);
 }
 
+/* proto: the filter's protocol (0 in a deletion: whatever it is), so that the kernel's
+ * classifier runs our program only on the packets it is for (a dual-stack interface's
+ * native IPv6 never enters the IPv4 side's program). */
 static struct nlmsghdr *tc_filter_msg(char *buf, uint16_t type, int ifindex, bool ingress, uint32_t handle,
-				      uint16_t prio)
+				      uint16_t prio, uint16_t proto)
 {
 	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
 	h->nlmsg_type = type;
@@ -323,18 +326,18 @@ static struct nlmsghdr *tc_filter_msg(char *buf, uint16_t type, int ifindex, boo
 	t->tcm_ifindex = ifindex;
 	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 	t->tcm_handle = handle;
-	t->tcm_info = TC_H_MAKE((uint32_t)prio << 16, htons(ETH_P_ALL));
-	mnl_attr_put_strz(h, TCA_KIND, "bpf");
+	t->tcm_info = TC_H_MAKE((uint32_t)prio << 16, htons(proto));
 	return h;
 }
 
-int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, int prog_fd,
-		     const char *name)
+static int tc_bpf_attach_once(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio,
+			      uint16_t proto, int prog_fd, const char *name)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *h = tc_filter_msg(buf, RTM_NEWTFILTER, ifindex, ingress, handle, prio);
+	struct nlmsghdr *h = tc_filter_msg(buf, RTM_NEWTFILTER, ifindex, ingress, handle, prio, proto);
 	/* Replace ours if it is there (left by a daemon that crashed), never double it. */
 	h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	mnl_attr_put_strz(h, TCA_KIND, "bpf");
 	struct nlattr *opt = mnl_attr_nest_start(h, TCA_OPTIONS);
 	mnl_attr_put_u32(h, TCA_BPF_FD, (uint32_t)prog_fd);
 	mnl_attr_put_strz(h, TCA_BPF_NAME, name);
@@ -343,10 +346,23 @@ int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, u
 	return transact(n, h);
 }
 
+int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, uint16_t proto,
+		     int prog_fd, const char *name)
+{
+	int r = tc_bpf_attach_once(n, ifindex, ingress, handle, prio, proto, prog_fd, name);
+	/* The kernel replaces a filter only by one of the same kind and protocol: one left
+	 * under our handle by anything else (an older version's, for every protocol) is
+	 * taken off first. A filter under another handle is never touched: then this fails. */
+	if (r == -EINVAL && nl_tc_bpf_detach(n, ifindex, ingress, handle, prio) == 0)
+		r = tc_bpf_attach_once(n, ifindex, ingress, handle, prio, proto, prog_fd, name);
+	return r;
+}
+
 int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	return transact(n, tc_filter_msg(buf, RTM_DELTFILTER, ifindex, ingress, handle, prio));
+	/* No kind and no protocol: the filter under this handle and priority, whatever it is. */
+	return transact(n, tc_filter_msg(buf, RTM_DELTFILTER, ifindex, ingress, handle, prio, 0));
 }
 
 static int link_name_cb(const struct nlmsghdr *h, void *data)

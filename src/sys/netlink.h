@@ -42,10 +42,11 @@ int nl_drain(struct nl *n);
 
 /* tc for the fast path (issue 10): add or remove the clsact qdisc (0, -EEXIST when the
  * interface has one), and attach (replacing ours) or remove a cls_bpf filter in
- * direct-action mode, by program descriptor, on ingress or egress. */
+ * direct-action mode, by program descriptor, on ingress or egress, for the packets of
+ * one protocol (ETH_P_IP, ETH_P_IPV6: host order). */
 int nl_tc_clsact(struct nl *n, int ifindex, bool add);
-int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, int prog_fd,
-		     const char *name);
+int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, uint16_t proto,
+		     int prog_fd, const char *name);
 int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio);
 /* An interface's name by index (the sandbox refuses the ioctl if_indextoname uses). */
 int nl_link_name(struct nl *n, int ifindex, char name[16]);

@@ -27,7 +27,15 @@ lab_shipworm_server srv2 198.51.100.12
 # Issue 10, FastPath off: the relay's link does GRO as a NIC's driver does (veth does
 # not by default), so that the client's UDP GSO rows can arrive whole (UDP GRO).
 [ "${LAB_FASTPATH:-auto}" = off ] && lab_exec rel ethtool -K eth0 gro on >/dev/null
+# Issue 10: a filter left under the fast path's handle and priority by anything else (an
+# older version's, for every protocol) is taken off and replaced, never doubled.
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	lab_exec rel tc qdisc add dev eth0 clsact
+	lab_exec rel tc filter add dev eth0 ingress protocol all pref 21335 handle 0x5357 bpf bytecode '1,6 0 0 0,'
+fi
 check "shipwormd starts as a relay from a miredo.conf (RelayType cone)" lab_shipworm_relay rel
+[ "${LAB_FASTPATH:-auto}" != off ] && check "... with its fast path on, in place of the filter left under its handle" \
+	eval "lab_sw rel status | grep -q '^fast_path: on'"
 check "shipwormd starts as a host-specific relay (Mode host-relay)" \
 	lab_shipwormd hr shipworm-hr "$(printf 'Mode host-relay\nInterfaceName teredo\nMaxPeers 1000')"
 check_eq "MaxPeers sizes its peer table" "$(lab_counter "$LAB_TMP/run/shipworm-hr.sock" peers_max)" 1000
@@ -147,6 +155,12 @@ else
 	tcid() { lab_exec rel tc filter show dev "$1" "$2" | sed -nE 's/.* id ([0-9]+) .*/\1/p' | head -n 1; }
 	check_eq "the status gives the ids of the programs on both hooks" \
 		"$(fp_total rel in_prog_id) $(fp_total rel out_prog_id)" "$(tcid eth0 ingress) $(tcid teredo egress)"
+	# Each program is attached for its own protocol only: native IPv6 arriving by the
+	# IPv4 interface never runs teredo_in (and the filter planted above is gone).
+	tcf() { lab_exec rel tc filter show dev "$1" "$2" | grep '^filter.* handle ' | cut -d' ' -f2-5 | paste -sd' '; }
+	check_eq "teredo_in is on the IPv4 interface for IPv4 only, in place of what was there" \
+		"$(tcf eth0 ingress)" "protocol ip pref 21335"
+	check_eq "teredo_out is on the Teredo interface for IPv6 only" "$(tcf teredo egress)" "protocol ipv6 pref 21335"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
 	lab_kill_wait hr shipwormd KILL
 	check "after SIGKILL of the host relay, its janitor removed the filter" lab_wait 5 eval '! fpfilter hr'
