@@ -587,6 +587,10 @@ static int discovery_open(uint32_t ifaddr)
 int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 {
 	static struct client_io io;
+	/* Every page of the I/O state (batches, buffers: megabytes) is touched now, not by
+	 * the first deep batch of a burst: the footprint at start is the footprint under
+	 * load, and a flood costs no page faults. */
+	memset(&io, 0, sizeof io);
 	io.cfg = cfg;
 	struct client_config cc = {
 		.prefix = cfg->prefix, .refresh_ms = cfg->refresh_s * 1000u, /* C-27 */

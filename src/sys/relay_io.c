@@ -224,6 +224,10 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 {
 	static struct relay_io io;
+	/* Every page of the I/O state (batches, buffers: megabytes) is touched now, not by
+	 * the first deep batch of a burst: the footprint at start is the footprint under
+	 * load, and a flood costs no page faults. */
+	memset(&io, 0, sizeof io);
 	io.cfg = cfg;
 	bool host = cfg->mode == MODE_HOST_RELAY;
 	struct relay_config rc = {

@@ -77,7 +77,8 @@ flood_role() {
 	sleep 1
 	r1=$(rss_kib "$node")
 	measure "$label: before the flood"
-	local b_loss=$m_loss b_mbit=$m_mbit
+	local b_loss=$m_loss b_mbit=$m_mbit r1m
+	r1m=$(rss_kib "$node")
 	local d0
 	d0=$(backlog_drops)
 	lab_exec "$from" "$FLOOD" -m "$mix" -n "$N" -s "$S" -r "$PPS" "$@" >"$LAB_TMP/flood.out" &
@@ -91,7 +92,7 @@ flood_role() {
 	sleep 1
 	r2=$(rss_kib "$node")
 	st=$(json "$sock")
-	echo "# $label: RSS ${r0} KiB at start, ${r1} KiB after warm-up, ${r2} KiB after the flood"
+	echo "# $label: RSS ${r0} KiB at start, ${r1} KiB after warm-up, ${r1m} KiB after the measurement before the flood, ${r2} KiB after the flood"
 	echo "# $label status: $st"
 	check "$label: the flood went out whole ($out)" grep -q "^sent $N packets" "$LAB_TMP/flood.out"
 	check "$label: shipwormd survives $N packets from $S sources" test -n "$(lab_pids "$node" shipwormd)"
