@@ -11,22 +11,14 @@
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
 void vnet_hdr_get(const uint8_t *p, struct vnet_hdr *h)
 {
 	h->flags = p[0];
 	h->gso_type = p[1];
-	h->hdr_len = le16(p + 2);
-	h->gso_size = le16(p + 4);
-	h->csum_start = le16(p + 6);
-	h->csum_offset = le16(p + 8);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	h->hdr_len = get_le16(p + 2);
+	h->gso_size = get_le16(p + 4);
+	h->csum_start = get_le16(p + 6);
+	h->csum_offset = get_le16(p + 8);
 }
 
 void vnet_hdr_put(uint8_t *p, const struct vnet_hdr *h)
