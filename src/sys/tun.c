@@ -212,16 +212,13 @@ int tun_tx_add(int fd, const struct tun_rx *rx, struct tun_tx *tx, const struct 
 	for (int i = 0; i < n; i++)
 		if (v[i].iov_len)
 			one = one ? NULL : &v[i];
-	if (tx->gro && one) {
-		enum tcp_gro_verdict r = tcp6_gro_add(&tx->g, one->iov_base, one->iov_len);
-		if (r == TCP_GRO_TAKEN)
-			return 0;
-		int errs = tun_tx_flush(fd, rx, tx);
-		if (r == TCP_GRO_NOT_NEXT && tcp6_gro_add(&tx->g, one->iov_base, one->iov_len) == TCP_GRO_TAKEN)
-			return errs;
-		return errs + (tun_write(fd, rx, v, n) < 0);
-	}
+	enum tcp_gro_verdict r = tx->gro && one ? tcp6_gro_add(&tx->g, one->iov_base, one->iov_len) : TCP_GRO_NEVER;
+	if (r == TCP_GRO_TAKEN)
+		return 0;
+	/* What is held goes first; a segment that only was not the next starts a new run. */
 	int errs = tun_tx_flush(fd, rx, tx);
+	if (r == TCP_GRO_NOT_NEXT && tcp6_gro_add(&tx->g, one->iov_base, one->iov_len) == TCP_GRO_TAKEN)
+		return errs;
 	return errs + (tun_write(fd, rx, v, n) < 0);
 }
 
