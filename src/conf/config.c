@@ -352,24 +352,37 @@ static void defaults(struct sw_config *c)
 	c->udp_offload = true;
 }
 
-/* The first directive set that only a client takes, or -1 (for messages). */
+/* The first of `only` that the file set, or -1 (for messages). */
+static int first_set(const int *at, const enum directive *only, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (at[only[i]])
+			return (int)only[i];
+	return -1;
+}
+
+/* The first directive set that only a client takes, or -1. */
 static int client_only_first(const int *at)
 {
 	static const enum directive only[] = { D_CLIENTHOOK, D_LOCALDISCOVERY, D_SYMMETRICNAT,
 					       D_LOADREDUCTION, D_HAIRPINNING, D_PORTPRESERVING, D_SEQUENTIAL,
 					       D_UPNP, D_REFRESH, D_REFRESHDISC, D_REFRESHMIN,
 					       D_DORMANT, D_DORMANTIDLE };
-	for (size_t i = 0; i < sizeof only / sizeof only[0]; i++)
-		if (at[only[i]])
-			return (int)only[i];
-	return -1;
+	return first_set(at, only, sizeof only / sizeof only[0]);
+}
+
+/* The first directive set that only a relay takes, or -1. */
+static int relay_only_first(const int *at)
+{
+	static const enum directive only[] = { D_RELAYACCEPTUNKNOWN, D_RELAYNEWPEERS };
+	return first_set(at, only, sizeof only / sizeof only[0]);
 }
 
 /* Resolve the mode and check that the directives fit it. */
 static int finish(struct sw_config *c, const char *file, char *err, size_t errlen)
 {
 	const int *at = c->line_of;
-	int client_only = client_only_first(at);
+	int client_only = client_only_first(at), relay_only = relay_only_first(at);
 	bool server_dirs = at[D_SERVERBINDADDRESS] || at[D_SERVERBINDADDRESS2] || at[D_SERVERMAXICMP] || at[D_SERVERMAXRS];
 	bool client_dirs = at[D_SERVERADDRESS] || at[D_SERVERADDRESS2];
 
@@ -404,9 +417,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 			return fail(err, errlen, file,
 				    at[D_INTERFACENAME] ? at[D_INTERFACENAME] : at[D_BINDADDRESS] ? at[D_BINDADDRESS] : at[D_BINDPORT],
 				    "a server has no tunnel interface and always binds UDP port 3544 on ServerBindAddress");
-		if (at[D_RELAYACCEPTUNKNOWN] || at[D_RELAYNEWPEERS])
-			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN] ? at[D_RELAYACCEPTUNKNOWN] : at[D_RELAYNEWPEERS],
-				    "%s is a relay directive", at[D_RELAYACCEPTUNKNOWN] ? "RelayAcceptUnknown" : "RelayNewPeersPerSource");
+		if (relay_only >= 0)
+			return fail(err, errlen, file, at[relay_only], "%s is a relay directive", directive_names[relay_only]);
 		if (at[D_MAXPEERS])
 			return fail(err, errlen, file, at[D_MAXPEERS], "MaxPeers: a server keeps no peers");
 		if (!c->server_bind)
@@ -426,9 +438,8 @@ static int finish(struct sw_config *c, const char *file, char *err, size_t errle
 				    "ServerBindAddress is a server directive; a client uses ServerAddress");
 		if (at[D_PREFIX])
 			return fail(err, errlen, file, at[D_PREFIX], "a client learns its prefix from the server; Prefix is for relays and servers");
-		if ((at[D_RELAYACCEPTUNKNOWN] || at[D_RELAYNEWPEERS]) && c->mode == MODE_CLIENT)
-			return fail(err, errlen, file, at[D_RELAYACCEPTUNKNOWN] ? at[D_RELAYACCEPTUNKNOWN] : at[D_RELAYNEWPEERS],
-				    "%s is a relay directive", at[D_RELAYACCEPTUNKNOWN] ? "RelayAcceptUnknown" : "RelayNewPeersPerSource");
+		if (relay_only >= 0 && c->mode == MODE_CLIENT)
+			return fail(err, errlen, file, at[relay_only], "%s is a relay directive", directive_names[relay_only]);
 		if (!c->server_address[0])
 			return fail(err, errlen, file, 0, "a client needs ServerAddress");
 		break;
