@@ -1,6 +1,7 @@
 /* Ethernet + IPv4 + UDP frames and their sums, for the tests that feed the fast path's
- * programs through BPF_PROG_TEST_RUN (test_bpf.c, test_bpf_srv.c), and the IPv6
- * upper-layer sum the TUN offload tests check (test_tcp_gso.c, test_tcp_gro.c). */
+ * programs through BPF_PROG_TEST_RUN (test_bpf.c, test_bpf_srv.c), and the IPv6 TCP
+ * segments and upper-layer sum the TUN offload tests use (test_tcp_gso.c,
+ * test_tcp_gro.c). */
 #ifndef SW_TEST_FRAMES_H
 #define SW_TEST_FRAMES_H
 
@@ -11,6 +12,8 @@
 
 #include "wire/bytes.h"
 #include "wire/endpoint.h"
+
+#include <netinet/in.h>
 
 /* The one's-complement sum of n bytes (RFC 1071: an odd last byte padded), added to s. */
 static inline uint16_t ones_sum(const uint8_t *p, size_t n, uint32_t s)
@@ -46,6 +49,35 @@ static inline uint16_t ip6_l4_sum(const uint8_t *pkt, size_t len, size_t l4, uin
 	ph[36] = ph[37] = ph[38] = 0;
 	ph[39] = nh;
 	return ones_sum(pkt + l4, len - l4, ones_sum(ph, 40, 0));
+}
+
+
+/* The 72 bytes of headers of an IPv6 TCP segment as Linux sends a bulk flow's: traffic
+ * class and flow label set (they must survive cutting and joining), ports 40000 -> 5201,
+ * ack 77, window 512, NOP NOP timestamps (TCP6_THL 32); the timestamps' values, the
+ * payload and the checksum are the caller's. */
+#define TCP6_THL 32
+static inline void tcp6_headers(uint8_t *p, const struct in6_addr *src, const struct in6_addr *dst, uint8_t hlim,
+				uint32_t seq, uint8_t flags, size_t pay)
+{
+	memset(p, 0, 40 + TCP6_THL);
+	p[0] = 0x60;
+	p[1] = 0x0a;
+	p[3] = 0x42;
+	put_be16(p + 4, (uint16_t)(TCP6_THL + pay));
+	p[6] = 6;
+	p[7] = hlim;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	uint8_t *th = p + 40;
+	put_be16(th, 40000);
+	put_be16(th + 2, 5201);
+	put_be32(th + 4, seq);
+	put_be32(th + 8, 77);
+	th[12] = (TCP6_THL / 4) << 4;
+	th[13] = flags;
+	put_be16(th + 14, 512);
+	th[20] = 1, th[21] = 1, th[22] = 8, th[23] = 10;
 }
 
 /* Into pkt: Ethernet (to `to`, from `from`) + IPv4 + UDP from src to dst:dport (network

@@ -10,7 +10,7 @@
 
 #include <linux/virtio_net.h>
 
-#define THL 32 /* with the timestamp option, as Linux sends */
+#define THL TCP6_THL
 #define MSS 1208
 #define NSEG 6
 
@@ -29,25 +29,8 @@ static void seal(uint8_t *p, size_t len)
 static size_t build(uint8_t *p, int i, size_t pay, uint8_t flags)
 {
 	struct in6_addr s = A6("2001:0:c633:640a:8000:f227:bdd8:fe8d"), d = A6("2001:db8:1::100");
-	memset(p, 0, 40 + THL);
-	p[0] = 0x60;
-	p[1] = 0x0a;
-	p[3] = 0x42;
-	put_be16(p + 4, (uint16_t)(THL + pay));
-	p[6] = 6;
-	p[7] = 63;
-	memcpy(p + 8, &s, 16);
-	memcpy(p + 24, &d, 16);
-	uint8_t *th = p + 40;
-	put_be16(th, 40000);
-	put_be16(th + 2, 5201);
-	put_be32(th + 4, 0xfffffa00u + (uint32_t)i * MSS);
-	put_be32(th + 8, 77);
-	th[12] = (THL / 4) << 4;
-	th[13] = flags;
-	put_be16(th + 14, 512);
-	th[20] = 1, th[21] = 1, th[22] = 8, th[23] = 10;
-	put_be32(th + 24, 1000);
+	tcp6_headers(p, &s, &d, 63, 0xfffffa00u + (uint32_t)i * MSS, flags, pay);
+	put_be32(p + 40 + 24, 1000); /* the timestamp's value */
 	for (size_t k = 0; k < pay; k++)
 		p[40 + THL + k] = (uint8_t)(i * 31 + k * 7 + 3);
 	size_t len = 40 + THL + pay;

@@ -6,7 +6,7 @@
 
 #include "wire/tcp_gso.h"
 
-#define THL 32 /* a TCP header with the timestamp option, as Linux sends */
+#define THL TCP6_THL
 #define PAY 5000
 #define MSS 1208
 
@@ -16,24 +16,8 @@ static size_t build_super(uint8_t flags)
 {
 	struct in6_addr s = A6("2001:db8:1::10"), d = A6("2001:0:c633:640a:8000:f227:bdd8:fe8d");
 	memset(super, 0, sizeof super);
-	super[0] = 0x60;
-	super[1] = 0x0a; /* traffic class and flow label stay in every segment */
-	super[3] = 0x42;
-	put_be16(super + 4, THL + PAY);
-	super[6] = 6;
-	super[7] = 64;
-	memcpy(super + 8, &s, 16);
-	memcpy(super + 24, &d, 16);
-	uint8_t *th = super + 40;
-	put_be16(th, 40000);
-	put_be16(th + 2, 5201);
-	put_be32(th + 4, 0xfffff000); /* wraps within the packet */
-	put_be32(th + 8, 77);
-	th[12] = (THL / 4) << 4;
-	th[13] = flags;
-	put_be16(th + 14, 512);
-	th[20] = 1, th[21] = 1, th[22] = 8, th[23] = 10; /* NOP NOP timestamps */
-	put_be16(th + 16, 0xbeef); /* the kernel's seed; every segment gets its own sum */
+	tcp6_headers(super, &s, &d, 64, 0xfffff000, flags, PAY); /* the sequence wraps within the packet */
+	put_be16(super + 40 + 16, 0xbeef); /* the kernel's seed; every segment gets its own sum */
 	for (int i = 0; i < PAY; i++)
 		super[40 + THL + i] = (uint8_t)(i * 7 + 3);
 	return sizeof super;
