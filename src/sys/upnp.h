@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define UPNP_DISCOVER_MS 2000 /* SSDP: how long to wait for an IGD to answer */
+#define UPNP_SEARCHES 2       /* searches before a silent network counts as without an IGD */
 #define UPNP_RENEW_S 1200
 
 struct upnp_result {
