@@ -106,11 +106,14 @@ static __always_inline __s64 sum_bytes(struct __sk_buff *skb, __u32 off, __u32 l
 			/* The tail, zero-padded: zeros add nothing, and an odd last byte is
 			 * padded as RFC 1071 pads it. */
 			__u64 n = len;
-			/* Masked where the verifier sees it (clang would drop a plain mask it
-			 * knows is redundant), so that the load's length is provably bounded. */
-			asm volatile("%[n] &= 255" : [n] "+r"(n));
+			/* 1..255 here, but the verifier must see the load's length within
+			 * 1..SUM_CHUNK: 6.1's learns nothing from a test against zero (it
+			 * refuses the load as a "zero-sized read"), so the bounds are made by
+			 * arithmetic, where it sees them (clang would drop a plain mask it knows
+			 * is redundant). The value is unchanged: ((len - 1) & 255) + 1 == len. */
+			asm volatile("%[n] -= 1; %[n] &= 255; %[n] += 1" : [n] "+r"(n));
 			__builtin_memset(buf, 0, sizeof buf);
-			if (!n || bpf_skb_load_bytes(skb, off, buf, n) < 0)
+			if (bpf_skb_load_bytes(skb, off, buf, n) < 0)
 				return -1;
 			len = 0;
 		}
