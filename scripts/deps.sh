@@ -13,7 +13,7 @@ build="gcc make libc6-dev pkg-config libmnl-dev libcap-dev libseccomp-dev libmin
 test="$build libcmocka-dev clang libclang-rt-dev iproute2 nftables iputils-ping tcpdump
       iperf3 miredo miredo-server procps util-linux psmisc python3 miniupnpd-nftables
       stun-server miniupnpc systemd python3-prometheus-client debhelper lintian fakeroot dpkg-dev
-      bird2 ethtool"
+      bird2 ethtool qemu-system-x86 busybox-static"
 deb="$build debhelper lintian fakeroot dpkg-dev"
 
 case "${1:-build}" in
