@@ -48,6 +48,7 @@
 #define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
 #define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */
 #define CLIENT_REFRESH_MAX_MS 120000  /* C-60: the longest interval the procedure tries */
+#define CLIENT_FIRST_REFRESH_MS 5000  /* a new mapping's first refresh (client.c first_refresh) */
 
 /* Server candidates (issue 11): the addresses every ServerAddress resolves to, in order
  * of preference; each with its secondary address. */

@@ -235,16 +235,17 @@ static void refresh_between(uint64_t quiet, uint64_t by, struct sw_endpoint m)
 	assert_null(find(SW_ACT_SET_ADDR));
 }
 
-/* C-25, C-26: refresh within 75-100 % of 30 s (a new mapping's first one at half that,
- * before a Linux NAT's 30 s for a young UDP flow run out); same mapping keeps the
- * address; a new mapping gives a new address. */
+/* C-25, C-26: refresh within 75-100 % of 30 s (a new mapping's first one within 75-100 %
+ * of 5 s: 2 s or more after the flow's start, before a Linux NAT's short timeout for a
+ * young UDP flow runs out, so that it keeps the flow for its long one); same mapping
+ * keeps the address; a new mapping gives a new address. */
 static void rfc4380_s5_2_5_c26_refresh_and_mapping_change(void **state)
 {
 	uint8_t nonce[8];
 	struct sw_endpoint m = EP("203.0.113.7", 40000);
 	qualify(m, m);
 	struct in6_addr first = our_addr();
-	refresh_between(11249, 15000, m);
+	refresh_between(3749, 5000, m);
 	assert_memory_equal(&cl.addr, &first, 16);
 	refresh_between(22499, 30000, m); /* then C-27's 75-100 % */
 	now += 30000;
@@ -521,7 +522,7 @@ static void sec22_cve_2006_6266_stranger_tests_bounded(void **state)
 	for (int i = 0; i < 20; i++) {
 		now += 200;
 		nacts = client_tick(&cl, now, acts, ACTS);
-		assert_int_equal(count_kind(SW_ACT_UDP), 0);
+		assert_int_equal(count_to(relay), 0); /* (the server gets the first refresh) */
 	}
 	/* The rogue cannot slip a packet into the held queue, even introduced: the reply
 	 * proves only the relay, and only the relay's packet goes in. */
