@@ -290,6 +290,14 @@ static void probe_start(struct client *c, uint64_t now)
 	probe_step(c, now, false);
 }
 
+/* RFC 4380 §5.2 (C-27): uniform in 75-100 % of the interval. */
+static uint64_t jitter(struct client *c, uint32_t interval_ms)
+{
+	uint16_t r;
+	c->rng(c->rng_ctx, &r, sizeof r);
+	return interval_ms * 3 / 4 + (uint64_t)r * (interval_ms / 4) / 65535;
+}
+
 /* ---- RFC 4380 §5.2.7 (C-60..C-62): how long the NAT keeps an idle mapping ----
  * Socket 1 (the filtering probe's, idle once the probe is done) qualifies on its own: a
  * secondary mapping and the secondary Teredo address it makes. After `candidate` ms of
@@ -300,9 +308,10 @@ static void probe_start(struct client *c, uint64_t now)
  * loop, but starting from the interval in use instead of 60 s: a NAT that forgets
  * sooner than that is found too, and the refresh drops at once to refresh_min_ms while
  * the search goes on between the two (RFC 6081 §5.1.1 notes the RFC's own loop never
- * goes below 30 s). */
+ * goes below 30 s). Each secondary qualification is followed by a second exchange after
+ * a few seconds (RI_SETTLE, see ri_ra) before the silence starts. */
 #define CLIENT_RI_WAIT_MS 2000
-enum { RI_IDLE, RI_QUALIFY, RI_WAIT, RI_TEST, RI_DONE };
+enum { RI_IDLE, RI_QUALIFY, RI_WAIT, RI_TEST, RI_DONE, RI_SETTLE };
 
 static void ri_reset(struct client *c)
 {
@@ -314,6 +323,7 @@ static void ri_reset(struct client *c)
 static void ri_qualify(struct client *c, uint64_t now)
 {
 	c->ri_step = RI_QUALIFY;
+	c->ri_settled = false;
 	c->ri_tries = 1;
 	c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
 	put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
@@ -369,6 +379,16 @@ static void ri_ra(struct client *c, uint64_t now, struct sw_endpoint mapped)
 	struct teredo_addr t = { .prefix = get_be32(c->addr.s6_addr), .server = c->cfg.server, .mapped = mapped };
 	teredo_addr_encode(&t, &c->ri_addr);
 	c->ri_last = now;
+	if (!c->ri_settled) {
+		/* A second exchange a few seconds on, as a new mapping's first refresh
+		 * (first_refresh): a NAT like Linux's keeps a flow that has had it longer
+		 * than one that has not, and the mapping in use has had it; the search must
+		 * measure that time, not the young flow's shorter one. */
+		c->ri_settled = true;
+		c->ri_step = RI_SETTLE;
+		c->ri_deadline = now + jitter(c, CLIENT_FIRST_REFRESH_MS);
+		return;
+	}
 	if (!c->ri_candidate) { /* the first round: the interval in use, up to 120 s */
 		c->ri_candidate = c->refresh_now_ms;
 		c->ri_max = CLIENT_REFRESH_MAX_MS;
@@ -397,6 +417,14 @@ static void ri_tick(struct client *c, uint64_t now)
 			c->ri_step = RI_DONE; /* C-60: secondary qualification failed: keep it */
 		}
 		break;
+	case RI_SETTLE:
+		if (now >= c->ri_deadline) {
+			c->ri_step = RI_QUALIFY; /* its RA starts the silence */
+			c->ri_tries = 1;
+			c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
+			put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
+		}
+		break;
 	case RI_WAIT:
 		if (now >= c->ri_deadline) {
 			c->ri_step = RI_TEST;
@@ -413,14 +441,6 @@ static void ri_tick(struct client *c, uint64_t now)
 			ri_result(c, now, false);
 		break;
 	}
-}
-
-/* RFC 4380 §5.2 (C-27): uniform in 75-100 % of the interval. */
-static uint64_t jitter(struct client *c, uint32_t interval_ms)
-{
-	uint16_t r;
-	c->rng(c->rng_ctx, &r, sizeof r);
-	return interval_ms * 3 / 4 + (uint64_t)r * (interval_ms / 4) / 65535;
 }
 
 static uint64_t random_refresh(struct client *c)

@@ -193,6 +193,7 @@ struct client {
 	uint32_t refresh_now_ms;
 	uint8_t ri_step, ri_tries;
 	bool ri_found;         /* refresh_now_ms came from the search */
+	bool ri_settled;       /* the secondary flow has had its second exchange */
 	uint32_t ri_candidate, ri_max; /* ms */
 	uint64_t ri_deadline, ri_last;  /* ms; ri_last: the secondary mapping's last packet */
 	struct in6_addr ri_addr;        /* the secondary Teredo address */

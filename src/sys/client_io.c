@@ -347,9 +347,10 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_u64(o, "refresh_interval_ms", c->refresh_now_ms);
 	st_str(o, "refresh_interval_from", c->ri_found ? "discovered"
 				  : config_line(io->cfg, "RefreshInterval") ? "configuration" : "default");
-	static const char *const search[] = { "not-started", "qualifying", "waiting", "testing", "done" };
+	/* By core/client.c's RI_ steps; its settling exchange is part of qualifying. */
+	static const char *const search[] = { "not-started", "qualifying", "waiting", "testing", "done", "qualifying" };
 	st_str(o, "refresh_search", !c->cfg.refresh_discovery || !c->cfg.nat_probe ? "off"
-				   : c->ri_step < 5 ? search[c->ri_step] : "?");
+				   : c->ri_step < 6 ? search[c->ri_step] : "?");
 	st_str(o, "interface", io->cfg->ifname);
 	st_u64(o, "local_port", ntohs(c->cfg.local_port));
 	if (c->have_addr) {

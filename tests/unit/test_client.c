@@ -1611,17 +1611,20 @@ static void issue11_network_changes(void **state)
 }
 
 /* RFC 4380 §5.2.7 (C-60..C-62) against a simulated NAT that forgets an idle mapping
- * after nat_ms: every RS is answered, and the test bubble our server forwards to the
- * secondary mapping gets in only if that mapping has been idle no longer than nat_ms.
+ * after nat_ms, and, as Linux's conntrack does, a young one (no packet yet 2 s or more
+ * after its first) after young_ms: every RS is answered, and the test bubble our server
+ * forwards to the secondary mapping gets in only if that mapping is still kept.
  * Returns the refresh interval the search settled on. */
-static uint32_t refresh_search_with_nat(uint32_t nat_ms)
+static uint32_t refresh_search_with_nats(uint32_t young_ms, uint32_t nat_ms)
 {
 	cl.cfg.nat_probe = true;
 	cl.cfg.refresh_discovery = true;
 	cl.cfg.refresh_min_ms = 10000;
 	struct sw_endpoint m = EP("203.0.113.7", 40000), m1 = EP("203.0.113.7", 40001);
 	qualify(m, m);
-	uint64_t last1 = now; /* the secondary mapping's last packet */
+	uint64_t last1 = now, first1 = now; /* the secondary mapping's last and first packets */
+	bool flow1 = young_ms == nat_ms, settled = false; /* none yet where the two differ */
+#define KEPT1() (flow1 && now - last1 <= (settled ? nat_ms : young_ms))
 	for (int step = 0; step < 5 * 60 * 5 && cl.ri_step != 4; step++) {
 		for (int i = 0; i < nacts; i++) {
 			struct teredo_pkt p;
@@ -1637,14 +1640,19 @@ static uint32_t refresh_search_with_nat(uint32_t nat_ms)
 				if (probe && memcmp(&src, &ll, 16))
 					continue; /* the filtering probe's RS (C = 1): its NAT says nothing */
 				size_t len = make_ra(buf2, nonce, probe ? m1 : m, SERVER);
-				if (probe)
+				if (probe) {
+					if (!KEPT1())
+						first1 = now, settled = false, flow1 = true; /* a new flow */
+					else if (now - first1 >= 2000)
+						settled = true;
 					last1 = now;
+				}
 				int n = client_udp_on(&cl, now, acts[i].sock, EP(SERVER, 3544), buf2, len, acts2, ACTS);
 				(void)n;
 			} else if (ip6_is_bubble(p.ip6, p.ip6_len) && endpoint_eq(acts[i].dst, EP(SERVER, 3544))) {
 				struct in6_addr d;
 				ip6_dst(p.ip6, &d);
-				if (memcmp(&d, &cl.ri_addr, 16) || now - last1 > nat_ms)
+				if (memcmp(&d, &cl.ri_addr, 16) || !KEPT1())
 					continue;
 				teredo_put_origin(buf2, m);
 				memcpy(buf2 + 8, acts[i].hdr, acts[i].hdr_len);
@@ -1655,9 +1663,15 @@ static uint32_t refresh_search_with_nat(uint32_t nat_ms)
 		now += 200;
 		nacts = client_tick(&cl, now, acts, ACTS);
 	}
+#undef KEPT1
 	assert_int_equal(cl.ri_step, 4);
 	assert_int_equal(cl.state, CLIENT_QUALIFIED);
 	return cl.refresh_now_ms;
+}
+
+static uint32_t refresh_search_with_nat(uint32_t nat_ms)
+{
+	return refresh_search_with_nats(nat_ms, nat_ms);
 }
 
 /* A NAT that keeps idle UDP 25 s (less than the 30 s we refresh at): found; the refresh
@@ -1668,6 +1682,16 @@ static void rfc4380_s5_2_7_c61_short_nat_timeout_found(void **state)
 	assert_true(r >= 10000 && r <= 25000);
 	assert_true(cl.ri_found);
 	assert_true(cl.stats.ri_tests >= 2);
+}
+
+/* A NAT like the lab's (Linux's rule, 10 s for a young flow, 40 s once it has had a
+ * packet 2 s or more after its first): the secondary mapping is settled by a second
+ * exchange before the silence, so the search measures the 40 s the mapping in use gets,
+ * and keeps the refresh above the young flow's 10 s. */
+static void rfc4380_s5_2_7_c60_settled_flow_measured(void **state)
+{
+	uint32_t r = refresh_search_with_nats(10000, 40000);
+	assert_true(r >= 20000 && r <= 40000);
 }
 
 /* A NAT that keeps idle UDP 100 s: the RFC's loop upward, bounded by 120 s (C-60). */
@@ -1822,6 +1846,7 @@ int main(void)
 		T(issue11_network_changes),
 		T(rfc4380_s5_2_7_c61_short_nat_timeout_found),
 		T(rfc4380_s5_2_7_c60_long_nat_timeout),
+		T(rfc4380_s5_2_7_c60_settled_flow_measured),
 		T(dormant_idle_then_first_packet_waits_for_the_mapping),
 		T(dormant_wake_to_a_new_mapping),
 		T(dormant_wake_server_silent),
