@@ -320,13 +320,20 @@ static void ri_reset(struct client *c)
 	c->refresh_now_ms = c->cfg.refresh_ms;
 }
 
-static void ri_qualify(struct client *c, uint64_t now)
+/* An RS from socket 1; its RA goes to ri_ra. */
+static void ri_ask(struct client *c, uint64_t now)
 {
 	c->ri_step = RI_QUALIFY;
-	c->ri_settled = false;
 	c->ri_tries = 1;
 	c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
 	put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
+}
+
+/* A new secondary qualification (a new flow through the NAT). */
+static void ri_qualify(struct client *c, uint64_t now)
+{
+	c->ri_settled = false;
+	ri_ask(c, now);
 }
 
 static void ri_bubble(struct client *c, uint64_t now)
@@ -418,12 +425,8 @@ static void ri_tick(struct client *c, uint64_t now)
 		}
 		break;
 	case RI_SETTLE:
-		if (now >= c->ri_deadline) {
-			c->ri_step = RI_QUALIFY; /* its RA starts the silence */
-			c->ri_tries = 1;
-			c->ri_deadline = now + CLIENT_RS_TIMEOUT_MS;
-			put_rs(c, 1, &rs_source, c->ri_nonce, c->cfg.server);
-		}
+		if (now >= c->ri_deadline)
+			ri_ask(c, now); /* its RA starts the silence */
 		break;
 	case RI_WAIT:
 		if (now >= c->ri_deadline) {
@@ -598,19 +601,13 @@ static void set_address(struct client *c, uint32_t prefix)
 	}
 }
 
-/* The first refresh of a new mapping comes at half the usual time. Linux's conntrack,
- * which most NATs run, keeps a UDP flow that has seen one exchange for 30 s
- * (nf_conntrack_udp_timeout) and gives it 120 s only when a packet passes at least 2 s
- * after its start; at 75-100 % of 30 s (C-27) the first refresh could come after the NAT
- * had forgotten the mapping, and a NAT that picks ports at random then gave a new one
- * (seen in the lab's NAT matrix: a client behind a port-preserving symmetric NAT lost
- * its mapping and address 30 s after qualifying). Every later refresh is C-27's. */
 /* A new mapping's first refresh comes after a few seconds. A NAT like Linux's keeps a UDP
  * flow that has seen one exchange for a short time only (30 s by default; the lab's
  * inbound test sets 10 s) and for the long one (120 s) once a packet comes 2 s or more
  * after the flow's first: the refresh that follows qualification must come between the
  * two, or the mapping dies before it, and a NAT that picks random ports hands out a new
- * mapping, and so a new address, at every refresh (seen behind the lab's symmetric NAT). */
+ * mapping, and so a new address, at every refresh (seen behind the lab's symmetric NAT).
+ * Every later refresh is C-27's. */
 static uint64_t first_refresh(struct client *c)
 {
 	uint64_t early = jitter(c, CLIENT_FIRST_REFRESH_MS), usual = random_refresh(c);
