@@ -72,6 +72,12 @@ flood_role() {
 	local r0 r1 r2 st out
 	local from=${FLOODER:-gen} label=${LABEL:-$mix}
 	[ "$target" = - ] || set -- -t "$target" "$@"
+	# c1 keeps talking through the relay all along, as a client in use does: under a
+	# slower flood (9,500 packets/s in a 6.1 guest under emulation: 110 s a pass) an idle
+	# c1 would leave the relay's table by its 60 s sweep, which is not what the checks
+	# of c1's trust ask about (that a flood displaces no active peer).
+	lab_bg c1 keepalive ping -6 -n -q -i 1 -w 900 2001:db8:1::30
+	local t0=$EPOCHREALTIME
 	r0=$(rss_kib "$node")
 	lab_exec "$from" "$FLOOD" -m "$mix" -n $((N / 20)) -s "$S" -r "$PPS" "$@" >/dev/null
 	sleep 1
@@ -87,6 +93,10 @@ flood_role() {
 	measure "$label: during the flood"
 	[ -n "${ON_FLOOD:-}" ] && $ON_FLOOD
 	wait $fpid
+	kill "$(cat "$LAB_TMP/keepalive.pid")" 2>/dev/null
+	wait "$(cat "$LAB_TMP/keepalive.pid")" 2>/dev/null
+	# Whole seconds from the warm-up's start to the flood's end, rounded up.
+	FLOOD_SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { s = b - a; print int(s) + (s > int(s)) }')
 	out=$(cat "$LAB_TMP/flood.out")
 	echo "# $label flood: $out; the kernel's input backlogs dropped $(($(backlog_drops) - d0)) packets meanwhile"
 	sleep 1
@@ -138,11 +148,13 @@ rsock=$LAB_TMP/run/shipworm-rel.sock
 peers_before=$(field "$(json "$rsock")" peers)
 flood_role rel relay "$rsock" 198.51.100.30:3544 relay -S 198.51.100.10 -6 2001:db8:1::100
 check "relay: its tables stay within their limits" limits "$FLOOD_STATUS"
-# R-12: clients the relay never sent to are taken at RelayAcceptUnknown's rate (1000/s),
-# so the spoofed ones create little state and little reaches the native side.
+# R-12: clients the relay never sent to are taken at RelayAcceptUnknown's rate (1000/s,
+# a burst of as many), so the spoofed ones create little state and little reaches the
+# native side, whatever the flood's pace: at most 1000 a second of the warm-up and the
+# flood (entries the 60 s sweep removed meanwhile only lower the count).
 new=$(( $(field "$FLOOD_STATUS" peers) - peers_before ))
-check "relay: spoofed new clients were refused ($(field "$FLOOD_STATUS" unknown_peer) unknown_peer, $new taken)" \
-	test "$(field "$FLOOD_STATUS" unknown_peer)" -gt $((10 * new))
+check "relay: spoofed new clients were taken at 1000/s at most ($new in $FLOOD_SECS s, $(field "$FLOOD_STATUS" unknown_peer) unknown_peer)" \
+	test "$new" -le $((1000 * (FLOOD_SECS + 1))) -a "$(field "$FLOOD_STATUS" unknown_peer)" -gt 0
 check "relay: mismatched sources were counted" test "$(field "$FLOOD_STATUS" teredo_source_mismatch)" -gt 0
 check "relay: c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
 
