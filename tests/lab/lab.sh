@@ -85,7 +85,9 @@ lab_v6() { lab_exec "$1" ip -6 addr add "$2/64" dev eth0 nodad; }
 #   symmetric  a new random port for every destination (masquerade random)
 #   ppsymmetric  port-preserving symmetric (RFC 6081 §3.3): a local port's first
 #              destination gets the same port outside, every later destination a random
-#              one (an nftables set of inside address . port, 180 s)
+#              one, for as long as the port sends (an nftables set of inside address .
+#              port that each of its answered flows' packets keeps for 180 s more: a
+#              fixed lifetime made the NAT keep ports again halfway through a slow run)
 #   sequential sequential port-symmetric (RFC 6081 §3.4): every new destination gets the
 #              next port of 20000-20999, whichever host asks (numgen inc)
 #   upnp       ppsymmetric, and a UPnP IGD (miniupnpd, lab_igd) on its LAN: RFC 6081
@@ -176,7 +178,8 @@ lab_nat_rules() {
 	chain outward { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp update @contacted { ip daddr . udp sport }; }" ;;
 	symmetric) post="oifname \"eth0\" masquerade random" ;;
 	ppsymmetric|upnp)
-		sets="set used { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 180s; }"
+		sets="set used { type ipv4_addr . inet_service; flags dynamic,timeout; timeout 180s; }
+	chain keep { type filter hook forward priority filter; iifname \"lan0\" oifname \"eth0\" meta l4proto udp ct state established update @used { ip saddr . udp sport }; }"
 		post="oifname \"eth0\" meta l4proto udp ip saddr . udp sport @used masquerade random
 		oifname \"eth0\" meta l4proto udp update @used { ip saddr . udp sport } masquerade
 		oifname \"eth0\" masquerade"
