@@ -392,24 +392,35 @@ static uint16_t sum16(uint32_t seed, const uint8_t *p, size_t n)
 	return (uint16_t)s;
 }
 
-/* A TCP segment of plen bytes of payload from s to d with a correct checksum (or, with
- * partial, only the pseudo-header's sum in it, as CHECKSUM_PARTIAL leaves it). */
-static size_t tcp6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, size_t plen, bool partial)
+/* A TCP segment (proto 6) or UDP datagram (17) of plen bytes of payload from s to d
+ * with a correct checksum (or, with partial, only the pseudo-header's sum in it, as
+ * CHECKSUM_PARTIAL leaves it). */
+static size_t seg6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, uint8_t proto, size_t plen,
+		   bool partial)
 {
-	size_t l4 = 20 + plen;
-	ip6_put_header(b, (uint16_t)l4, 6, 63, s, d);
+	size_t hl = proto == 6 ? 20 : 8, l4 = hl + plen, at = proto == 6 ? 16 : 6;
+	ip6_put_header(b, (uint16_t)l4, proto, 63, s, d);
 	uint8_t *t = b + 40;
 	memset(t, 0, l4);
 	put_be16(t, 5201);
 	put_be16(t + 2, 40000);
-	t[12] = 5 << 4;
-	t[13] = 0x10;
+	if (proto == 6) {
+		t[12] = 5 << 4;
+		t[13] = 0x10;
+	} else {
+		put_be16(t + 4, (uint16_t)l4);
+	}
 	for (size_t i = 0; i < plen; i++)
-		t[20 + i] = (uint8_t)(i * 7 + 1);
-	uint32_t ps = sum16(0, b + 8, 32) + (uint32_t)l4 + 6;
+		t[hl + i] = (uint8_t)(i * 7 + 1);
+	uint32_t ps = sum16(0, b + 8, 32) + (uint32_t)l4 + proto;
 	uint16_t pseudo = sum16(ps, NULL, 0);
-	put_be16(t + 16, partial ? pseudo : (uint16_t)~sum16(pseudo, t, l4));
+	put_be16(t + at, partial ? pseudo : (uint16_t)~sum16(pseudo, t, l4));
 	return 40 + l4;
+}
+
+static size_t tcp6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, size_t plen, bool partial)
+{
+	return seg6(b, s, d, 6, plen, partial);
 }
 
 /* RFC 768 mirrored from the socket: a wrong outer UDP checksum (corruption, or a local
@@ -428,25 +439,44 @@ static void udp_checksum_checked_as_the_socket_would(void **state)
 	passed_up_untouched(len, FP_IN_PASS);
 }
 
-/* A TCP segment from the native side whose checksum is complete is encapsulated; one
- * that a local sender left for offload (only the pseudo-header sum) goes the TUN's way,
- * where the kernel finishes it. (The host's own sockets' packets, which the IPv4
- * interface finishes, cannot be made here: BPF_PROG_TEST_RUN's socket is no TCP one;
- * the lab's host relay shows them: test_relay.sh.) */
+/* A TCP segment or UDP datagram from the native side whose checksum is complete is
+ * encapsulated; one that a local sender left for offload (only the pseudo-header sum)
+ * goes the TUN's way, where the kernel finishes it. (The host's own sockets' packets,
+ * which the IPv4 interface finishes, cannot be made here: BPF_PROG_TEST_RUN's socket is
+ * no TCP one; the lab's host relay shows them: test_relay.sh.) */
 static void tcp_checksum_partial_goes_to_the_tun(void **state)
 {
-	eth(pkt, 0x86dd);
-	size_t len = 14 + tcp6(pkt + 14, &native, &client, 1000, false);
-	assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
-	assert_int_equal(out_len, len + 28);
-	eth(pkt, 0x86dd);
-	len = 14 + tcp6(pkt + 14, &native, &client, 1000, true);
-	passed_out_untouched(len, FP_OUT_PASS);
+	for (uint8_t proto = 6; proto <= 17; proto += 11) {
+		eth(pkt, 0x86dd);
+		size_t len = 14 + seg6(pkt + 14, &native, &client, proto, 1000, false);
+		assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+		assert_int_equal(out_len, len + 28);
+		eth(pkt, 0x86dd);
+		len = 14 + seg6(pkt + 14, &native, &client, proto, 1000, true);
+		passed_out_untouched(len, FP_OUT_PASS);
+	}
 	/* An extension header: the daemon's. */
 	eth(pkt, 0x86dd);
-	len = from_host(&native, &client, 8);
+	size_t len = from_host(&native, &client, 8);
 	pkt[14 + 6] = 0; /* hop-by-hop */
 	passed_out_untouched(len, FP_OUT_PASS);
+}
+
+/* Only a field that holds the pseudo-header's sum can be an unfinished one: any other
+ * is passed on as it came, as the daemon's path and every router pass it (its receiver
+ * checks it), without summing the whole packet again. */
+static void forwarded_checksum_passed_on_as_it_came(void **state)
+{
+	for (uint8_t proto = 6; proto <= 17; proto += 11) {
+		eth(pkt, 0x86dd);
+		size_t len = 14 + seg6(pkt + 14, &native, &client, proto, 1000, false);
+		pkt[len - 1] ^= 0x5a; /* corrupt in transit: the sum no longer verifies */
+		uint8_t sent[1200];
+		memcpy(sent, pkt + 14, len - 14);
+		assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+		assert_int_equal(out_len, len + 28);
+		assert_memory_equal(out + 14 + 28, sent, len - 14);
+	}
 }
 
 /* Role 0 (not configured yet): everything passes. */
@@ -482,6 +512,7 @@ int main(void)
 		T(h05_host_relay_own_addresses_only),
 		T(udp_checksum_checked_as_the_socket_would),
 		T(tcp_checksum_partial_goes_to_the_tun),
+		T(forwarded_checksum_passed_on_as_it_came),
 		T(unconfigured_passes_everything),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
