@@ -418,16 +418,11 @@ static size_t seg6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *
 	return 40 + l4;
 }
 
-static size_t tcp6(uint8_t *b, const struct in6_addr *s, const struct in6_addr *d, size_t plen, bool partial)
-{
-	return seg6(b, s, d, 6, plen, partial);
-}
-
 /* RFC 768 mirrored from the socket: a wrong outer UDP checksum (corruption, or a local
  * sender's unfinished offload) goes to the daemon's socket; a right one is decapsulated. */
 static void udp_checksum_checked_as_the_socket_would(void **state)
 {
-	size_t il = tcp6(inner, &client, &native, 301, false);
+	size_t il = seg6(inner, &client, &native, 6, 301, false);
 	size_t len = udp4(mapping, 3544, inner, il);
 	uint8_t *ip = pkt + 14;
 	uint32_t ps = sum16(0, ip + 12, 8) + 17 + (uint32_t)(8 + il);
