@@ -12,7 +12,8 @@
 # this machine's / shared read-only over 9p with a copy-on-write tmpfs on top, so
 # nothing the guest does reaches this machine's files or network (no network device).
 # The guest's output comes back on its serial console; the script's exit status is the
-# guest script's.
+# guest script's, which the guest writes into a directory of this machine shared with it
+# for that alone.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -ge 1 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
@@ -72,21 +73,23 @@ fi
 # right after the kernel is decompressed, and an emulated run is the same everywhere.
 accel="-accel tcg -cpu max"
 log=$(mktemp /tmp/shipworm-kvm.XXXXXX)
+out=$(mktemp -d /tmp/shipworm-kvm-rc.XXXXXX)
 # The command reaches the guest as a script on the shared root (the kernel's command
 # line would lose its quoting).
 cmd=$(mktemp "$dir/cmd.XXXXXX")
-trap 'rm -f "$cmd"; [ "${KERNEL_VM_KEEP:-0}" = 1 ] || rm -f "$log"' EXIT
+trap 'rm -f "$cmd"; rm -rf "$out"; [ "${KERNEL_VM_KEEP:-0}" = 1 ] || rm -f "$log"' EXIT
 { echo "cd $(printf '%q' "$top")"; printf '%q ' "$@"; echo; } >"$cmd"
 # shellcheck disable=SC2086
 timeout "$limit" qemu-system-x86_64 $accel -m "$mem" -smp 2 -nographic -no-reboot -nic none \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$out",mount_tag=swout,security_model=none \
 	-kernel "$dir/root/boot/vmlinuz-$rel" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 sw_mods=$mods sw_cmd=$cmd" \
 	>"$log" 2>&1 || true
 # The console's lines from the guest script, between the markers the init writes.
 tr -d '\r' <"$log" | sed -n '/=== shipworm guest start/,/^=== shipworm guest end/p' |
 	sed '1d;$d' | grep -v '^=== shipworm guest' || true
-rc=$(tr -d '\r' <"$log" | sed -n 's/^=== shipworm guest end \([0-9]*\)$/\1/p')
+rc=$(cat "$out/rc" 2>/dev/null || true)
 if [ -z "$rc" ]; then
 	echo "kernel: the guest did not finish (last lines of its console below)"
 	tr -d '\r' <"$log" | tail -n 30
