@@ -48,6 +48,22 @@ struct {
 /* IPv4 + UDP in front of a Teredo packet without headers. */
 #define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */
 
+/* A header of the packet at `off` (below 128), copied to `*dst`: straight from the
+ * skb's linear part, where drivers and veth put the headers (a helper call cost more
+ * than all the checks of the header it reads), else through bpf_skb_load_bytes().
+ * The mask only shows the verifier the bound every caller keeps. 0 or a negative errno. */
+#define READ_HDR(skb, off, dst)                                                                    \
+	({                                                                                         \
+		__u32 o_ = (__u32)(off) & 0x7f;                                                    \
+		void *d_ = (void *)(long)(skb)->data + o_, *e_ = (void *)(long)(skb)->data_end;    \
+		int r_ = 0;                                                                        \
+		if (d_ + sizeof *(dst) <= e_)                                                      \
+			*(dst) = *(const __typeof__(*(dst)) *)d_;                                  \
+		else                                                                               \
+			r_ = bpf_skb_load_bytes(skb, o_, (dst), sizeof *(dst));                    \
+		r_;                                                                                \
+	})
+
 /* Host relay (H-01, H-05): one of the host's own addresses. */
 static __always_inline int host_address(const __u8 *a)
 {

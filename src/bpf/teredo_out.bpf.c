@@ -70,15 +70,12 @@ static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const str
 		__u32 len;
 		__u8 zero[3], nh;
 	} ph = { ip6->saddr, ip6->daddr, bpf_htonl(bpf_ntohs(ip6->payload_len)), { 0, 0, 0 }, ip6->nexthdr };
-	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof ph, 0);
-	__u16 field;
-	if (sum < 0 || bpf_skb_load_bytes(skb, off + sizeof *ip6 + (ip6->nexthdr == IPPROTO_TCP ? 16 : 6), &field,
-					  sizeof field) < 0)
+	__u16 pseudo = fold_fixed(sum_fixed(&ph, sizeof ph, 0)), field;
+	if (READ_HDR(skb, off + sizeof *ip6 + (ip6->nexthdr == IPPROTO_TCP ? 16 : 6), &field) < 0)
 		return 0;
-	if (field != csum_fold16(sum))
+	if (field != pseudo)
 		return 1;
-	sum = sum_bytes(skb, off + sizeof *ip6, bpf_ntohs(ip6->payload_len), sum);
-	return sum_is_valid(sum);
+	return sum_is_valid(sum_bytes(skb, off + sizeof *ip6, bpf_ntohs(ip6->payload_len), pseudo));
 }
 
 SEC("tc")
@@ -90,7 +87,7 @@ int teredo_out(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	__u32 off = c->tun_hlen & 0x3f;
 	struct ipv6hdr ip6;
-	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof ip6) < 0 || ip6.version != 6)
+	if (READ_HDR(skb, off, &ip6) < 0 || ip6.version != 6)
 		goto pass;
 	__u8 dst[16];
 	__builtin_memcpy(dst, ip6.daddr.in6_u.u6_addr8, 16);
@@ -123,51 +120,51 @@ int teredo_out(struct __sk_buff *skb)
 	for (int i = 0; i < 10; i++)
 		sum += w[i];
 	ip.check = (__u16)~csum_fold16(sum);
-	struct {
-		struct iphdr ip;
-		struct udphdr udp;
-		struct ipv6hdr ip6;
-	} __attribute__((packed)) h = {
-		.ip = ip,
-		/* A zero UDP checksum: none, which IPv4 allows (RFC 768) and every Teredo
-		 * implementation accepts; the inner packet carries its own. */
-		.udp = { .source = p->sport ? p->sport : c->port, .dest = p->port,
-			 .len = bpf_htons(ip6_len + sizeof(struct udphdr)) },
-		.ip6 = ip6,
-	};
+	/* A zero UDP checksum: none, which IPv4 allows (RFC 768) and every Teredo
+	 * implementation accepts; the inner packet carries its own. */
+	struct udphdr udp = { .source = p->sport ? p->sport : c->port, .dest = p->port,
+			      .len = bpf_htons(ip6_len + sizeof(struct udphdr)) };
+	/* bpf_redirect_neigh() takes off an Ethernet header before it puts the real one on
+	 * (it refuses a packet without one): the TUN has none, so the frame gets a blank one,
+	 * written with the outer headers. */
+	struct ethhdr eth = { .h_proto = bpf_htons(ETH_P_IP) };
 	if (gso) {
 		/* The IPv6 packet stays where it is, marked as the inner one; segmentation
 		 * copies the 28 outer bytes onto each segment and fixes their lengths. The
 		 * MSS stays (FIXED_GSO): it was chosen for the tunnel's MTU. */
+		struct {
+			struct ethhdr eth;
+			struct iphdr ip;
+			struct udphdr udp;
+		} __attribute__((packed)) h = { eth, ip, udp };
 		if (bpf_skb_adjust_room(skb, OUTER_LEN, BPF_ADJ_ROOM_MAC, ENCAP_FLAGS) < 0) {
 			count(FP_OUT_ERR);
 			return TC_ACT_OK; /* refused before any change: the daemon has it */
 		}
-		if (bpf_skb_store_bytes(skb, off, &h, OUTER_LEN, 0) < 0) {
+		if ((!off && bpf_skb_change_head(skb, ETH_HLEN, 0) < 0) || bpf_skb_store_bytes(skb, 0, &h, sizeof h, 0) < 0) {
 			count(FP_OUT_ERR);
 			return TC_ACT_SHOT;
 		}
 		count(FP_OUT_GSO);
 	} else {
-		/* 6.1: an IPv6 skb becomes an IPv4 one by losing 20 bytes at the network
-		 * header, so the IPv6 header is saved above and written back after the 48
-		 * bytes of room. */
+		/* 6.1: an IPv6 skb becomes an IPv4 one only by losing 20 bytes at the network
+		 * header (the IPv6 header's first 20; the link-layer header, if any, moves up
+		 * over them). Room at the head then makes the frame whole again: the
+		 * Ethernet header, IPv4, UDP and the IPv6 header's first 20 bytes, written at
+		 * once over the room and the old link-layer header. (Room after the
+		 * link-layer header and an Ethernet header in front took a helper more.) */
+		struct {
+			struct ethhdr eth;
+			struct iphdr ip;
+			struct udphdr udp;
+			__u8 ip6_head[20];
+		} __attribute__((packed)) h = { .eth = eth, .ip = ip, .udp = udp };
+		__builtin_memcpy(h.ip6_head, &ip6, sizeof h.ip6_head);
 		if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0) {
 			count(FP_OUT_ERR);
 			return TC_ACT_OK; /* unchanged: the daemon has it */
 		}
-		if (bpf_skb_adjust_room(skb, OUTER_LEN + 20, BPF_ADJ_ROOM_MAC, 0) < 0 ||
-		    bpf_skb_store_bytes(skb, off, &h, sizeof h, 0) < 0) {
-			count(FP_OUT_ERR);
-			return TC_ACT_SHOT;
-		}
-	}
-	/* bpf_redirect_neigh() takes off an Ethernet header before it puts the real one on
-	 * (it refuses a packet without one): the TUN has none, so give it a blank one. */
-	if (!off) {
-		__u16 ip4 = bpf_htons(ETH_P_IP);
-		if (bpf_skb_change_head(skb, ETH_HLEN, 0) < 0 ||
-		    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &ip4, sizeof ip4, 0) < 0) {
+		if (bpf_skb_change_head(skb, sizeof h - off, 0) < 0 || bpf_skb_store_bytes(skb, 0, &h, sizeof h, 0) < 0) {
 			count(FP_OUT_ERR);
 			return TC_ACT_SHOT;
 		}
