@@ -27,6 +27,10 @@
  * spares busy peers only: a flow the kernel carries must not wait 5 s to be one. */
 #define FP_BUSY_PACKETS 32
 
+/* BPF_F_ADJ_ROOM_DECAP_L3_IPV6 of kernels after 6.1 (linux/bpf.h there; Debian 12's
+ * headers are 6.1's): probed at load, refused by 6.1. */
+#define SW_ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
+
 enum fp_role { FP_ROLE_RELAY = 1, FP_ROLE_HOST_RELAY = 2, FP_ROLE_CLIENT = 3 };
 
 /* peers: IPv6 address (16 bytes) -> how it is reached. */
@@ -53,7 +57,10 @@ struct fp_config {
 	 * itself (bpf_skb_adjust_room's encapsulation flags), so a GSO packet can be
 	 * encapsulated whole and segmented later (probed at load, docs/fastpath.md). */
 	__u8 gso_encap;
-	__u8 pad[3];
+	/* Set by the loader too: this kernel's bpf_skb_adjust_room() takes the outer
+	 * headers off and makes the skb IPv6 in one step (SW_ADJ_ROOM_DECAP_L3_IPV6). */
+	__u8 decap_l3;
+	__u8 pad[2];
 };
 
 /* seen: ring buffer records, ingress -> daemon. */

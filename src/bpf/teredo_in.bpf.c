@@ -63,8 +63,8 @@ int teredo_in(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	struct iphdr ip;
 	struct udphdr udp;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof ip) < 0 || ip.protocol != IPPROTO_UDP ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + ip.ihl * 4, &udp, sizeof udp) < 0 || udp.dest != c->port ||
+	if (READ_HDR(skb, ETH_HLEN, &ip) < 0 || ip.protocol != IPPROTO_UDP ||
+	    READ_HDR(skb, ETH_HLEN + ip.ihl * 4, &udp) < 0 || udp.dest != c->port ||
 	    (c->self_ip && ip.daddr != c->self_ip))
 		return TC_ACT_OK; /* not Teredo traffic of ours: not even counted */
 	/* From here on, a datagram for the daemon's socket. */
@@ -73,7 +73,7 @@ int teredo_in(struct __sk_buff *skb)
 	    bpf_ntohs(udp.len) != tot - sizeof ip || tot > skb->len - ETH_HLEN)
 		goto pass;
 	struct ipv6hdr ip6;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + OUTER_LEN, &ip6, sizeof ip6) < 0)
+	if (READ_HDR(skb, ETH_HLEN + OUTER_LEN, &ip6) < 0)
 		goto pass;
 	/* Version 6 in the first byte rules out both Teredo headers (0x00 0x01, 0x00 0x00);
 	 * the exact length rules out trailers (RFC 6081 §4). */
@@ -120,13 +120,15 @@ int teredo_in(struct __sk_buff *skb)
 			p->pkts = 0;
 		}
 	}
-	/* 6.1 has no decapsulation flags for bpf_skb_adjust_room: turn the skb into an IPv6
-	 * one first (20 more bytes after the Ethernet header), then take the 48 bytes of
-	 * room, IPv4 and UDP headers out. */
-	__u16 proto = bpf_htons(ETH_P_IPV6);
-	if (bpf_skb_change_proto(skb, proto, 0) < 0 ||
-	    bpf_skb_adjust_room(skb, -(__s32)(OUTER_LEN + 20), BPF_ADJ_ROOM_MAC, 0) < 0 ||
-	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof proto, 0) < 0) {
+	/* The IPv4 and UDP headers out. Newer kernels do it in one step that also makes
+	 * the skb IPv6 (cfg.decap_l3, probed at load); 6.1 has no decapsulation flags, so
+	 * there the skb is turned into an IPv6 one first (20 more bytes after the Ethernet
+	 * header) and the 48 bytes of room, IPv4 and UDP headers taken out after. The
+	 * Ethernet header keeps its IPv4 type: the redirect into the Teredo interface,
+	 * which has no link-layer header, takes it off. */
+	if (c->decap_l3 ? bpf_skb_adjust_room(skb, -(__s32)OUTER_LEN, BPF_ADJ_ROOM_MAC, SW_ADJ_ROOM_DECAP_L3_IPV6) < 0
+			: bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0) < 0 ||
+				  bpf_skb_adjust_room(skb, -(__s32)(OUTER_LEN + 20), BPF_ADJ_ROOM_MAC, 0) < 0) {
 		/* The packet may be half-changed: it cannot go to the socket any more. */
 		count(FP_IN_ERR);
 		return TC_ACT_SHOT;
@@ -136,4 +138,15 @@ int teredo_in(struct __sk_buff *skb)
 pass:
 	count(FP_IN_PASS);
 	return TC_ACT_OK;
+}
+
+/* Run once by the loader through BPF_PROG_TEST_RUN on an Ethernet + IPv4 + UDP + IPv6
+ * frame: 1 when this kernel's bpf_skb_adjust_room() takes the outer headers off and
+ * makes the skb IPv6 in one step (cfg.decap_l3; 6.1 refuses the flag). */
+SEC("tc")
+int probe_decap_l3(struct __sk_buff *skb)
+{
+	if (bpf_skb_adjust_room(skb, -(__s32)OUTER_LEN, BPF_ADJ_ROOM_MAC, SW_ADJ_ROOM_DECAP_L3_IPV6) < 0)
+		return 0;
+	return skb->protocol == bpf_htons(ETH_P_IPV6);
 }

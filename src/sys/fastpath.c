@@ -36,6 +36,7 @@ struct fastpath {
 	unsigned nlocals;
 	uint64_t map_errors;
 	bool gso_encap; /* the kernel encapsulates GSO packets (probe_gso_encap) */
+	bool decap_l3;  /* the kernel decapsulates in one step (probe_decap_l3) */
 	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts);
 	void *seen_ctx;
 };
@@ -123,15 +124,34 @@ static int on_seen(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Does bpf_skb_adjust_room() make an IPv6 skb IPv4 when it encapsulates it (kernels
- * after 6.1)? One run of the probe program on a bubble says. */
-static bool probe_gso_encap(int prog)
+/* One run of a probe program on a frame: does it return 1? */
+static bool probe(int prog, const uint8_t *frame, uint32_t len)
 {
-	uint8_t frame[14 + 40] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60, [20] = 59, [21] = 64 };
 	uint8_t out[256];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof frame, .data_out = out,
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .data_out = out,
 		    .data_size_out = sizeof out, .repeat = 1);
 	return bpf_prog_test_run_opts(prog, &o) == 0 && o.retval == 1;
+}
+
+/* Does bpf_skb_adjust_room() make an IPv6 skb IPv4 when it encapsulates it (kernels
+ * after 6.1)? One run on a bubble says. */
+static bool probe_gso_encap(int prog)
+{
+	static const uint8_t bubble[14 + 40] = { [12] = 0x86, [13] = 0xdd, [14] = 0x60, [20] = 59, [21] = 64 };
+	return probe(prog, bubble, sizeof bubble);
+}
+
+/* Does it take IPv4 and UDP off and make the skb IPv6 in one step (kernels after 6.1)?
+ * One run on a bubble in IPv4 and UDP says. */
+static bool probe_decap_l3(int prog)
+{
+	static const uint8_t teredo[14 + 28 + 40] = {
+		[12] = 0x08, [13] = 0x00,				/* Ethernet, IPv4 */
+		[14] = 0x45, [17] = 68, [22] = 64, [23] = 17,		/* IPv4: 68 bytes, UDP */
+		[36] = 0x0d, [37] = 0xd8, [39] = 48,			/* UDP: to 3544, 48 bytes */
+		[42] = 0x60, [48] = 59, [49] = 64,			/* IPv6: no next header */
+	};
+	return probe(prog, teredo, sizeof teredo);
 }
 
 struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen)
@@ -174,6 +194,7 @@ struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifind
 	fp->locals_fd = bpf_map__fd(fp->in->maps.locals);
 	fp->stats_fd = bpf_map__fd(fp->in->maps.stats);
 	fp->gso_encap = probe_gso_encap(bpf_program__fd(fp->out->progs.probe_gso_encap));
+	fp->decap_l3 = probe_decap_l3(bpf_program__fd(fp->in->progs.probe_decap_l3));
 	step = "open the ring buffer";
 	fp->rb = ring_buffer__new(bpf_map__fd(fp->in->maps.seen), on_seen, fp, NULL);
 	if (!fp->rb) {
@@ -200,11 +221,17 @@ bool fastpath_gso_encap(const struct fastpath *fp)
 	return fp->gso_encap;
 }
 
+bool fastpath_decap_l3(const struct fastpath *fp)
+{
+	return fp->decap_l3;
+}
+
 int fastpath_configure(struct fastpath *fp, const struct fp_config *c)
 {
 	uint32_t zero = 0;
 	struct fp_config k = *c;
 	k.gso_encap = fp->gso_encap;
+	k.decap_l3 = fp->decap_l3;
 	return bpf_map_update_elem(fp->cfg_fd, &zero, &k, BPF_ANY);
 }
 

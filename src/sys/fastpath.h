@@ -26,7 +26,7 @@ enum fastpath_mode { FASTPATH_OFF, FASTPATH_AUTO, FASTPATH_ON };
  * `why` when the kernel or the privileges do not allow it. */
 struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifindex, char *why, size_t whylen);
 /* Set the programs' configuration (role 0 makes them pass everything); the loader adds
- * what it probed (gso_encap). */
+ * what it probed (gso_encap, decap_l3). */
 int fastpath_configure(struct fastpath *fp, const struct fp_config *c);
 /* Host relay: the host's own addresses (H-05), replacing the previous set. */
 void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n);
@@ -92,6 +92,8 @@ int fastpath_map_probe(int array_fd);
 int fastpath_cfg_fd(const struct fastpath *fp);
 /* Whether GSO packets are encapsulated in the kernel (see teredo_out.bpf.c). */
 bool fastpath_gso_encap(const struct fastpath *fp);
+/* Whether the kernel takes the outer headers off in one step (see teredo_in.bpf.c). */
+bool fastpath_decap_l3(const struct fastpath *fp);
 /* A program's id (for bpftool) and the kernel's own count of its runs and their time
  * (BPF_OBJ_GET_INFO_BY_FD), as `NAME_prog_id`, `NAME_prog_runs`, `NAME_prog_run_ns`. */
 void fastpath_prog_status(struct status_out *o, const char *name, int prog_fd);

@@ -185,6 +185,8 @@ void fastpath_status(struct status_out *o, const struct fastpath_start *s)
 	st_bool(o, "fast_path_keeps_cap_bpf", s->cap_bpf);
 	/* Whether the host's TCP super-packets take the kernel's path (teredo_out.bpf.c). */
 	st_bool(o, "fast_path_gso", fastpath_gso_encap(s->fp));
+	/* Whether the kernel decapsulates in one step (teredo_in.bpf.c). */
+	st_bool(o, "fast_path_decap_l3", fastpath_decap_l3(s->fp));
 }
 
 void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, uint64_t journal_lost)

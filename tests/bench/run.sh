@@ -395,7 +395,7 @@ fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]
 		for sock in rel c1; do
 			printf '    %-6s' "$sock:"
 			"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status |
-				grep -E 'fast_path:|fast_path_gso|fastpath_(in_decapsulated|out_encapsulated|out_gso_encapsulated|in_to_daemon|out_to_daemon)|udp_gso_|tun_gro_' |
+				grep -E 'fast_path:|fast_path_gso|fast_path_decap_l3|fastpath_(in_decapsulated|out_encapsulated|out_gso_encapsulated|in_to_daemon|out_to_daemon)|udp_gso_|tun_gro_' |
 				tr -s ' ' | paste -sd' '
 		done
 	fi

@@ -2,7 +2,7 @@
 # In the virtual machine of tests/kernel/run.sh: the fast path's programs through
 # BPF_PROG_TEST_RUN (the unit tests test_bpf and test_bpf_srv, built by make check),
 # loaded by the daemon's own loader, so that Debian 12's verifier and helpers judge them
-# (and printing what its GSO probe finds there).
+# (and printing what its probes find there: GSO encapsulation, one-step decapsulation).
 set -u
 p=0 f=0
 for t in test_bpf test_bpf_srv; do
