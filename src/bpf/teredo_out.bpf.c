@@ -147,9 +147,10 @@ int teredo_out(struct __sk_buff *skb)
 		}
 		count(FP_OUT_GSO);
 	} else {
-		/* 6.1: an IPv6 skb becomes an IPv4 one only by losing 20 bytes at the network
-		 * header (the IPv6 header's first 20; the link-layer header, if any, moves up
-		 * over them). Room at the head then makes the frame whole again: the
+		/* An IPv6 skb becomes an IPv4 one by losing 20 bytes at the network header
+		 * (the IPv6 header's first 20; the link-layer header, if any, moves up over
+		 * them): 6.1 has no other way, and later kernels' encapsulation flags took no
+		 * less time. Room at the head then makes the frame whole again: the
 		 * Ethernet header, IPv4, UDP and the IPv6 header's first 20 bytes, written at
 		 * once over the room and the old link-layer header. (Room after the
 		 * link-layer header and an Ethernet header in front took a helper more.) */
