@@ -7,6 +7,7 @@ top=$(cd "$here/../.." && pwd)
 export SHIPWORMD=${SHIPWORMD:-$top/build/shipwormd}
 export SHIPWORM=${SHIPWORM:-$top/build/shipworm}
 . "$top/tests/lab/lab.sh"
+. "$here/fastpath_lab.sh"
 LAB_ID=${LAB_ID:-swb$$}
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 BENCH_COUNT=${BENCH_COUNT:-20000000}
@@ -318,27 +319,8 @@ kill $(lab_pids c1 miredo) $(lab_pids rel miredo) $(lab_pids srv miredo-server) 
 lab_wait 10 lab_no_proc c1 miredo
 lab_wait 10 lab_no_proc rel miredo
 lab_wait 10 lab_no_proc srv miredo-server
-lab_exec gen ip addr add 198.51.100.51/24 dev eth0 2>/dev/null
-# The same hosts as the Teredo rows: the native host -> the relay's host (plain IPv4
-# forwarding) -> the NAT -> the client. The native host's IPv4 address is one the others
-# reach only through the relay's host (no redirects: in and out by the same link).
-lab_exec v6host ip addr add 192.0.2.100/32 dev eth0
-lab_exec v6host ip route add 198.51.100.21/32 via 198.51.100.30 dev eth0 onlink src 192.0.2.100
-lab_exec nat1 ip route add 192.0.2.100/32 via 198.51.100.30
-lab_exec rel sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
-lab_exec rel ip route add 192.0.2.100/32 dev eth0
-lab_bg gen iperf3-gen iperf3 -s
-lab_shipworm_server srv 198.51.100.10 >/dev/null
+fp_lab_setup
 declare -A ftcp_in ftcp_out fcpu fpps fppm
-# udp_delivered FAMILY DST: 64-byte UDP from the far end to c1 at the generator's full
-# rate for BENCH_SECONDS (c1 starts it, so the plain path needs no port forward for the
-# replies: the NAT's mapping is c1's own); prints the packets delivered.
-udp_delivered() {
-	local j
-	j=$(lab_exec c1 timeout 60 iperf3 "$1" -u -b 0 -l 64 -R -c "$2" -t "$BENCH_SECONDS" -J 2>/dev/null)
-	awk '/"sum_received"/ { f = 1 } f && /"lost_packets"/ { gsub(/,/, ""); l = $2 }
-		f && /"packets"/ && !/lost/ { gsub(/,/, ""); print $2 - l; f = 0; p = 1 } END { if (!p) print 0 }' <<<"$j"
-}
 # fp_measure LABEL FAMILY TARGET-FROM-C1: TCP each way (the far end sends with -R) and
 # 64-byte UDP far end -> client, all started by c1 (so the plain path needs no port
 # forward for the replies: the NAT's mapping is c1's own).
@@ -363,28 +345,6 @@ fp_measure() {
 	fppm[$label]=$(awk -v p="${pk:-0}" -v a="$c0" -v b="$c1v" 'BEGIN { r = p > 0 ? (b - a) / (p / 1e6) : 0; printf "%.1f", r }')
 	printf '%-25s TCP to client %6s Mbit/s, from client %6s Mbit/s, %6s machine CPU-s/GB; 64-byte UDP delivered %7s/s, %6s machine CPU-s/M\n' \
 		"$label" "${ftcp_in[$label]}" "${ftcp_out[$label]}" "${fcpu[$label]}" "${fpps[$label]}" "${fppm[$label]}"
-}
-fp_start() { # IMPL [FASTPATH [MORE CONFIG]]: relay and client of one implementation
-	if [ "$1" = shipworm ]; then
-		lab_shipwormd rel shipworm-rel "$(printf 'RelayType cone\nInterfaceName teredo\nFastPath %s\n%s' "$2" "${3:-}")"
-		lab_shipworm_client c1 198.51.100.10 "$(printf 'FastPath %s\n%s' "$2" "${3:-}")" >/dev/null
-	else
-		lab_miredo_relay rel
-		lab_miredo_client c1 198.51.100.10
-	fi
-	lab_wait 20 lab_has_teredo_addr c1
-	local fa
-	fa=$(lab_teredo_addr c1)
-	sleep 1
-	lab_ping6 v6host "$fa" 3 >/dev/null
-	lab_ping6 c1 2001:db8:1::100 3 >/dev/null
-}
-fp_stop() { # PROCESS-NAME
-	kill $(lab_pids rel "$1") $(lab_pids c1 "$1") 2>/dev/null
-	lab_wait 10 lab_no_proc rel "$1"
-	lab_wait 10 lab_no_proc c1 "$1"
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo 2>/dev/null"
-	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
 }
 fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]
 	local comm=miredo sock
