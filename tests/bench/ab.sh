@@ -36,12 +36,10 @@ fp_lab_setup
 
 # Each program's mean time a run, from the daemons' status (their kernel counts).
 prog_times() {
-	local sock p st runs t
+	local sock p runs t
 	for sock in rel c1; do
-		st=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status --json)
 		for p in in out; do
-			runs=$(sed -nE "s/.*\"fastpath_${p}_prog_runs\":([0-9]+).*/\1/p" <<<"$st")
-			t=$(sed -nE "s/.*\"fastpath_${p}_prog_run_ns\":([0-9]+).*/\1/p" <<<"$st")
+			read -r runs t < <(prog_run "$sock" "$p")
 			printf ' %s teredo_%s %s ns' "$sock" "$p" \
 				"$(awk -v t="${t:-0}" -v r="${runs:-0}" 'BEGIN { printf "%.0f", (r > 0 ? t / r : 0) }')"
 		done

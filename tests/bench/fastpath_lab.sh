@@ -52,3 +52,12 @@ fp_stop() { # PROCESS-NAME
 	lab_wait 5 sh -c "! ip netns exec $(lab_ns rel) ip link show teredo 2>/dev/null"
 	lab_wait 5 sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
 }
+# prog_run NODE in|out: "RUNS NS", the kernel's count of the runs of the shipworm
+# daemon's teredo_in or teredo_out on NODE and of their time (kernel.bpf_stats_enabled),
+# as its status shows them; 0 for what it does not show.
+prog_run() {
+	local st
+	st=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$1.sock" status --json)
+	printf '%s %s\n' "$(sed -nE "s/.*\"fastpath_$2_prog_runs\":([0-9]+).*/\1/p" <<<"$st" | grep . || echo 0)" \
+		"$(sed -nE "s/.*\"fastpath_$2_prog_run_ns\":([0-9]+).*/\1/p" <<<"$st" | grep . || echo 0)"
+}

@@ -370,7 +370,7 @@ fp_row() { # LABEL IMPL [FASTPATH [MORE CONFIG]]
 # set back after it: it adds two clock reads to every run, so no other row has it),
 # beside what a packet costs the sending CPU, which carries the whole chain (1 s / rate).
 fp_small() {
-	local r pl on ratios=() pls=() st0 pk ns=0 runs sock st t p mr mp
+	local r pl on ratios=() pls=() st0 pk ns=0 runs sock t p mr mp
 	fp_start shipworm on
 	for ((r = 1; r <= BENCH_FP_ROUNDS; r++)); do
 		pl=$(udp_delivered -4 192.0.2.100)
@@ -390,10 +390,8 @@ fp_small() {
 	sysctl -qw kernel.bpf_stats_enabled="$st0"
 	trap lab_down EXIT
 	for sock in rel c1; do
-		st=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$sock.sock" status --json)
 		for p in in out; do
-			runs=$(sed -nE "s/.*\"fastpath_${p}_prog_runs\":([0-9]+).*/\1/p" <<<"$st")
-			t=$(sed -nE "s/.*\"fastpath_${p}_prog_run_ns\":([0-9]+).*/\1/p" <<<"$st")
+			read -r runs t < <(prog_run "$sock" "$p")
 			printf '    %-4s teredo_%-4s %9s runs, %4s ns each\n' "$sock" "$p" "${runs:-0}" \
 				"$(awk -v t="${t:-0}" -v r="${runs:-0}" 'BEGIN { printf "%.0f", (r > 0 ? t / r : 0) }')"
 			ns=$((ns + ${t:-0}))
