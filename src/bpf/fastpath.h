@@ -82,6 +82,11 @@ enum fp_counter {
 	FP_OUT_PASS,     /* not for the fast path (GSO, source, ...): to the daemon */
 	FP_OUT_ERR,      /* a helper failed: passed to the daemon */
 	FP_OUT_GSO,      /* of FP_OUT_ENCAP: GSO super-packets, encapsulated whole */
+	/* The IPv6 bytes of FP_IN_DECAP and FP_OUT_ENCAP (a super-packet's headers once):
+	 * the redirects go around the TUN's driver, so the Teredo interface's own
+	 * counters (ip -s link, /proc/net/dev) see only the daemon's share. */
+	FP_IN_DECAP_BYTES,
+	FP_OUT_ENCAP_BYTES,
 	FP__COUNT
 };
 

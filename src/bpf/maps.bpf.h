@@ -72,11 +72,16 @@ static __always_inline int host_address(const __u8 *a)
 	return bpf_map_lookup_elem(&locals, key) != 0;
 }
 
-static __always_inline void count(__u32 c)
+static __always_inline void count_n(__u32 c, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &c);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 c)
+{
+	count_n(c, 1);
 }
 
 static __always_inline int has_prefix(const __u8 *a, __u32 prefix)

@@ -134,6 +134,7 @@ int teredo_in(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	count(FP_IN_DECAP);
+	count_n(FP_IN_DECAP_BYTES, tot - OUTER_LEN);
 	return bpf_redirect(c->tun_ifindex, BPF_F_INGRESS);
 pass:
 	count(FP_IN_PASS);

@@ -171,6 +171,7 @@ int teredo_out(struct __sk_buff *skb)
 		}
 	}
 	count(FP_OUT_ENCAP);
+	count_n(FP_OUT_ENCAP_BYTES, ip6_len);
 	return bpf_redirect_neigh(c->out_ifindex, 0, 0, 0);
 pass:
 	count(FP_OUT_PASS);

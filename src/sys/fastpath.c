@@ -52,6 +52,8 @@ static const char *const counter_names[FP__COUNT] = {
 	[FP_OUT_PASS] = "fastpath_out_to_daemon",
 	[FP_OUT_ERR] = "fastpath_out_errors",
 	[FP_OUT_GSO] = "fastpath_out_gso_encapsulated",
+	[FP_IN_DECAP_BYTES] = "fastpath_in_decapsulated_bytes",
+	[FP_OUT_ENCAP_BYTES] = "fastpath_out_encapsulated_bytes",
 };
 
 const char *fastpath_counter_name(enum fp_counter c)
