@@ -81,6 +81,19 @@ static bool served(const struct relay *r, const struct in6_addr *d)
 	return in6_is_global_scope(d) && !in6_is_multicast(d);
 }
 
+/* R-04 (P-08) and SEC-11 (d): may anything go to the mapping inside this Teredo address?
+ * relay_tun asks before every send; the trust journal asks before the kernel's fast
+ * path may send to a peer without asking again (issue 10). */
+static bool embedded_global(const struct teredo_addr *t)
+{
+	return ipv4_is_global_unicast(t->mapped.ip) && ipv4_is_global_unicast(t->server);
+}
+
+static bool sendable(const struct relay *r, const struct teredo_addr *t)
+{
+	return embedded_global(t) && !(r->cfg.self.ip && endpoint_eq(t->mapped, r->cfg.self));
+}
+
 static void send_udp(struct relay *r, uint8_t sock, struct sw_endpoint dst, const uint8_t *body, size_t len)
 {
 	struct sw_action *a = sw_emit(&r->o);
@@ -201,12 +214,11 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 		return drop(r, RL_DROP_TEREDO_TO_TEREDO);
 	struct teredo_addr t;
 	teredo_addr_decode(&d6, &t);
-	/* R-04, P-08. */
-	if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server)) {
+	if (!embedded_global(&t)) { /* R-04, P-08 */
 		icmp_error(r, now, pkt, len);
 		return drop(r, RL_DROP_NOT_GLOBAL);
 	}
-	if (r->cfg.self.ip && endpoint_eq(t.mapped, r->cfg.self))
+	if (!sendable(r, &t))
 		return drop(r, RL_DROP_LOOP); /* SEC-11 (d) */
 
 	struct peer *p = peer_find(&r->peers, &d6);
@@ -304,7 +316,10 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 		peer->mapping = src;
 		peer->sock = sock < r->cfg.nsocks ? sock : 0;
 		peer_heard(peer, now);
-		if (r->peers.trust)
+		/* Only a peer relay_tun would send to: the programs do not check R-04
+		 * again (a client sending from a private mapping in its address is trusted,
+		 * but the core never answers it; found by fuzz_bpf_relay). */
+		if (r->peers.trust && sendable(r, &t))
 			trust_log_put(r->peers.trust, true, peer->sock, &s6, src, now);
 		peer->bubbles = 0;
 		flush_queue(r, peer, now);

@@ -432,6 +432,27 @@ static void fast_path_trust_journal(void **state)
 	assert_memory_equal(&rl.trust.ev[0].addr, &cl, 16);
 }
 
+/* RFC 4380 §5.4.1 (R-04, P-08) with issue 10: a client whose address holds a private
+ * mapping, sending from it, passes R-11 and its data is forwarded; but the core never
+ * sends to it (R-04), so the kernel fast path must not learn it either: its programs
+ * send to a journaled peer without asking again. Found by fuzz_bpf_relay. */
+static void rfc4380_s5_4_1_r04_private_mapping_not_journaled(void **state)
+{
+	relay_fast_path(&rl);
+	struct sw_endpoint lan = EP("10.1.2.3", 40000);
+	struct in6_addr host = A6("2001:db8:1::100"), cl = teredo_of("198.51.100.10", lan, 0);
+	nacts = relay_udp(&rl, now, lan, buf, make_echo(buf, sizeof buf, &cl, &host, 8), acts, ACTS);
+	assert_int_equal(count_kind(SW_ACT_TUN), 1);
+	assert_int_equal(rl.trust.n, 0);
+	tun_in(&host, &cl);
+	assert_int_equal(count_kind(SW_ACT_UDP), 0);
+	assert_int_equal(rl.stats.dropped[RL_DROP_NOT_GLOBAL], 1);
+	/* A global one is journaled as before. */
+	struct in6_addr ok = client_addr();
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_echo(buf, sizeof buf, &ok, &host, 8), acts, ACTS);
+	assert_int_equal(rl.trust.n, 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -443,6 +464,7 @@ int main(void)
 		T(rfc4380_s5_4_1_r08_give_up),
 		T(rfc4380_s5_4_1_r03_r04_checks),
 		cmocka_unit_test_setup_teardown(rfc4380_s5_4_2_r11_r13_reception, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r04_private_mapping_not_journaled, setup_open, teardown),
 		T(rfc4380_s5_4_2_r12_unknown_clients_dropped),
 		T(rfc4380_s5_4_2_r12_unknown_clients_rate),
 		T(rfc4380_s5_4_1_r08_symmetric_client_answer),
