@@ -1,0 +1,308 @@
+/* libFuzzer, differential: the relay's eBPF programs (src/bpf/teredo_in.bpf.c,
+ * teredo_out.bpf.c) against the relay core whose rules they mirror (issue 10: "rules live
+ * in core/ and are mirrored, never invented, in the programs"). Each input is one packet,
+ * run through its program with BPF_PROG_TEST_RUN; the core lives beside the programs as
+ * the daemon does, its trust journal mirrored into their peer map after every step.
+ *
+ * What must hold, whatever the packet:
+ * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
+ * - a packet teredo_in decapsulates is a well-formed UDP datagram to our address and
+ *   port, checksum right or none, carrying exactly one bare IPv6 packet, which comes out
+ *   alone behind the frame's Ethernet header; and the core, given that datagram as the
+ *   daemon's socket would, writes the same IPv6 packet to the TUN;
+ * - a packet teredo_out encapsulates comes out as IPv4 (checksum right) + UDP from our
+ *   port + the same IPv6 packet; and the core, given that packet as the TUN would, sends
+ *   the same bytes to the same mapping;
+ * - nothing else (TC_ACT_SHOT is for a helper failing halfway, which a test run never
+ *   meets).
+ * Leaving more to the daemon than the core would carry is allowed (the programs are
+ * conservative); carrying what the core would not is the bug this target looks for.
+ *
+ * Byte 0 of an input: bit 0 the direction (0: a frame arriving on the IPv4 interface,
+ * 1: a packet the host routes into the tunnel). Inward: bit 1 the rest is the whole
+ * IPv4 packet, else bits 2-3 pick the UDP source (0: the trusted client's mapping, 1: the
+ * mapping inside the inner packet's Teredo source, 2: bytes 1-6), bits 4-5 its checksum
+ * (none, right, wrong), bit 6 another port, bit 7 another address, and bytes 7- are the
+ * payload. Outward: bit 1 puts the trusted client's address in as destination, bytes
+ * 1- are the IPv6 packet. Needs root (CAP_BPF), as test_bpf does. */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/relay.h"
+#include "frames.h"
+#include "sys/fastpath.h"
+#include "wire/teredo_addr.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define SELF_IP 0xc633641eu /* 198.51.100.30 */
+#define PORT 3544
+
+static struct relay rl;
+static struct fastpath *fp;
+static int in_fd, out_fd;
+static struct in6_addr client;
+static struct sw_endpoint mapping;
+static uint8_t pkt[2048], out[2048];
+
+/* The mismatch, with what the fuzzer needs to see it, then a crash libFuzzer keeps. */
+#define MUST(cond, ...)                                                                    \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "fuzz_bpf_relay: %s: ", #cond);                    \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+			abort();                                                           \
+		}                                                                          \
+	} while (0)
+
+static void rng(void *ctx, void *o, size_t len)
+{
+	memset(o, 0x42, len);
+}
+
+/* The daemon's clock (CLOCK_BOOTTIME ms): the programs read the same clock. */
+static uint64_t boot_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t n)
+{
+	relay_peer_seen(&rl, a, at, n);
+}
+
+/* What the shell does after each call into the core (relay_io.c fp_sync, fp_seen). */
+static void sync_core(void)
+{
+	uint16_t sports[1] = { htons(PORT) };
+	fastpath_apply(fp, &rl.trust, sports, 1);
+	fastpath_seen_drain(fp, on_seen, NULL);
+}
+
+static int run(int prog, size_t len, uint32_t *out_len)
+{
+	struct __sk_buff ctx = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len, .data_out = out,
+		    .data_size_out = sizeof out, .ctx_in = &ctx, .ctx_size_in = sizeof ctx, .repeat = 1);
+	int r = bpf_prog_test_run_opts(prog, &o);
+	MUST(r == 0, "test run failed (%d)", r);
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+/* How far the run went, printed at exit: a target that never reached the programs'
+ * deepest paths would pass while testing nothing. */
+static unsigned long n_in, n_decap, n_out, n_encap;
+
+static void report(void)
+{
+	fprintf(stderr, "fuzz_bpf_relay: teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
+		n_in, n_decap, n_out, n_encap);
+}
+
+static void setup(void)
+{
+	atexit(report);
+	struct relay_config c = {
+		.prefix = TEREDO_PREFIX_DEFAULT, .unknown_rate = RELAY_UNKNOWN_ALL,
+		.self = { htonl(SELF_IP), htons(PORT) }, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
+	};
+	relay_init(&rl, &c, rng, NULL);
+	relay_fast_path(&rl);
+	char why[160];
+	fp = fastpath_open(c.peer_capacity, 0, 0, why, sizeof why);
+	MUST(fp, "fastpath_open: %s (needs root and eBPF)", why);
+	in_fd = fastpath_prog_fd(fp, false);
+	out_fd = fastpath_prog_fd(fp, true);
+	struct fp_config f = { .prefix = htonl(TEREDO_PREFIX_DEFAULT), .self_ip = htonl(SELF_IP), .port = htons(PORT),
+			       .role = FP_ROLE_RELAY, .tun_hlen = 14, .tun_ifindex = 1, .out_ifindex = 1 };
+	MUST(fastpath_configure(fp, &f) == 0, "fastpath_configure");
+	/* One client the core trusts from the start (R-11: it sends from the mapping in its
+	 * address), so that inputs reach the programs' deepest paths at once. */
+	mapping = (struct sw_endpoint){ htonl(0xcb007107), htons(40000) }; /* 203.0.113.7 */
+	struct teredo_addr t = { .prefix = TEREDO_PREFIX_DEFAULT, .server = htonl(0xc633640a), .mapped = mapping };
+	teredo_addr_encode(&t, &client);
+	struct in6_addr native;
+	inet_pton(AF_INET6, "2001:db8:1::100", &native);
+	uint8_t six[48] = { 0x60 };
+	six[5] = 8;
+	six[6] = 59;
+	six[7] = 64;
+	memcpy(six + 8, &client, 16);
+	memcpy(six + 24, &native, 16);
+	struct sw_action acts[32];
+	relay_udp(&rl, boot_ms(), mapping, six, sizeof six, acts, 32);
+	sync_core();
+}
+
+/* teredo_in's input: the IPv4 frame, built from the fuzzer's bytes. */
+static size_t inward(const uint8_t *d, size_t n, struct sw_endpoint *src)
+{
+	uint8_t op = d[0];
+	if (op & 2) { /* the whole IPv4 packet */
+		size_t len = n - 1 > sizeof pkt - 14 ? sizeof pkt - 14 : n - 1;
+		memcpy(pkt, "\x02\0\0\0\0\0\x02\0\0\0\0\x01\x08\x00", 14);
+		memcpy(pkt + 14, d + 1, len);
+		return 14 + len;
+	}
+	if (n < 7)
+		return 0;
+	const uint8_t *pay = d + 7;
+	size_t plen = n - 7 > 1500 ? 1500 : n - 7;
+	switch ((op >> 2) & 3) {
+	case 0: *src = mapping; break;
+	case 1:
+		if (plen >= 40) {
+			struct in6_addr s6;
+			struct teredo_addr t;
+			memcpy(&s6, pay + 8, 16);
+			teredo_addr_decode(&s6, &t);
+			*src = t.mapped;
+			break;
+		}
+		/* fall through */
+	default:
+		memcpy(&src->ip, d + 1, 4);
+		memcpy(&src->port, d + 5, 2);
+	}
+	int sum = (op >> 4) & 3;
+	size_t len = udp4_frame(pkt, "\x02\0\0\0\0\0", "\x02\0\0\0\0\x01", *src, htonl(SELF_IP ^ (op & 0x80 ? 1 : 0)),
+				(uint16_t)(PORT + (op & 0x40 ? 1 : 0)), pay, plen, sum != 0);
+	if (sum == 2)
+		pkt[14 + 26] ^= 1;
+	return len;
+}
+
+/* The datagram the daemon's socket would hand the core for this frame (outer headers
+ * as the kernel checks them), or false when the socket would not see it. */
+static bool as_socket_sees(size_t len, struct sw_endpoint *src, const uint8_t **pay, size_t *plen)
+{
+	const uint8_t *ip = pkt + 14;
+	if (len < 14 + 28 || get_be16(pkt + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 17)
+		return false;
+	size_t tot = get_be16(ip + 2);
+	if (tot < 28 || tot > len - 14 || (get_be16(ip + 6) & 0x3fff) || ones_sum(ip, 20, 0) != 0xffff)
+		return false;
+	uint32_t dst;
+	memcpy(&dst, ip + 16, 4);
+	if (dst != htonl(SELF_IP) || get_be16(ip + 22) != PORT || get_be16(ip + 24) != tot - 20)
+		return false;
+	if (get_be16(ip + 26) && udp4_sum(ip) != 0xffff)
+		return false;
+	memcpy(&src->ip, ip + 12, 4);
+	memcpy(&src->port, ip + 20, 2);
+	*pay = ip + 28;
+	*plen = tot - 28;
+	return true;
+}
+
+static void step_in(const uint8_t *d, size_t n)
+{
+	struct sw_endpoint src = { 0 };
+	size_t len = inward(d, n, &src);
+	if (len < 14 + 20)
+		return; /* BPF_PROG_TEST_RUN builds no IPv4 skb shorter than its header */
+	uint64_t now = boot_ms();
+	uint32_t olen;
+	int r = run(in_fd, len, &olen);
+	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_in returned %d", r);
+	n_in++;
+	n_decap += r == TC_ACT_REDIRECT;
+	const uint8_t *pay;
+	size_t plen;
+	bool seen = as_socket_sees(len, &src, &pay, &plen);
+	struct sw_action acts[32];
+	if (r == TC_ACT_OK) {
+		MUST(olen == len && !memcmp(out, pkt, len), "teredo_in changed a packet it passed on");
+		if (seen)
+			relay_udp(&rl, now, src, pay, plen, acts, 32);
+		sync_core();
+		return;
+	}
+	MUST(seen, "teredo_in decapsulated what the socket would not receive");
+	MUST(plen >= 40 && (pay[0] >> 4) == 6 && 40 + (size_t)get_be16(pay + 4) == plen,
+	     "teredo_in decapsulated a payload that is not one bare IPv6 packet");
+	/* Bytes after the IPv4 packet (a frame's padding) stay after the inner one: the
+	 * IPv6 receive path trims them as the IPv4 one would have. */
+	MUST(olen == len - 28 && !memcmp(out, pkt, 14) && !memcmp(out + 14, pay, len - 14 - 28),
+	     "teredo_in's output is not the inner packet behind the frame's header");
+	int k = relay_udp(&rl, now, src, pay, plen, acts, 32), tun = 0;
+	for (int i = 0; i < k; i++)
+		if (acts[i].kind == SW_ACT_TUN) {
+			MUST(!acts[i].hdr_len && acts[i].body_len == plen && !memcmp(acts[i].body, pay, plen),
+			     "the core writes other bytes to the TUN");
+			tun++;
+		}
+	MUST(tun == 1, "teredo_in decapsulated what the core does not write to the TUN");
+	sync_core();
+}
+
+static void step_out(const uint8_t *d, size_t n)
+{
+	size_t ilen = n - 1 > 1500 ? 1500 : n - 1;
+	if (ilen < 40)
+		return; /* nor an IPv6 one shorter than its header */
+	memcpy(pkt, "\0\0\0\0\0\0\0\0\0\0\0\0\x86\xdd", 14);
+	memcpy(pkt + 14, d + 1, ilen);
+	if ((d[0] & 2) && ilen >= 40)
+		memcpy(pkt + 14 + 24, &client, 16);
+	uint64_t now = boot_ms(); /* before the program's clock read: see sync_core */
+	uint32_t olen;
+	size_t len = 14 + ilen;
+	int r = run(out_fd, len, &olen);
+	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_out returned %d", r);
+	n_out++;
+	n_encap += r == TC_ACT_REDIRECT;
+	struct sw_action acts[32];
+	if (r == TC_ACT_OK) {
+		MUST(olen == len && !memcmp(out, pkt, len), "teredo_out changed a packet it passed on");
+		relay_tun(&rl, now, pkt + 14, ilen, acts, 32);
+		sync_core();
+		return;
+	}
+	const uint8_t *ip = out + 14;
+	MUST(olen == len + 28 && get_be16(out + 12) == 0x0800, "teredo_out's frame is not IPv4 of the right size");
+	MUST(ip[0] == 0x45 && get_be16(ip + 2) == ilen + 28 && ip[9] == 17 && ones_sum(ip, 20, 0) == 0xffff &&
+		     !(get_be16(ip + 6) & 0x3fff),
+	     "teredo_out's IPv4 header is wrong");
+	uint32_t s4;
+	memcpy(&s4, ip + 12, 4);
+	MUST(s4 == htonl(SELF_IP) && get_be16(ip + 20) == PORT && get_be16(ip + 24) == ilen + 8,
+	     "teredo_out's source or UDP length is wrong");
+	MUST(!memcmp(ip + 28, pkt + 14, ilen), "teredo_out changed the IPv6 packet");
+	struct sw_endpoint to;
+	memcpy(&to.ip, ip + 16, 4);
+	memcpy(&to.port, ip + 22, 2);
+	int k = relay_tun(&rl, now, pkt + 14, ilen, acts, 32), udp = 0;
+	for (int i = 0; i < k; i++)
+		if (acts[i].kind == SW_ACT_UDP && !acts[i].hdr_len && acts[i].body_len == ilen &&
+		    !memcmp(acts[i].body, pkt + 14, ilen)) {
+			MUST(endpoint_eq(acts[i].dst, to), "the core sends it to another mapping");
+			udp++;
+		}
+	MUST(udp == 1, "teredo_out encapsulated what the core does not send as it is");
+	sync_core();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!fp)
+		setup();
+	if (size < 1)
+		return 0;
+	if (data[0] & 1)
+		step_out(data, size);
+	else
+		step_in(data, size);
+	rl.trust.n = 0;
+	return 0;
+}
