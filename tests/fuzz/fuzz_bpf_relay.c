@@ -24,7 +24,9 @@
  * mapping inside the inner packet's Teredo source, 2: bytes 1-6), bits 4-5 its checksum
  * (none, right, wrong), bit 6 another port, bit 7 another address, and bytes 7- are the
  * payload. Outward: bit 1 puts the trusted client's address in as destination, bytes
- * 1- are the IPv6 packet. Needs root (CAP_BPF), as test_bpf does. */
+ * 1- are the IPv6 packet. Every input goes to two lanes, each with its own core and its
+ * own programs and maps: a relay, and a host-specific relay whose host has the native
+ * address of the seeds (H-01, H-05). Needs root (CAP_BPF), as test_bpf does. */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -44,18 +46,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SELF_IP 0xc633641eu /* 198.51.100.30 */
 #define PORT 3544
 
-static struct relay rl;
-static struct fastpath *fp;
-static int in_fd, out_fd;
+struct lane {
+	const char *name;
+	struct relay rl;
+	struct fastpath *fp;
+	int in_fd, out_fd;
+	unsigned long n_in, n_decap, n_out, n_encap;
+};
+static struct lane lanes[2] = { { .name = "relay" }, { .name = "host relay" } };
+static int ready;
 static struct in6_addr client;
 static struct sw_endpoint mapping;
 static uint8_t pkt[2048], out[2048];
+
+static const char *cur = "setup"; /* the lane being run */
 
 /* The mismatch, with what the fuzzer needs to see it, then a crash libFuzzer keeps. */
 #define MUST(cond, ...)                                                                    \
 	do {                                                                               \
 		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_bpf_relay: %s: ", #cond);                    \
+			fprintf(stderr, "fuzz_bpf_relay (%s): %s: ", cur, #cond);          \
 			fprintf(stderr, __VA_ARGS__);                                      \
 			fputc('\n', stderr);                                               \
 			abort();                                                           \
@@ -77,15 +87,15 @@ static uint64_t boot_ms(void)
 
 static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t n)
 {
-	relay_peer_seen(&rl, a, at, n);
+	relay_peer_seen(&((struct lane *)ctx)->rl, a, at, n);
 }
 
 /* What the shell does after each call into the core (relay_io.c fp_sync, fp_seen). */
-static void sync_core(void)
+static void sync_core(struct lane *l)
 {
 	uint16_t sports[1] = { htons(PORT) };
-	fastpath_apply(fp, &rl.trust, sports, 1);
-	fastpath_seen_drain(fp, on_seen, NULL);
+	fastpath_apply(l->fp, &l->rl.trust, sports, 1);
+	fastpath_seen_drain(l->fp, on_seen, l);
 }
 
 static int run(int prog, size_t len, uint32_t *out_len)
@@ -101,38 +111,39 @@ static int run(int prog, size_t len, uint32_t *out_len)
 
 /* How far the run went, printed at exit: a target that never reached the programs'
  * deepest paths would pass while testing nothing. */
-static unsigned long n_in, n_decap, n_out, n_encap;
-
 static void report(void)
 {
-	fprintf(stderr, "fuzz_bpf_relay: teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
-		n_in, n_decap, n_out, n_encap);
+	for (int i = 0; i < 2; i++)
+		fprintf(stderr,
+			"fuzz_bpf_relay: %s: teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
+			lanes[i].name, lanes[i].n_in, lanes[i].n_decap, lanes[i].n_out, lanes[i].n_encap);
 }
 
-static void setup(void)
+static void setup_lane(struct lane *l, bool host)
 {
-	atexit(report);
 	struct relay_config c = {
-		.prefix = TEREDO_PREFIX_DEFAULT, .unknown_rate = RELAY_UNKNOWN_ALL,
+		.prefix = TEREDO_PREFIX_DEFAULT, .host_only = host, .unknown_rate = RELAY_UNKNOWN_ALL,
 		.self = { htonl(SELF_IP), htons(PORT) }, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
 	};
-	relay_init(&rl, &c, rng, NULL);
-	relay_fast_path(&rl);
+	relay_init(&l->rl, &c, rng, NULL);
+	relay_fast_path(&l->rl);
 	char why[160];
-	fp = fastpath_open(c.peer_capacity, 0, 0, why, sizeof why);
-	MUST(fp, "fastpath_open: %s (needs root and eBPF)", why);
-	in_fd = fastpath_prog_fd(fp, false);
-	out_fd = fastpath_prog_fd(fp, true);
+	l->fp = fastpath_open(c.peer_capacity, 0, 0, why, sizeof why);
+	MUST(l->fp, "fastpath_open: %s (needs root and eBPF)", why);
+	l->in_fd = fastpath_prog_fd(l->fp, false);
+	l->out_fd = fastpath_prog_fd(l->fp, true);
 	struct fp_config f = { .prefix = htonl(TEREDO_PREFIX_DEFAULT), .self_ip = htonl(SELF_IP), .port = htons(PORT),
-			       .role = FP_ROLE_RELAY, .tun_hlen = 14, .tun_ifindex = 1, .out_ifindex = 1 };
-	MUST(fastpath_configure(fp, &f) == 0, "fastpath_configure");
-	/* One client the core trusts from the start (R-11: it sends from the mapping in its
-	 * address), so that inputs reach the programs' deepest paths at once. */
-	mapping = (struct sw_endpoint){ htonl(0xcb007107), htons(40000) }; /* 203.0.113.7 */
-	struct teredo_addr t = { .prefix = TEREDO_PREFIX_DEFAULT, .server = htonl(0xc633640a), .mapped = mapping };
-	teredo_addr_encode(&t, &client);
+			       .role = host ? FP_ROLE_HOST_RELAY : FP_ROLE_RELAY, .tun_hlen = 14,
+			       .tun_ifindex = 1, .out_ifindex = 1 };
+	MUST(fastpath_configure(l->fp, &f) == 0, "fastpath_configure");
 	struct in6_addr native;
 	inet_pton(AF_INET6, "2001:db8:1::100", &native);
+	if (host) { /* as relay_io.c does with the host's addresses */
+		relay_set_local(&l->rl, &native, 1);
+		fastpath_set_locals(l->fp, l->rl.local, l->rl.nlocal);
+	}
+	/* One client the core trusts from the start (R-11: it sends from the mapping in its
+	 * address), so that inputs reach the programs' deepest paths at once. */
 	uint8_t six[48] = { 0x60 };
 	six[5] = 8;
 	six[6] = 59;
@@ -140,8 +151,19 @@ static void setup(void)
 	memcpy(six + 8, &client, 16);
 	memcpy(six + 24, &native, 16);
 	struct sw_action acts[32];
-	relay_udp(&rl, boot_ms(), mapping, six, sizeof six, acts, 32);
-	sync_core();
+	relay_udp(&l->rl, boot_ms(), mapping, six, sizeof six, acts, 32);
+	sync_core(l);
+}
+
+static void setup(void)
+{
+	mapping = (struct sw_endpoint){ htonl(0xcb007107), htons(40000) }; /* 203.0.113.7 */
+	struct teredo_addr t = { .prefix = TEREDO_PREFIX_DEFAULT, .server = htonl(0xc633640a), .mapped = mapping };
+	teredo_addr_encode(&t, &client);
+	setup_lane(&lanes[0], false);
+	setup_lane(&lanes[1], true);
+	atexit(report);
+	ready = 1;
 }
 
 /* teredo_in's input: the IPv4 frame, built from the fuzzer's bytes. */
@@ -205,7 +227,7 @@ static bool as_socket_sees(size_t len, struct sw_endpoint *src, const uint8_t **
 	return true;
 }
 
-static void step_in(const uint8_t *d, size_t n)
+static void step_in(struct lane *l, const uint8_t *d, size_t n)
 {
 	struct sw_endpoint src = { 0 };
 	size_t len = inward(d, n, &src);
@@ -213,10 +235,10 @@ static void step_in(const uint8_t *d, size_t n)
 		return; /* BPF_PROG_TEST_RUN builds no IPv4 skb shorter than its header */
 	uint64_t now = boot_ms();
 	uint32_t olen;
-	int r = run(in_fd, len, &olen);
+	int r = run(l->in_fd, len, &olen);
 	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_in returned %d", r);
-	n_in++;
-	n_decap += r == TC_ACT_REDIRECT;
+	l->n_in++;
+	l->n_decap += r == TC_ACT_REDIRECT;
 	const uint8_t *pay;
 	size_t plen;
 	bool seen = as_socket_sees(len, &src, &pay, &plen);
@@ -224,8 +246,8 @@ static void step_in(const uint8_t *d, size_t n)
 	if (r == TC_ACT_OK) {
 		MUST(olen == len && !memcmp(out, pkt, len), "teredo_in changed a packet it passed on");
 		if (seen)
-			relay_udp(&rl, now, src, pay, plen, acts, 32);
-		sync_core();
+			relay_udp(&l->rl, now, src, pay, plen, acts, 32);
+		sync_core(l);
 		return;
 	}
 	MUST(seen, "teredo_in decapsulated what the socket would not receive");
@@ -235,7 +257,7 @@ static void step_in(const uint8_t *d, size_t n)
 	 * IPv6 receive path trims them as the IPv4 one would have. */
 	MUST(olen == len - 28 && !memcmp(out, pkt, 14) && !memcmp(out + 14, pay, len - 14 - 28),
 	     "teredo_in's output is not the inner packet behind the frame's header");
-	int k = relay_udp(&rl, now, src, pay, plen, acts, 32), tun = 0;
+	int k = relay_udp(&l->rl, now, src, pay, plen, acts, 32), tun = 0;
 	for (int i = 0; i < k; i++)
 		if (acts[i].kind == SW_ACT_TUN) {
 			MUST(!acts[i].hdr_len && acts[i].body_len == plen && !memcmp(acts[i].body, pay, plen),
@@ -243,10 +265,10 @@ static void step_in(const uint8_t *d, size_t n)
 			tun++;
 		}
 	MUST(tun == 1, "teredo_in decapsulated what the core does not write to the TUN");
-	sync_core();
+	sync_core(l);
 }
 
-static void step_out(const uint8_t *d, size_t n)
+static void step_out(struct lane *l, const uint8_t *d, size_t n)
 {
 	size_t ilen = n - 1 > 1500 ? 1500 : n - 1;
 	if (ilen < 40)
@@ -258,15 +280,15 @@ static void step_out(const uint8_t *d, size_t n)
 	uint64_t now = boot_ms(); /* before the program's clock read: see sync_core */
 	uint32_t olen;
 	size_t len = 14 + ilen;
-	int r = run(out_fd, len, &olen);
+	int r = run(l->out_fd, len, &olen);
 	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_out returned %d", r);
-	n_out++;
-	n_encap += r == TC_ACT_REDIRECT;
+	l->n_out++;
+	l->n_encap += r == TC_ACT_REDIRECT;
 	struct sw_action acts[32];
 	if (r == TC_ACT_OK) {
 		MUST(olen == len && !memcmp(out, pkt, len), "teredo_out changed a packet it passed on");
-		relay_tun(&rl, now, pkt + 14, ilen, acts, 32);
-		sync_core();
+		relay_tun(&l->rl, now, pkt + 14, ilen, acts, 32);
+		sync_core(l);
 		return;
 	}
 	const uint8_t *ip = out + 14;
@@ -282,7 +304,7 @@ static void step_out(const uint8_t *d, size_t n)
 	struct sw_endpoint to;
 	memcpy(&to.ip, ip + 16, 4);
 	memcpy(&to.port, ip + 22, 2);
-	int k = relay_tun(&rl, now, pkt + 14, ilen, acts, 32), udp = 0;
+	int k = relay_tun(&l->rl, now, pkt + 14, ilen, acts, 32), udp = 0;
 	for (int i = 0; i < k; i++)
 		if (acts[i].kind == SW_ACT_UDP && !acts[i].hdr_len && acts[i].body_len == ilen &&
 		    !memcmp(acts[i].body, pkt + 14, ilen)) {
@@ -290,19 +312,22 @@ static void step_out(const uint8_t *d, size_t n)
 			udp++;
 		}
 	MUST(udp == 1, "teredo_out encapsulated what the core does not send as it is");
-	sync_core();
+	sync_core(l);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!fp)
+	if (!ready)
 		setup();
 	if (size < 1)
 		return 0;
-	if (data[0] & 1)
-		step_out(data, size);
-	else
-		step_in(data, size);
-	rl.trust.n = 0;
+	for (int i = 0; i < 2; i++) {
+		cur = lanes[i].name;
+		if (data[0] & 1)
+			step_out(&lanes[i], data, size);
+		else
+			step_in(&lanes[i], data, size);
+		lanes[i].rl.trust.n = 0;
+	}
 	return 0;
 }
