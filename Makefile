@@ -121,8 +121,8 @@ unit: $(addprefix build/unit/,$(UNIT_TESTS))
 # libFuzzer targets (clang), with ASan and UBSan.
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS) $(wildcard tests/fuzz/*.h) | build/fuzz
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
-# The relay's eBPF programs against its core, through BPF_PROG_TEST_RUN (root).
-build/fuzz/fuzz_bpf_relay: tests/fuzz/fuzz_bpf_relay.c $(BPF_LOADER) $(FUZZ_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/frames.h | build/fuzz
+# The fast path's programs against the cores, through BPF_PROG_TEST_RUN (root).
+build/fuzz/fuzz_bpf: tests/fuzz/fuzz_bpf.c $(BPF_LOADER) $(FUZZ_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/frames.h tests/fuzz/fuzz_qualify.h | build/fuzz
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer -Itests/unit -o $@ $< $(BPF_LOADER) $(FUZZ_OBJS) -lbpf -lmnl
 
 fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))

@@ -318,7 +318,7 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 		peer_heard(peer, now);
 		/* Only a peer relay_tun would send to: the programs do not check R-04
 		 * again (a client sending from a private mapping in its address is trusted,
-		 * but the core never answers it; found by fuzz_bpf_relay). */
+		 * but the core never answers it; found by fuzz_bpf). */
 		if (r->peers.trust && sendable(r, &t))
 			trust_log_put(r->peers.trust, true, peer->sock, &s6, src, now);
 		peer->bubbles = 0;

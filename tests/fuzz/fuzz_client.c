@@ -17,6 +17,7 @@
 #include "wire/ipv6.h"
 #include "wire/teredo_addr.h"
 
+#include "fuzz_qualify.h"
 #include "fuzz_step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,7 +39,6 @@ static void rng(void *ctx, void *out, size_t len)
 
 static void qualify(struct client *x, bool symmetric)
 {
-	struct sw_action acts[32];
 	struct client_config c = {
 		.server = htonl(0xc633640a), .server2 = htonl(0xc633640b), .prefix = TEREDO_PREFIX_DEFAULT,
 		.refresh_ms = 30000, .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
@@ -61,24 +61,7 @@ static void qualify(struct client *x, bool symmetric)
 		client_upnp(x, htonl(0xcb007107), htons(40000));
 	for (unsigned i = 0; i < c.random_ports; i++)
 		client_random_port_ready(x, i, htons(next_port++));
-	for (int round = 0; round < 2; round++) {
-		int n = round ? 0 : client_start(x, now, acts, 32);
-		if (round)
-			n = 1; /* the RS to the secondary is in acts[0] from the previous answer */
-		struct teredo_pkt p;
-		if (n < 1 || teredo_parse(acts[0].hdr, acts[0].hdr_len, &p))
-			return;
-		uint8_t ra[256];
-		teredo_put_auth_nonce(ra, p.nonce, 0);
-		teredo_put_origin(ra + 13, (struct sw_endpoint){ htonl(0xcb007107), htons(round && symmetric ? 41000 : 40000) });
-		struct ra_params rp = { .mtu = 1280 };
-		inet_pton(AF_INET6, "fe80::ffff:ffff:ffff", &rp.dst);
-		teredo_server_link_local(c.server, &rp.src);
-		inet_pton(AF_INET6, "2001:0:c633:640a::", &rp.prefix);
-		size_t len = 21 + ra_build(ra + 21, &rp);
-		struct sw_endpoint from = { round ? c.server2 : c.server, htons(3544) };
-		client_udp(x, now, from, ra, len, acts, 32);
-	}
+	fuzz_qualify(x, &c, now, symmetric, NULL);
 }
 
 /* The shell's part: a port the core gave back is open again on a new number. */

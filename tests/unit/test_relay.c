@@ -435,7 +435,7 @@ static void fast_path_trust_journal(void **state)
 /* RFC 4380 §5.4.1 (R-04, P-08) with issue 10: a client whose address holds a private
  * mapping, sending from it, passes R-11 and its data is forwarded; but the core never
  * sends to it (R-04), so the kernel fast path must not learn it either: its programs
- * send to a journaled peer without asking again. Found by fuzz_bpf_relay. */
+ * send to a journaled peer without asking again. Found by fuzz_bpf. */
 static void rfc4380_s5_4_1_r04_private_mapping_not_journaled(void **state)
 {
 	relay_fast_path(&rl);
