@@ -166,7 +166,7 @@ lab-full: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm 
 # The fast path's programs on Debian 12's kernel (6.1, the oldest supported), booted in a
 # virtual machine whose root is this machine's (tests/kernel/run.sh): its verifier and
 # helpers judge them, not this machine's kernel.
-kernel-check: build/unit/test_bpf build/unit/test_bpf_srv
+kernel-check: build/unit/test_bpf build/unit/test_bpf_srv build/fuzz/fuzz_bpf
 	@mkdir -p build
 	tests/kernel/run.sh tests/kernel/guest.sh tests/kernel/units.sh 2>&1 | tee build/kernel.log; r=$${PIPESTATUS[0]}; \
 	sed -n 's/^kernel [^ ]*: \([0-9]*\) passed, \([0-9]*\) failed$$/kernel \1 \2/p' build/kernel.log >> build/check.tally; \
