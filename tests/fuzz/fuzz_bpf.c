@@ -391,6 +391,17 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 			     "the core sends it otherwise");
 			udp++;
 		}
+	/* The one difference that is the clocks' and not the rules': the program read its
+	 * clock after `now`, and a peer last heard by the program (the map's time) a moment
+	 * after the core's record of it can be fresh for one and 30 s old for the other. */
+	if (!udp) {
+		struct in6_addr d6;
+		memcpy(&d6, pkt + 14 + 24, 16);
+		const struct peer *p = peer_find(l->role == FP_ROLE_CLIENT ? &l->cl.peers : &l->rl.peers, &d6);
+		if (p && p->trusted && now - p->last_rx >= CLIENT_PEER_VALID_MS &&
+		    now - p->last_rx < CLIENT_PEER_VALID_MS + 1000)
+			udp = 1;
+	}
 	MUST(udp == 1, "teredo_out encapsulated what the core does not send as it is");
 	shell(l, acts, k);
 }
