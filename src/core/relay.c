@@ -89,9 +89,14 @@ static bool embedded_global(const struct teredo_addr *t)
 	return ipv4_is_global_unicast(t->mapped.ip) && ipv4_is_global_unicast(t->server);
 }
 
+static bool to_self(const struct relay *r, const struct teredo_addr *t)
+{
+	return r->cfg.self.ip && endpoint_eq(t->mapped, r->cfg.self);
+}
+
 static bool sendable(const struct relay *r, const struct teredo_addr *t)
 {
-	return embedded_global(t) && !(r->cfg.self.ip && endpoint_eq(t->mapped, r->cfg.self));
+	return embedded_global(t) && !to_self(r, t);
 }
 
 static void send_udp(struct relay *r, uint8_t sock, struct sw_endpoint dst, const uint8_t *body, size_t len)
@@ -218,7 +223,7 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 		icmp_error(r, now, pkt, len);
 		return drop(r, RL_DROP_NOT_GLOBAL);
 	}
-	if (!sendable(r, &t))
+	if (to_self(r, &t))
 		return drop(r, RL_DROP_LOOP); /* SEC-11 (d) */
 
 	struct peer *p = peer_find(&r->peers, &d6);
