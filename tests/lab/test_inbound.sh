@@ -91,6 +91,17 @@ cells() {
 	done
 }
 declare -A via=([v6host]="shipworm's relay" [v6m]="Miredo's relay" [hr]="the host relay")
+declare -A relay_sock=([v6host]=shipworm-rel [hr]=shipworm-hr)
+# diagnose PATH N: after a failed cell, what the shipworm daemons on its path counted
+# (the failure seen once in make check, after idle, the host relay -> c3, TCP first,
+# could not be told apart from the log alone).
+diagnose() {
+	local s
+	for s in ${relay_sock[$1]:-} "shipworm-c$2"; do
+		echo "#   $s:"
+		"$SHIPWORM" -s "$LAB_TMP/run/$s.sock" status 2>&1 | grep -vE '^ *[a-z_]+: 0$' | head -n 60 | sed 's/^/#     /'
+	done
+}
 # report ROUND LABEL: one check per shipworm cell, against Miredo's same cell.
 report() {
 	local round=$1 label=$2 n path kind order r m
@@ -100,6 +111,7 @@ report() {
 			what="$label: ${via[$path]} -> c$n (${kinds[$((n - 1))]}), $kind $([ "$order" = first ] && echo 'opens contact' || echo 'follows')"
 			if [ "$m" = ok ]; then
 				check "$what (Miredo's client: ok)" test "$r" = ok
+				[ "$r" = ok ] || diagnose "$path" "$n"
 			else
 				echo "# $what: shipworm $r, Miredo's client $m (not required)"
 			fi
