@@ -270,6 +270,24 @@ static void flush_queue(struct relay *r, struct peer *p, uint64_t now)
 	}
 }
 
+/* p is reachable at src through socket sock: trust it there, tell the fast path, and
+ * send what waited for it. */
+static void trust_peer(struct relay *r, struct peer *p, const struct teredo_addr *t, uint8_t sock,
+		       struct sw_endpoint src, uint64_t now)
+{
+	p->trusted = true;
+	p->mapping = src;
+	p->sock = sock < r->cfg.nsocks ? sock : 0;
+	peer_heard(p, now);
+	/* Only a peer relay_tun would send to: the programs do not check R-04 again (a
+	 * client sending from a private mapping in its address is trusted, but the core
+	 * never answers it; found by fuzz_bpf). */
+	if (r->peers.trust && sendable(r, t))
+		trust_log_put(r->peers.trust, true, p->sock, &p->addr, src, now);
+	p->bubbles = 0;
+	flush_queue(r, p, now);
+}
+
 int relay_udp(struct relay *r, uint64_t now, struct sw_endpoint src, const uint8_t *buf,
 	      size_t len, struct sw_action *acts, int cap)
 {
@@ -297,7 +315,12 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 	struct peer *peer = peer_find(&r->peers, &s6);
 	bool bubble = ip6_is_bubble(p.ip6, p.ip6_len);
 	if (peer && peer->trusted && endpoint_eq(peer->mapping, src)) {
-		peer_heard(peer, now);
+		/* R-08 after C-40: a stale entry bubbled for, answered from the mapping it
+		 * had; what waits goes now, not to "unreachable" when the retries end. */
+		if (peer->next_retry)
+			trust_peer(r, peer, &t, sock, src, now);
+		else
+			peer_heard(peer, now);
 	} else if (endpoint_eq(t.mapped, src) || (peer && peer->next_retry && bubble)) {
 		/* R-11 with R-08: the source sends from the mapping in its address, or it
 		 * answers the bubble we sent (a client behind a symmetric NAT answers from
@@ -317,17 +340,7 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 			peer = peer_get(&r->peers, &s6, now);
 		if (!peer)
 			return drop(r, RL_DROP_QUEUE_FULL);
-		peer->trusted = true;
-		peer->mapping = src;
-		peer->sock = sock < r->cfg.nsocks ? sock : 0;
-		peer_heard(peer, now);
-		/* Only a peer relay_tun would send to: the programs do not check R-04
-		 * again (a client sending from a private mapping in its address is trusted,
-		 * but the core never answers it; found by fuzz_bpf). */
-		if (r->peers.trust && sendable(r, &t))
-			trust_log_put(r->peers.trust, true, peer->sock, &s6, src, now);
-		peer->bubbles = 0;
-		flush_queue(r, peer, now);
+		trust_peer(r, peer, &t, sock, src, now);
 	} else {
 		return drop(r, RL_DROP_SRC_MISMATCH);
 	}

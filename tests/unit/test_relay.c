@@ -236,6 +236,47 @@ static void stale_entry_bubbles_again(void **state)
 	assert_int_equal(count_to(SERVER_EP), 1);
 }
 
+/* R-08 after C-40: a stale entry's answer from the mapping it already had sends what
+ * waited at once. It used to refresh the entry only, so the first packet after an idle
+ * spell stayed queued until the retries gave up and its sender got "address
+ * unreachable" (a host relay's own TCP, in SYN_SENT, aborts on that). */
+static void rfc4380_s5_4_1_r08_stale_entry_answer_flushes(void **state)
+{
+	struct in6_addr host = A6("2001:db8:1::100"), cl = client_addr();
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	now += 31000;
+	tun_in(&host, &cl);
+	assert_int_equal(count_to(SERVER_EP), 1);
+	nacts = relay_udp(&rl, now, CLIENT_EP, buf, make_bubble(buf, &cl, &host), acts, ACTS);
+	assert_int_equal(count_to(CLIENT_EP), 1);
+	assert_int_equal(acts[0].body_len, 56);
+	/* Nothing waits: no more bubbles, and no error when the retries would have ended. */
+	for (int i = 0; i < 6; i++) {
+		now += CLIENT_RETRY_MS;
+		nacts = relay_tick(&rl, now, acts, ACTS);
+		assert_int_equal(nacts, 0);
+	}
+	assert_int_equal(rl.stats.icmp_errors, 0);
+	assert_int_equal(rl.stats.dropped[RL_DROP_UNREACHABLE], 0);
+}
+
+/* The same answer on the other socket of a host relay behind a NAT: its NAT hole now
+ * leads there (the one the entry knew timed out while it was idle), so the traffic
+ * leaves from it. */
+static void rfc4380_s8_2_stale_entry_answer_moves_socket(void **state)
+{
+	rl.cfg.nsocks = 2;
+	struct in6_addr me = A6("2001:db8:1::40"), cl = client_addr();
+	nacts = relay_udp_on(&rl, now, 1, CLIENT_EP, buf, make_bubble(buf, &cl, &me), acts, ACTS);
+	now += 70000;
+	tun_in(&me, &cl);
+	assert_int_equal(sock_of(SERVER_EP), 0);
+	nacts = relay_udp_on(&rl, now, 0, CLIENT_EP, buf, make_bubble(buf, &cl, &me), acts, ACTS);
+	assert_int_equal(sock_of(CLIENT_EP), 0);
+	tun_in(&me, &cl);
+	assert_int_equal(sock_of(CLIENT_EP), 0);
+}
+
 /* H-01, H-05: a host relay sends only the host's traffic and accepts only traffic for
  * the host. */
 static void h05_host_relay_local_only(void **state)
@@ -469,6 +510,8 @@ int main(void)
 		T(rfc4380_s5_4_2_r12_unknown_clients_rate),
 		T(rfc4380_s5_4_1_r08_symmetric_client_answer),
 		cmocka_unit_test_setup_teardown(stale_entry_bubbles_again, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(rfc4380_s5_4_1_r08_stale_entry_answer_flushes, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(rfc4380_s8_2_stale_entry_answer_moves_socket, setup_host_open, teardown),
 		cmocka_unit_test_setup_teardown(h05_host_relay_local_only, setup_host_open, teardown),
 		T(sec06_full_pool_still_bubbles),
 		T(sec06_full_pool_new_exchange_keeps_its_first_packet),
