@@ -122,7 +122,7 @@ unit: $(addprefix build/unit/,$(UNIT_TESTS))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS) $(wildcard tests/fuzz/*.h) | build/fuzz
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS)
 # The fast path's programs against the cores, through BPF_PROG_TEST_RUN (root).
-build/fuzz/fuzz_bpf: tests/fuzz/fuzz_bpf.c $(BPF_LOADER) $(FUZZ_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/frames.h tests/fuzz/fuzz_qualify.h | build/fuzz
+build/fuzz/fuzz_bpf build/fuzz/fuzz_bpf_srv: build/fuzz/%: tests/fuzz/%.c $(BPF_LOADER) $(FUZZ_OBJS) $(HDRS) $(BPF_SKELS) tests/unit/frames.h tests/fuzz/fuzz_qualify.h | build/fuzz
 	$(CLANG) $(FUZZFLAGS) -fsanitize=fuzzer -Itests/unit -o $@ $< $(BPF_LOADER) $(FUZZ_OBJS) -lbpf -lmnl
 
 fuzz-smoke: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
@@ -166,7 +166,7 @@ lab-full: build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm 
 # The fast path's programs on Debian 12's kernel (6.1, the oldest supported), booted in a
 # virtual machine whose root is this machine's (tests/kernel/run.sh): its verifier and
 # helpers judge them, not this machine's kernel.
-kernel-check: build/unit/test_bpf build/unit/test_bpf_srv build/fuzz/fuzz_bpf
+kernel-check: build/unit/test_bpf build/unit/test_bpf_srv build/fuzz/fuzz_bpf build/fuzz/fuzz_bpf_srv
 	@mkdir -p build
 	tests/kernel/run.sh tests/kernel/guest.sh tests/kernel/units.sh 2>&1 | tee build/kernel.log; r=$${PIPESTATUS[0]}; \
 	sed -n 's/^kernel [^ ]*: \([0-9]*\) passed, \([0-9]*\) failed$$/kernel \1 \2/p' build/kernel.log >> build/check.tally; \

@@ -3,9 +3,9 @@
 # BPF_PROG_TEST_RUN (the unit tests test_bpf and test_bpf_srv, built by make check),
 # loaded by the daemon's own loader, so that Debian 12's verifier and helpers judge them
 # (and printing what its probes find there: GSO encapsulation, one-step decapsulation);
-# then the differential fuzzer of the programs against the cores (tests/fuzz/fuzz_bpf.c)
-# for KERNEL_FUZZ_SECONDS, since 6.1 takes paths of its own (two-step decapsulation, no
-# GSO encapsulation).
+# then the differential fuzzers of the programs against the cores (tests/fuzz/fuzz_bpf.c,
+# fuzz_bpf_srv.c) for KERNEL_FUZZ_SECONDS each, since 6.1 takes paths of its own
+# (two-step decapsulation, no GSO encapsulation, an older verifier).
 set -u
 p=0 f=0
 for t in test_bpf test_bpf_srv; do
@@ -25,16 +25,18 @@ for t in test_bpf test_bpf_srv; do
 	fi
 done
 secs=${KERNEL_FUZZ_SECONDS:-20}
-mkdir -p /tmp/fuzz_bpf
-if build/fuzz/fuzz_bpf -max_total_time="$secs" -print_final_stats=1 /tmp/fuzz_bpf tests/fuzz/corpus/fuzz_bpf \
-	>/tmp/fuzz_bpf.log 2>&1; then
-	echo "ok - fuzz_bpf: $(sed -n 's/^stat::number_of_executed_units: *//p' /tmp/fuzz_bpf.log) inputs in $secs s, the programs as the cores"
-	p=$((p + 1))
-else
-	echo "not ok - fuzz_bpf: a program differs from its core"
-	grep -E '^fuzz_bpf|Base64' /tmp/fuzz_bpf.log | sed 's/^/#   /'
-	f=$((f + 1))
-fi
-sed -n 's/^fuzz_bpf: /# /p' /tmp/fuzz_bpf.log
+for t in fuzz_bpf fuzz_bpf_srv; do
+	mkdir -p "/tmp/$t"
+	if build/fuzz/$t -max_total_time="$secs" -print_final_stats=1 "/tmp/$t" "tests/fuzz/corpus/$t" \
+		>"/tmp/$t.log" 2>&1; then
+		echo "ok - $t: $(sed -n 's/^stat::number_of_executed_units: *//p' "/tmp/$t.log") inputs in $secs s, the programs as the cores"
+		p=$((p + 1))
+	else
+		echo "not ok - $t: a program differs from its core"
+		grep -E "^$t|Base64" "/tmp/$t.log" | sed 's/^/#   /'
+		f=$((f + 1))
+	fi
+	sed -n "s/^$t: /# /p" "/tmp/$t.log"
+done
 echo "kernel $(uname -r): $p passed, $f failed"
 [ "$f" -eq 0 ]
