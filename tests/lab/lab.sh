@@ -484,18 +484,27 @@ lab_sw() { # NODE ARGS...: the shipworm tool against NODE's client daemon
 	local n=$1; shift
 	"$SHIPWORM" -s "$LAB_TMP/run/shipworm-$n.sock" "$@"
 }
-# lab_iperf NODE DEST: a bounded TCP transfer (iperf3 server on DEST); prints Mbit/s.
-# iperf3 serves one test at a time and answers a client that comes while the last test
-# is still closing "the server is busy" (that answer crossed the path under test, so it
-# says nothing against it): then again, at most 5 times, a second apart.
-lab_iperf() {
-	local j i
+# lab_iperf_json SECS NODE DEST ARGS...: iperf3 from NODE to DEST's listener (ARGS: its
+# options), bounded by SECS; prints iperf3's JSON. iperf3 serves one test at a time and
+# answers a client that comes while the last test is still closing "the server is busy"
+# (an answer that crossed the path under test, so it says nothing against it): then
+# again, at most 5 times, a second apart.
+lab_iperf_json() {
+	local secs=$1 node=$2 dst=$3 j i
+	shift 3
 	for i in 1 2 3 4 5; do
-		j=$(lab_exec "$1" timeout 30 iperf3 -6 -c "$2" -n "${3:-8M}" ${4:-} -J 2>/dev/null)
+		j=$(lab_exec "$node" timeout "$secs" iperf3 -6 -c "$dst" "$@" -J 2>&1)
 		grep -q 'the server is busy' <<<"$j" || break
 		sleep 1
 	done
-	awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }' <<<"$j"
+	printf '%s\n' "$j"
+}
+# lab_iperf_ok: iperf3's JSON on stdin tells of data received.
+lab_iperf_ok() { [ -n "$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { print; exit }')" ]; }
+# lab_iperf NODE DEST [SIZE [OPTION]]: a bounded TCP transfer; prints Mbit/s.
+lab_iperf() {
+	lab_iperf_json 30 "$1" "$2" -n "${3:-8M}" ${4:-} |
+		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }'
 }
 
 # lab_internet: the common core of every scenario: a server node `srv` on 198.51.100.10

@@ -68,8 +68,7 @@ check "h1's status says it is behind a NAT" sh -c "'$SHIPWORM' -s '$(hsock 1)' s
 check "h1's status shows its private IPv4 address" sh -c "'$SHIPWORM' -s '$(hsock 1)' status | grep -q '^ipv4: 10.1.0.2'"
 
 tcp() { # FROM DEST [PORT]
-	[ -n "$(lab_exec "$1" timeout 20 iperf3 -6 -c "$2" -p "${3:-5201}" -n 1M --connect-timeout 8000 -J 2>/dev/null |
-		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { print; exit }')" ]
+	lab_iperf_json 20 "$1" "$2" -p "${3:-5201}" -n 1M --connect-timeout 8000 | lab_iperf_ok
 }
 ping1() { lab_exec "$1" ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "$2" >/dev/null 2>&1; }
 # pair H K: host h H with client twin pair K; results into $LAB_TMP/pair-H-K.

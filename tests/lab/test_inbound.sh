@@ -78,9 +78,8 @@ reach() {
 		lab_exec "$1" ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "$2" >/dev/null 2>&1
 	else
 		# The last attempt's answer is kept for diagnose (iperf3's "error" says why).
-		lab_exec "$1" timeout 20 iperf3 -6 -c "$2" -p "${port_of[$1]}" -n 1M --connect-timeout 8000 -J \
-			>"$LAB_TMP/tcp-$1-$2.json" 2>&1
-		[ -n "$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { print; exit }' "$LAB_TMP/tcp-$1-$2.json")" ]
+		lab_iperf_json 20 "$1" "$2" -p "${port_of[$1]}" -n 1M --connect-timeout 8000 >"$LAB_TMP/tcp-$1-$2.json"
+		lab_iperf_ok <"$LAB_TMP/tcp-$1-$2.json"
 	fi
 }
 # cells N ROUND: every path to client N, in the round's order, into $LAB_TMP/cells-N-ROUND
