@@ -54,12 +54,19 @@ static __always_inline int src_ok(const struct fp_config *c, const __u8 *src)
  * receiver checks it. (Summing every forwarded packet cost a 1,420-byte segment a third
  * of a microsecond here.) ICMPv6 is always summed in software; other next headers
  * (extension headers) take the daemon's path. */
-static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const struct ipv6hdr *ip6)
+static __always_inline int l4_sum_ok(struct __sk_buff *skb, __u32 off, const struct ipv6hdr *ip6, int gso)
 {
 	if (ip6->nexthdr == IPPROTO_ICMPV6)
 		return 1;
 	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP)
 		return 0;
+	/* A TCP super-packet, the host's own or one that GRO joined on the receiving NIC
+	 * (a relay's forwarded traffic: tcp_gro_complete leaves the pseudo-header's sum in
+	 * the field and CHECKSUM_PARTIAL), is encapsulated whole, and segmentation finishes
+	 * each segment's checksum from that sum, in the NIC or in software. Summing it here
+	 * found it "unfinished" and sent every one of a relay's GRO'd flows to the daemon. */
+	if (gso && ip6->nexthdr == IPPROTO_TCP)
+		return 1;
 	struct bpf_sock *sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
@@ -100,7 +107,7 @@ int teredo_out(struct __sk_buff *skb)
 	if ((gso && !c->gso_encap) || skb->len - off != sizeof ip6 + bpf_ntohs(ip6.payload_len) ||
 	    skb->len - off + OUTER_LEN > 0xffff)
 		goto pass;
-	if (!l4_sum_ok(skb, off, &ip6))
+	if (!l4_sum_ok(skb, off, &ip6, gso))
 		goto pass;
 	struct fp_peer *p = bpf_map_lookup_elem(&peers, dst);
 	if (!p) {
