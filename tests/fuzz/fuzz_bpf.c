@@ -281,23 +281,8 @@ static size_t inward(const struct lane *l, const uint8_t *d, size_t n)
  * as the kernel checks them), or false when the socket would not see it. */
 static bool as_socket_sees(size_t len, struct sw_endpoint *src, const uint8_t **pay, size_t *plen)
 {
-	const uint8_t *ip = pkt + 14;
-	if (len < 14 + 28 || get_be16(pkt + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 17)
-		return false;
-	size_t tot = get_be16(ip + 2);
-	if (tot < 28 || tot > len - 14 || (get_be16(ip + 6) & 0x3fff) || ones_sum(ip, 20, 0) != 0xffff)
-		return false;
-	uint32_t dst;
-	memcpy(&dst, ip + 16, 4);
-	if (dst != htonl(SELF_IP) || get_be16(ip + 22) != PORT || get_be16(ip + 24) != tot - 20)
-		return false;
-	if (get_be16(ip + 26) && udp4_sum(ip) != 0xffff)
-		return false;
-	memcpy(&src->ip, ip + 12, 4);
-	memcpy(&src->port, ip + 20, 2);
-	*pay = ip + 28;
-	*plen = tot - 28;
-	return true;
+	struct sw_endpoint dst;
+	return udp4_received(pkt, len, src, &dst, pay, plen) && dst.ip == htonl(SELF_IP) && dst.port == htons(PORT);
 }
 
 static void step_in(struct lane *l, const uint8_t *d, size_t n)

@@ -215,24 +215,11 @@ static size_t frame(const uint8_t *d, size_t n)
  * which of the two sockets; false when neither would. */
 static bool as_socket_sees(size_t len, int *sock, struct sw_endpoint *src, const uint8_t **pay, size_t *plen)
 {
-	const uint8_t *ip = pkt + 14;
-	if (len < 14 + 28 || ip[0] != 0x45 || ip[9] != 17)
+	struct sw_endpoint dst;
+	if (!udp4_received(pkt, len, src, &dst, pay, plen) || dst.port != htons(PORT) ||
+	    (dst.ip != htonl(PRIMARY) && dst.ip != htonl(SECONDARY)))
 		return false;
-	size_t tot = get_be16(ip + 2);
-	if (tot < 28 || tot > len - 14 || (get_be16(ip + 6) & 0x3fff) || ones_sum(ip, 20, 0) != 0xffff)
-		return false;
-	uint32_t dst;
-	memcpy(&dst, ip + 16, 4);
-	if ((dst != htonl(PRIMARY) && dst != htonl(SECONDARY)) || get_be16(ip + 22) != PORT ||
-	    get_be16(ip + 24) != tot - 20)
-		return false;
-	if (get_be16(ip + 26) && udp4_sum(ip) != 0xffff)
-		return false;
-	*sock = dst == htonl(PRIMARY) ? SERVER_SOCK_PRIMARY : SERVER_SOCK_SECONDARY;
-	memcpy(&src->ip, ip + 12, 4);
-	memcpy(&src->port, ip + 20, 2);
-	*pay = ip + 28;
-	*plen = tot - 28;
+	*sock = dst.ip == htonl(PRIMARY) ? SERVER_SOCK_PRIMARY : SERVER_SOCK_SECONDARY;
 	return true;
 }
 

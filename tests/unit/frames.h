@@ -106,4 +106,27 @@ static inline size_t udp4_frame(uint8_t *pkt, const char *to, const char *from, 
 	return 14 + 28 + blen;
 }
 
+/* The UDP datagram an IPv4 host's stack would hand a socket for the Ethernet frame of
+ * len bytes (IPv4 without options or fragments, its header checksum, the lengths, the UDP
+ * checksum right or none), with its source and destination; false when the stack would
+ * drop it. The differential fuzzers ask it what the daemon's socket would receive. */
+static inline bool udp4_received(const uint8_t *frame, size_t len, struct sw_endpoint *src,
+				 struct sw_endpoint *dst, const uint8_t **pay, size_t *plen)
+{
+	const uint8_t *ip = frame + 14;
+	if (len < 14 + 28 || get_be16(frame + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 17)
+		return false;
+	size_t tot = get_be16(ip + 2);
+	if (tot < 28 || tot > len - 14 || (get_be16(ip + 6) & 0x3fff) || ones_sum(ip, 20, 0) != 0xffff ||
+	    get_be16(ip + 24) != tot - 20 || (get_be16(ip + 26) && udp4_sum(ip) != 0xffff))
+		return false;
+	memcpy(&src->ip, ip + 12, 4);
+	memcpy(&src->port, ip + 20, 2);
+	memcpy(&dst->ip, ip + 16, 4);
+	memcpy(&dst->port, ip + 22, 2);
+	*pay = ip + 28;
+	*plen = tot - 28;
+	return true;
+}
+
 #endif
