@@ -1,7 +1,8 @@
 /* Teredo -> IPv6 in the kernel (issue 10): tc ingress on the IPv4 interface.
  *
- * A plain data packet to our Teredo port whose inner source is a peer the core trusts,
- * arriving from the very mapping the core recorded for it (RFC 4380 §5.4.2 R-11 for a
+ * A plain data packet to our Teredo port (or to the other socket the core reaches the
+ * peer from) whose inner source is a peer the core trusts, arriving from the very
+ * mapping the core recorded for it (RFC 4380 §5.4.2 R-11 for a
  * relay, §5.2.3 C-34 for a client), is decapsulated here and enters the Teredo
  * interface as if the daemon had written it there, so the host's firewall rules and
  * counters for that interface still apply. Everything else goes up to the daemon's
@@ -64,13 +65,19 @@ int teredo_in(struct __sk_buff *skb)
 	struct iphdr ip;
 	struct udphdr udp;
 	if (READ_HDR(skb, ETH_HLEN, &ip) < 0 || ip.protocol != IPPROTO_UDP ||
-	    READ_HDR(skb, ETH_HLEN + ip.ihl * 4, &udp) < 0 || udp.dest != c->port ||
-	    (c->self_ip && ip.daddr != c->self_ip))
+	    READ_HDR(skb, ETH_HLEN + ip.ihl * 4, &udp) < 0 || (c->self_ip && ip.daddr != c->self_ip))
 		return TC_ACT_OK; /* not Teredo traffic of ours: not even counted */
-	/* From here on, a datagram for the daemon's socket. */
+	/* To our Teredo port: a datagram for the daemon's socket, counted from here on. To
+	 * another port: one of the host's other UDP traffic, passed uncounted, unless it
+	 * turns out below to come from a peer the core trusts on another of our sockets
+	 * (a random port of RFC 6081 §5.4, §5.5 lent to that peer, a host relay's second
+	 * socket): the entry names that socket's port, and only the daemon's socket can
+	 * have it. Such traffic meets the tests below only if it carries exactly one IPv6
+	 * packet, which costs the host's other UDP a few comparisons. */
+	int ours = udp.dest == c->port;
 	__u16 tot = bpf_ntohs(ip.tot_len);
 	if (ip.ihl != 5 || (ip.frag_off & bpf_htons(0x3fff)) || skb->gso_segs > 1 ||
-	    bpf_ntohs(udp.len) != tot - sizeof ip || tot > skb->len - ETH_HLEN)
+	    bpf_ntohs(udp.len) != tot - sizeof ip || tot > skb->len - ETH_HLEN || tot < OUTER_LEN + sizeof(struct ipv6hdr))
 		goto pass;
 	struct ipv6hdr ip6;
 	if (READ_HDR(skb, ETH_HLEN + OUTER_LEN, &ip6) < 0)
@@ -89,8 +96,12 @@ int teredo_in(struct __sk_buff *skb)
 	if (c->role != FP_ROLE_CLIENT && !has_prefix(src, c->prefix))
 		goto pass;
 	struct fp_peer *p = bpf_map_lookup_elem(&peers, src);
-	if (!p || p->ip != ip.saddr || p->port != udp.source) {
-		count(FP_IN_NO_PEER);
+	/* The core takes a trusted peer's data from its mapping on the Teredo socket
+	 * whichever socket it reaches the peer from (C-33, R-11), and on a random port
+	 * only from the peer that port is lent to (RFC 6081 §5.4.4.5, X-38 (d)). */
+	if (!p || p->ip != ip.saddr || p->port != udp.source || !(ours || (p->sport && udp.dest == p->sport))) {
+		if (ours)
+			count(FP_IN_NO_PEER);
 		return TC_ACT_OK;
 	}
 	if (!dst_ok(c, ip6.daddr.in6_u.u6_addr8))
@@ -137,7 +148,8 @@ int teredo_in(struct __sk_buff *skb)
 	count_n(FP_IN_DECAP_BYTES, tot - OUTER_LEN);
 	return bpf_redirect(c->tun_ifindex, BPF_F_INGRESS);
 pass:
-	count(FP_IN_PASS);
+	if (ours)
+		count(FP_IN_PASS);
 	return TC_ACT_OK;
 }
 

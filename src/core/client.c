@@ -849,6 +849,19 @@ static struct peer *rport_peer(struct client *c, unsigned i)
 	return p->in_use && p->rslot == i + 1 && !memcmp(&p->addr, &r->addr, 16) ? p : NULL;
 }
 
+/* Issue 10: tell the kernel fast path how trusted peer p is reached now. It may carry
+ * p's data when p is reached at the mapping it writes from, from the Teredo socket or
+ * from the random port of RFC 6081 §5.4, §5.5 lent to it (the journal names the socket,
+ * whose port the packets leave from and the only one besides the Teredo port they are
+ * taken on), but not at X-26's other address (peer_dst), which only the core sends to. */
+static void trust_mirror(struct client *c, const struct peer *p)
+{
+	if (!c->peers.trust)
+		return;
+	bool direct = p->sock != 1 && !(p->sock == 0 && p->symmetric_peer && client_upnp_symmetric(c));
+	trust_log_put(c->peers.trust, direct, p->sock, &p->addr, p->mapping, p->last_rx);
+}
+
 /* Give slot i back: the shell reopens it on a fresh port (X-38: "stop listening"). If
  * the output is full, rport_sweep asks again. */
 static void rport_renew(struct client *c, unsigned i)
@@ -891,8 +904,13 @@ static void rport_release(struct client *c, struct peer *p)
 		rport_renew(c, p->rslot - 1u); /* its state goes with it */
 	p->rslot = 0;
 	p->dr_random = false;
-	if (p->sock >= CLIENT_SOCK_RANDOM)
+	if (p->sock >= CLIENT_SOCK_RANDOM) {
+		/* Still trusted at the same mapping, now from the Teredo socket: the kernel
+		 * must not go on sending from a port the shell is closing. */
 		p->sock = 0;
+		if (p->trusted)
+			trust_mirror(c, p);
+	}
 }
 
 /* The state that goes with the random port lent to p, or NULL. */
@@ -1271,13 +1289,7 @@ static void trust_on(struct client *c, struct peer *p, uint8_t sock, struct sw_e
 		p->dr_random = true;
 	}
 	p->sock = sock;
-	/* Issue 10: the kernel may carry this peer's data only when it is reached from the
-	 * Teredo socket at the mapping it writes from (not on a random port of RFC 6081
-	 * §5.4, §5.5, nor at X-26's other address). */
-	if (c->peers.trust) {
-		bool direct = sock == 0 && !(p->symmetric_peer && client_upnp_symmetric(c));
-		trust_log_put(c->peers.trust, direct, 0, &p->addr, from, now);
-	}
+	trust_mirror(c, p);
 	flush_queue(c, p, now);
 }
 

@@ -221,8 +221,12 @@ static void rport_open(struct client_io *io, unsigned i)
 static void fp_sync(struct client_io *io)
 {
 	if (io->fp && io->core.trust.n) {
-		uint16_t sports[1] = { io->core.cfg.local_port };
-		fastpath_apply(io->fp, &io->core.trust, sports, 1);
+		/* By core socket: the Teredo socket, the NAT probe's (never trusted on), the
+		 * random ports of RFC 6081 §5.4, §5.5 as the core last heard them opened. */
+		uint16_t sports[CLIENT_SOCK_RANDOM + CLIENT_RANDOM_PORTS] = { io->core.cfg.local_port };
+		for (unsigned i = 0; i < io->core.cfg.random_ports; i++)
+			sports[CLIENT_SOCK_RANDOM + i] = io->core.rport[i].port;
+		fastpath_apply(io->fp, &io->core.trust, sports, CLIENT_SOCK_RANDOM + io->core.cfg.random_ports);
 	}
 }
 

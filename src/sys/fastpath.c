@@ -261,12 +261,14 @@ void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *
 {
 	for (uint32_t i = 0; i < log->n; i++) {
 		const struct trust_event *e = &log->ev[i];
-		if (!e->add) {
+		uint16_t sport = e->sock < nsports ? sports[e->sock] : 0;
+		/* Another socket than the Teredo one whose port is not known (a random port
+		 * being reopened): the daemon's path, rather than packets from the wrong port. */
+		if (!e->add || (e->sock && !sport)) {
 			bpf_map_delete_elem(fp->peers_fd, &e->addr);
 			continue;
 		}
-		struct fp_peer v = { .ip = e->mapping.ip, .port = e->mapping.port,
-				     .sport = e->sock < nsports ? sports[e->sock] : 0,
+		struct fp_peer v = { .ip = e->mapping.ip, .port = e->mapping.port, .sport = sport,
 				     .last_rx = e->last_rx * 1000000u };
 		if (bpf_map_update_elem(fp->peers_fd, &e->addr, &v, BPF_ANY) < 0)
 			fp->map_errors++;

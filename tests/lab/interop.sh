@@ -222,6 +222,26 @@ for row in ppsymmetric.homerouter homerouter.ppsymmetric ppsymmetric.ppsymmetric
 	upnp.upnp upnp.homerouter homerouter.upnp; do
 	check "shipworm <-> shipworm ${row/./ -> } (RFC 6081 §3.2, §3.3, §3.4)" test "$(res "$row.sw.sw")" = ok
 done
+# Issue 10 with RFC 6081 §5.4: a shipworm pair behind port-preserving symmetric NATs
+# meets through the random ports each lends the other (X-35, X-38 (d)); the kernel's
+# fast path then carries their packets both ways, from and to those ports (before, it
+# left every packet of such a peer to the daemons).
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	ni=${node[i.ppsymmetric.sw]} nr=${node[r.ppsymmetric.sw]}
+	fpc() { "$SHIPWORM" -s "$LAB_TMP/run/shipworm-$1.sock" status --json | sed -nE "s/.*\"fastpath_$2\":([0-9]+).*/\1/p"; }
+	declare -A fp0
+	for x in "$ni" "$nr"; do for c in in_decapsulated out_encapsulated; do fp0[$x.$c]=$(fpc "$x" "$c"); done; done
+	lab_exec "$ni" ping -6 -n -c 20 -i 0.05 -W 2 -w 8 "${addr[r.ppsymmetric.sw]}" >/dev/null 2>&1
+	check "shipworm ppsymmetric -> ppsymmetric: each reaches the other from a random port (socket >= 2)" \
+		sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-$ni.sock' peer '${addr[r.ppsymmetric.sw]}' | grep -qE '^ *socket: ([2-9]|[1-9][0-9])\$' &&
+		       '$SHIPWORM' -s '$LAB_TMP/run/shipworm-$nr.sock' peer '${addr[i.ppsymmetric.sw]}' | grep -qE '^ *socket: ([2-9]|[1-9][0-9])\$'"
+	for x in "$ni" "$nr"; do
+		for c in in_decapsulated out_encapsulated; do
+			got=$(($(fpc "$x" "$c") - ${fp0[$x.$c]:-0}))
+			check "... and its kernel carried the 20 pings' packets: $x fastpath_$c +$got (>= 15)" test "$got" -ge 15
+		done
+	done
+fi
 # What the UPnP ones found (RFC 6081 §5.3.3, X-24).
 for x in i.upnp.sw r.upnp.sw; do
 	got=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-${node[$x]}.sock" status --json | sed -nE 's/.*"upnp":"([a-z-]+)".*/\1/p')

@@ -307,6 +307,60 @@ static void other_ports_untouched(void **state)
 	assert_int_equal(counter(FP_IN_PASS) + counter(FP_IN_DECAP) + counter(FP_IN_NO_PEER), before);
 }
 
+/* A frame the program leaves to the host as it came, without counting it: traffic for
+ * another of the host's sockets. */
+static void untouched_uncounted(size_t len)
+{
+	uint8_t copy[2048];
+	memcpy(copy, pkt, len);
+	uint64_t before = counter(FP_IN_PASS) + counter(FP_IN_DECAP) + counter(FP_IN_NO_PEER);
+	assert_int_equal(run(in_fd, len, NULL), TC_ACT_OK);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, copy, len);
+	assert_int_equal(counter(FP_IN_PASS) + counter(FP_IN_DECAP) + counter(FP_IN_NO_PEER), before);
+}
+
+static size_t from_host(const struct in6_addr *s, const struct in6_addr *d, size_t plen);
+static void passed_out_untouched(size_t len, enum fp_counter why);
+
+/* RFC 6081 §5.4, §5.5 mirrored (client role): a peer the core trusts on the random port
+ * lent to it (X-38 (d), core socket 2 here) is carried both ways from that port: its
+ * data is taken on that port (rport_udp: only from the peer it is lent to, only from its
+ * mapping) and on the Teredo port (C-33), never on a port lent to no one or to another
+ * peer; what the host sends it leaves from that port. A journal record for a socket
+ * whose port the shell is reopening leaves the peer to the daemon. */
+static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
+{
+	configure(FP_ROLE_CLIENT);
+	struct sw_endpoint pm = EP("203.0.113.8", 60000);
+	struct in6_addr peer = teredo_of(SERVER, EP("203.0.113.8", 40001), 0);
+	struct trust_log log = { .n = 0 };
+	trust_log_put(&log, true, 2, &peer, pm, boot_ms());
+	uint16_t sports[3] = { htons(3544), 0, htons(50001) };
+	fastpath_apply(fp, &log, sports, 3);
+	size_t il = echo6(inner, &peer, &client, 64, 8);
+	assert_int_equal(run(in_fd, udp4(pm, 50001, inner, il), NULL), TC_ACT_REDIRECT);
+	assert_memory_equal(out + 14, inner, il);
+	assert_int_equal(run(in_fd, udp4(pm, 3544, inner, il), NULL), TC_ACT_REDIRECT);
+	untouched_uncounted(udp4(pm, 50002, inner, il));                   /* another random port */
+	untouched_uncounted(udp4(EP("203.0.113.8", 60001), 50001, inner, il)); /* another mapping */
+	/* The trusted peer of the relay role's setup, still in the map at our Teredo port:
+	 * not on the random port lent to the other peer. */
+	il = echo6(inner, &client, &client, 64, 8);
+	untouched_uncounted(udp4(mapping, 50001, inner, il));
+	size_t len = from_host(&client, &peer, 8);
+	assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_int_equal(get_be16(out + 14 + 20), 50001);
+	assert_memory_equal(out + 14 + 16, &pm.ip, 4);
+	assert_int_equal(get_be16(out + 14 + 22), 60000);
+	sports[2] = 0;
+	trust_log_put(&log, true, 2, &peer, pm, boot_ms());
+	fastpath_apply(fp, &log, sports, 3);
+	struct fp_peer v;
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), -ENOENT);
+	passed_out_untouched(from_host(&client, &peer, 8), FP_OUT_MISS);
+}
+
 /* What the host routes into the tunnel, with the tunnel's Ethernet-less header stood in
  * for by the 14 bytes BPF_PROG_TEST_RUN insists on (tun_hlen). */
 static size_t from_host(const struct in6_addr *s, const struct in6_addr *d, size_t plen)
@@ -554,6 +608,7 @@ int main(void)
 		T(r13_destinations_and_hop_limit),
 		T(fragments_options_gro_go_to_the_daemon),
 		T(other_ports_untouched),
+		T(rfc6081_s5_4_random_port_peer_both_ways),
 		T(r05_trusted_peer_encapsulated),
 		T(r05_stale_or_unknown_peer_to_the_daemon),
 		T(r03_sec11_sources_and_gso),

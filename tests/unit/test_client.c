@@ -972,6 +972,55 @@ static void rfc6081_s5_4_x35_x38_port_preserving_random_port(void **state)
 	assert_int_equal(cl.rport[0].port, htons(50003));
 }
 
+/* The last record of the trust journal (issue 10). */
+static const struct trust_event *last_trust(void)
+{
+	assert_true(cl.trust.n > 0);
+	return &cl.trust.ev[cl.trust.n - 1];
+}
+
+/* Issue 10 with RFC 6081 §5.4: the kernel fast path mirrors a peer trusted on the
+ * random port lent to it (X-38 (d)), naming that socket, whose port the kernel sends
+ * from; when the random port is given back and the peer stays trusted, from the Teredo
+ * socket (X-38 (c), and X-37 behind a port-preserving NAT: a new Random Port after 30 s
+ * of silence), the journal says so before the shell reopens that port elsewhere. */
+static void rfc6081_s5_4_fast_path_follows_the_random_port(void **state)
+{
+	symmetric_with_random_ports(true);
+	client_fast_path(&cl);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), prand = EP("198.51.100.24", 60000);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
+	assert_int_equal(cl.trust.n, 0); /* not trusted yet */
+	udp_on(2, prand, make_bubble(buf, &peer, &me));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_true(p->trusted && p->sock == 2);
+	assert_true(last_trust()->add);
+	assert_int_equal(last_trust()->sock, 2);
+	assert_true(endpoint_eq(last_trust()->mapping, prand));
+	assert_memory_equal(&last_trust()->addr, &peer, 16);
+	/* X-37 behind our port-preserving NAT: 30 s of silence, then another Random Port
+	 * from the peer: ours goes back, the peer is reached from the Teredo socket. */
+	cl.trust.n = 0;
+	now += CLIENT_PEER_VALID_MS + 1;
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60001));
+	assert_int_equal(p->peer_rand_port, htons(60001));
+	assert_int_equal(p->rslot, 0);
+	assert_true(p->trusted && p->sock == 0);
+	assert_non_null(find(SW_ACT_RENEW_SOCK));
+	assert_true(cl.trust.n > 0);
+	assert_true(last_trust()->add);
+	assert_int_equal(last_trust()->sock, 0);
+	assert_true(endpoint_eq(last_trust()->mapping, p->mapping));
+	/* X-38 (c): its bubble on the primary port from its embedded mapping. */
+	cl.trust.n = 0;
+	udp_in(embedded, make_bubble(buf, &peer, &me));
+	assert_true(last_trust()->add);
+	assert_int_equal(last_trust()->sock, 0);
+	assert_true(endpoint_eq(last_trust()->mapping, embedded));
+}
+
 /* RFC 6081 §3.3 and §3.4, the port-restricted side, and X-37: a peer's indirect bubble
  * announces its random port; we bubble it there from our primary port, and its bubble
  * from that port of its address is taken. A new port replaces the old one only after 30
@@ -1870,6 +1919,7 @@ int main(void)
 		T(rfc6081_s5_7_x62_x64_server_load_reduction),
 		T(rfc6081_s5_6_x53_x56_hairpinning),
 		T(rfc6081_s5_4_x35_x38_port_preserving_random_port),
+		T(rfc6081_s5_4_fast_path_follows_the_random_port),
 		T(rfc6081_s5_4_4_4_x37_port_restricted_side),
 		T(rfc6081_s5_5_x44_x48_sequential_echo_test),
 		T(rfc6081_s5_5_2_2_x46_echo_test_failover),
