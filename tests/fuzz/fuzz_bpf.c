@@ -6,7 +6,9 @@
  * and every packet its TUN would read go to the core, the trust journal is mirrored into
  * the peer map after each step, the ring buffer's reports go back, the client's address
  * into the programs' configuration): a relay, a host-specific relay whose host has the
- * native address 2001:db8:1::100 (H-01, H-05), and a qualified client behind a cone NAT.
+ * native address 2001:db8:1::100 (H-01, H-05), a qualified client behind a cone NAT, and
+ * one behind a port-preserving symmetric NAT whose peer the core trusts on the random
+ * port it lent that peer (RFC 6081 §5.4, X-38 (d)).
  *
  * What must hold, whatever the packet:
  * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
@@ -23,14 +25,16 @@
  * conservative); carrying what the core would not is the bug this target looks for.
  *
  * Each lane has a peer its core trusts from the start (the relays: a client at
- * 203.0.113.7:40000; the client: another client at 203.0.113.8:40001) and an address
+ * 203.0.113.7:40000; the client: another client at 203.0.113.8:40001; the symmetric
+ * one: a client at 198.51.100.24:60000, trusted on the random port 50001) and an address
  * of its own side ("here": the native host for the relays, its Teredo address for the
- * client). Byte 0 of an input: bit 0 the direction (0: a frame arriving on the IPv4
+ * clients). Byte 0 of an input: bit 0 the direction (0: a frame arriving on the IPv4
  * interface, 1: a packet the host routes into the tunnel). Inward: bit 1 the rest is
  * the whole IPv4 packet, else bits 2-3 pick the UDP source (0: the lane's peer, whose
  * address and ours replace the inner packet's; 1: the mapping inside the inner packet's
  * Teredo source; 2: bytes 1-6; 3: the lane's peer, addresses as they are), bits 4-5 its
- * checksum (none, right, wrong), bit 6 another port, bit 7 another address, and bytes
+ * checksum (none, right, wrong), bit 6 another port (the random port in the lane that
+ * has one), bit 7 another address, and bytes
  * 7- are the payload. Outward: bit 1 makes the packet go from here to the lane's peer,
  * bytes 1- are the IPv6 packet. Needs root (CAP_BPF), as test_bpf does. */
 #include <arpa/inet.h>
@@ -46,7 +50,9 @@
 #include "core/relay.h"
 #include "frames.h"
 #include "sys/fastpath.h"
+#include "wire/encap.h"
 #include "wire/teredo_addr.h"
+#include "wire/trailer.h"
 
 #include "fuzz_qualify.h"
 
@@ -54,11 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SELF_IP 0xc633641eu /* 198.51.100.30: ours, in every lane */
 #define PORT 3544
-#define LANES 3
+#define LANES 4
+#define RPORT 50001 /* the symmetric lane's random port (core socket CLIENT_SOCK_RANDOM) */
 
 struct lane {
 	const char *name;
 	enum fp_role role;
+	bool random;      /* behind a symmetric NAT, the peer on a random port */
+	uint16_t port;    /* our Teredo port (host order) */
 	struct relay rl;  /* the relays */
 	struct client cl; /* the client */
 	struct fastpath *fp;
@@ -67,11 +76,13 @@ struct lane {
 	struct in6_addr here, peer;
 	struct sw_endpoint peer_map;
 	unsigned long n_in, n_decap, n_out, n_encap;
+	unsigned long n_decap_rport, n_encap_rport, restarts; /* the symmetric lane's */
 };
 static struct lane lanes[LANES] = {
 	{ .name = "relay", .role = FP_ROLE_RELAY },
 	{ .name = "host relay", .role = FP_ROLE_HOST_RELAY },
 	{ .name = "client", .role = FP_ROLE_CLIENT },
+	{ .name = "client, random port", .role = FP_ROLE_CLIENT, .random = true },
 };
 static int ready;
 static const char *cur = "setup"; /* the lane being run */
@@ -101,11 +112,18 @@ static uint64_t boot_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int core_udp(struct lane *l, uint64_t now, struct sw_endpoint src, const uint8_t *b, size_t n,
+/* A datagram on core socket `sock` (0: the Teredo socket). */
+static int core_udp(struct lane *l, uint64_t now, uint8_t sock, struct sw_endpoint src, const uint8_t *b, size_t n,
 		    struct sw_action *acts)
 {
-	return l->role == FP_ROLE_CLIENT ? client_udp(&l->cl, now, src, b, n, acts, 32)
-					 : relay_udp(&l->rl, now, src, b, n, acts, 32);
+	return l->role == FP_ROLE_CLIENT ? client_udp_on(&l->cl, now, sock, src, b, n, acts, 32)
+					 : relay_udp_on(&l->rl, now, sock, src, b, n, acts, 32);
+}
+
+/* Our port of core socket `sock` in lane l (host order), 0 for none. */
+static uint16_t sock_port(const struct lane *l, uint8_t sock)
+{
+	return sock == 0 ? l->port : l->random && sock == CLIENT_SOCK_RANDOM ? RPORT : 0;
 }
 
 static int core_tun(struct lane *l, uint64_t now, const uint8_t *b, size_t n, struct sw_action *acts)
@@ -135,8 +153,10 @@ static void shell(struct lane *l, const struct sw_action *acts, int n)
 			MUST(fastpath_configure(l->fp, &l->f) == 0, "fastpath_configure");
 		}
 	struct trust_log *log = l->role == FP_ROLE_CLIENT ? &l->cl.trust : &l->rl.trust;
-	uint16_t sports[1] = { htons(PORT) };
-	fastpath_apply(l->fp, log, sports, 1);
+	uint16_t sports[CLIENT_SOCK_RANDOM + 1];
+	for (uint8_t i = 0; i <= CLIENT_SOCK_RANDOM; i++)
+		sports[i] = htons(sock_port(l, i));
+	fastpath_apply(l->fp, log, sports, l->random ? CLIENT_SOCK_RANDOM + 1 : 1);
 	fastpath_seen_drain(l->fp, on_seen, l);
 }
 
@@ -157,8 +177,12 @@ static void report(void)
 {
 	for (int i = 0; i < LANES; i++)
 		fprintf(stderr,
-			"fuzz_bpf: %s: teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
+			"fuzz_bpf: %-19s teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
 			lanes[i].name, lanes[i].n_in, lanes[i].n_decap, lanes[i].n_out, lanes[i].n_encap);
+	for (int i = 0; i < LANES; i++)
+		if (lanes[i].random)
+			fprintf(stderr, "fuzz_bpf: %-19s on the random port: decapsulated %lu, encapsulated %lu; restarted %lu times\n",
+				lanes[i].name, lanes[i].n_decap_rport, lanes[i].n_encap_rport, lanes[i].restarts);
 }
 
 static struct in6_addr teredo(uint32_t ip, uint16_t port)
@@ -170,32 +194,80 @@ static struct in6_addr teredo(uint32_t ip, uint16_t port)
 	return a;
 }
 
-static void setup_lane(struct lane *l)
+/* RFC 6081 §5.4 as the core's unit test walks it (test_client.c,
+ * rfc6081_s5_4_x35_x38_port_preserving_random_port): the host writes to a peer behind
+ * 198.51.100.24, which lends the peer our random port (X-35); the peer's indirect
+ * bubble announces its own random port 60000 (X-37); its bubble from there on our random
+ * port makes it trusted on that port (X-38 (d)). */
+static void trust_on_random_port(struct lane *l, uint64_t now)
+{
+	struct sw_action acts[32];
+	l->peer = teredo(0xc6336418, 40000);
+	l->peer_map = (struct sw_endpoint){ htonl(0xc6336418), htons(60000) };
+	uint8_t b[128] = { 0x60 }; /* an echo request to the peer, which starts contact */
+	b[5] = 8;
+	b[6] = 58;
+	b[7] = 64;
+	memcpy(b + 8, &l->here, 16);
+	memcpy(b + 24, &l->peer, 16);
+	b[40] = 128;
+	shell(l, acts, client_tun(&l->cl, now, b, 48, acts, 32));
+	/* Its indirect bubble through our server: origin, bubble, nonce, random port. */
+	static const uint8_t nonce[8] = { 0xa, 0xb, 0xc, 0xd };
+	teredo_put_origin(b, (struct sw_endpoint){ htonl(0xc6336418), htons(41000) });
+	uint8_t *six = b + 8;
+	memset(six, 0, 40);
+	six[0] = 0x60;
+	six[6] = 59;
+	six[7] = 64;
+	memcpy(six + 8, &l->peer, 16);
+	memcpy(six + 24, &l->here, 16);
+	size_t len = 48 + trailer_put_nonce(b + 48, nonce);
+	len += trailer_put_random_port(b + len, htons(60000));
+	shell(l, acts, core_udp(l, now, 0, (struct sw_endpoint){ htonl(0xc633640a), htons(3544) }, b, len, acts));
+	shell(l, acts, core_udp(l, now, CLIENT_SOCK_RANDOM, l->peer_map, six, 40, acts));
+	const struct peer *p = peer_find(&l->cl.peers, &l->peer);
+	MUST(p && p->trusted && p->sock == CLIENT_SOCK_RANDOM, "the core did not trust its peer on the random port");
+	struct fp_peer v;
+	MUST(bpf_map_lookup_elem(fastpath_peers_fd(l->fp), &l->peer, &v) == 0 && v.sport == htons(RPORT),
+	     "the peer is not in the map at its random port");
+}
+
+/* The lane's core from the start, its peer trusted; the programs' peer map emptied. */
+static void start_lane(struct lane *l)
 {
 	struct sw_action acts[32];
 	int n = 0;
 	uint64_t now = boot_ms();
 	cur = l->name;
-	char why[160];
-	l->fp = fastpath_open(64, 0, 0, why, sizeof why);
-	MUST(l->fp, "fastpath_open: %s (needs root and eBPF)", why);
-	l->in_fd = fastpath_prog_fd(l->fp, false);
-	l->out_fd = fastpath_prog_fd(l->fp, true);
+	uint8_t key[16];
+	while (bpf_map_get_next_key(fastpath_peers_fd(l->fp), NULL, key) == 0)
+		bpf_map_delete_elem(fastpath_peers_fd(l->fp), key);
+	/* Behind the port-preserving NAT, our port is the one our first mapping kept. */
+	l->port = l->random ? 40000 : PORT;
 	l->f = (struct fp_config){ .prefix = htonl(TEREDO_PREFIX_DEFAULT), .self_ip = htonl(SELF_IP),
-				   .port = htons(PORT), .role = (uint8_t)l->role, .tun_hlen = 14,
+				   .port = htons(l->port), .role = (uint8_t)l->role, .tun_hlen = 14,
 				   .tun_ifindex = 1, .out_ifindex = 1 };
 	MUST(fastpath_configure(l->fp, &l->f) == 0, "fastpath_configure");
 	if (l->role == FP_ROLE_CLIENT) {
 		struct client_config c = { .server = htonl(0xc633640a), .server2 = htonl(0xc633640b),
 					   .prefix = TEREDO_PREFIX_DEFAULT, .refresh_ms = 30000, .peer_capacity = 64,
-					   .queue_pool = 32, .queue_per_peer = 4, .local_port = htons(PORT) };
+					   .queue_pool = 32, .queue_per_peer = 4, .local_port = htons(l->port),
+					   .symmetric_nat = l->random, .port_preserving_nat = l->random,
+					   .random_ports = l->random };
 		client_init(&l->cl, &c, rng, NULL);
 		client_fast_path(&l->cl);
-		MUST(fuzz_qualify(&l->cl, &c, now, false, &l->here), "the client did not qualify");
+		if (l->random)
+			client_random_port_ready(&l->cl, 0, htons(RPORT));
+		MUST(fuzz_qualify(&l->cl, &c, now, l->random, &l->here), "the client did not qualify");
 		memcpy(l->f.self6, &l->here, 16);
 		MUST(fastpath_configure(l->fp, &l->f) == 0, "fastpath_configure");
 		l->peer_map = (struct sw_endpoint){ htonl(0xcb007108), htons(40001) }; /* 203.0.113.8 */
 		l->peer = teredo(0xcb007108, 40001);
+		if (l->random) {
+			trust_on_random_port(l, now);
+			return;
+		}
 	} else {
 		struct relay_config c = { .prefix = TEREDO_PREFIX_DEFAULT, .host_only = l->role == FP_ROLE_HOST_RELAY,
 					  .unknown_rate = RELAY_UNKNOWN_ALL, .self = { htonl(SELF_IP), htons(PORT) },
@@ -218,9 +290,33 @@ static void setup_lane(struct lane *l)
 	six[7] = 64;
 	memcpy(six + 8, &l->peer, 16);
 	memcpy(six + 24, &l->here, 16);
-	n = core_udp(l, now, l->peer_map, six, sizeof six, acts);
+	n = core_udp(l, now, 0, l->peer_map, six, sizeof six, acts);
 	MUST(l->role == FP_ROLE_CLIENT ? l->cl.trust.n > 0 : l->rl.trust.n > 0, "the core did not trust its peer");
 	shell(l, acts, n);
+}
+
+static void setup_lane(struct lane *l)
+{
+	char why[160];
+	cur = l->name;
+	l->fp = fastpath_open(64, 0, 0, why, sizeof why);
+	MUST(l->fp, "fastpath_open: %s (needs root and eBPF)", why);
+	l->in_fd = fastpath_prog_fd(l->fp, false);
+	l->out_fd = fastpath_prog_fd(l->fp, true);
+	start_lane(l);
+}
+
+/* Inputs soon move the symmetric lane's peer to our Teredo port (its bubble from the
+ * mapping its address names there: X-38 (c)), for good; the lane starts again then, so
+ * that the random port stays under test. */
+static void keep_random_port(struct lane *l)
+{
+	const struct peer *p = peer_find(&l->cl.peers, &l->peer);
+	if (p && p->trusted && p->sock == CLIENT_SOCK_RANDOM)
+		return;
+	client_free(&l->cl);
+	start_lane(l);
+	l->restarts++;
 }
 
 static void setup(void)
@@ -271,18 +367,27 @@ static size_t inward(const struct lane *l, const uint8_t *d, size_t n)
 	}
 	int sum = (op >> 4) & 3;
 	size_t len = udp4_frame(pkt, "\x02\0\0\0\0\0", "\x02\0\0\0\0\x01", src, htonl(SELF_IP ^ (op & 0x80 ? 1 : 0)),
-				(uint16_t)(PORT + (op & 0x40 ? 1 : 0)), pay, plen, sum != 0);
+				(uint16_t)(op & 0x40 ? (l->random ? RPORT : l->port + 1) : l->port), pay, plen, sum != 0);
 	if (sum == 2)
 		pkt[14 + 26] ^= 1;
 	return len;
 }
 
-/* The datagram the daemon's socket would hand the core for this frame (outer headers
- * as the kernel checks them), or false when the socket would not see it. */
-static bool as_socket_sees(size_t len, struct sw_endpoint *src, const uint8_t **pay, size_t *plen)
+/* The datagram one of the daemon's sockets would hand the core for this frame (outer
+ * headers as the kernel checks them) and that socket's number, or false when none
+ * would see it. */
+static bool as_socket_sees(const struct lane *l, size_t len, struct sw_endpoint *src, const uint8_t **pay,
+			   size_t *plen, uint8_t *sock)
 {
 	struct sw_endpoint dst;
-	return udp4_received(pkt, len, src, &dst, pay, plen) && dst.ip == htonl(SELF_IP) && dst.port == htons(PORT);
+	if (!udp4_received(pkt, len, src, &dst, pay, plen) || dst.ip != htonl(SELF_IP))
+		return false;
+	for (uint8_t i = 0; i <= CLIENT_SOCK_RANDOM; i++)
+		if (sock_port(l, i) && dst.port == htons(sock_port(l, i))) {
+			*sock = i;
+			return true;
+		}
+	return false;
 }
 
 static void step_in(struct lane *l, const uint8_t *d, size_t n)
@@ -299,13 +404,14 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 	struct sw_endpoint src;
 	const uint8_t *pay;
 	size_t plen;
-	bool seen = as_socket_sees(len, &src, &pay, &plen);
+	uint8_t sock = 0;
+	bool seen = as_socket_sees(l, len, &src, &pay, &plen, &sock);
 	struct sw_action acts[32];
 	int k = 0;
 	if (r == TC_ACT_OK) {
 		MUST(olen == len && !memcmp(out, pkt, len), "teredo_in changed a packet it passed on");
 		if (seen)
-			k = core_udp(l, now, src, pay, plen, acts);
+			k = core_udp(l, now, sock, src, pay, plen, acts);
 		shell(l, acts, k);
 		return;
 	}
@@ -316,7 +422,7 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 	 * IPv6 receive path trims them as the IPv4 one would have. */
 	MUST(olen == len - 28 && !memcmp(out, pkt, 14) && !memcmp(out + 14, pay, len - 14 - 28),
 	     "teredo_in's output is not the inner packet behind the frame's header");
-	k = core_udp(l, now, src, pay, plen, acts);
+	k = core_udp(l, now, sock, src, pay, plen, acts);
 	int tun = 0;
 	for (int i = 0; i < k; i++)
 		if (acts[i].kind == SW_ACT_TUN && acts[i].body == pay) {
@@ -324,6 +430,7 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 			tun++;
 		}
 	MUST(tun == 1, "teredo_in decapsulated what the core does not write to the TUN");
+	l->n_decap_rport += sock == CLIENT_SOCK_RANDOM;
 	shell(l, acts, k);
 }
 
@@ -362,7 +469,7 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 	     "teredo_out's IPv4 header is wrong");
 	uint32_t s4;
 	memcpy(&s4, ip + 12, 4);
-	MUST(s4 == htonl(SELF_IP) && get_be16(ip + 20) == PORT && get_be16(ip + 24) == ilen + 8,
+	MUST(s4 == htonl(SELF_IP) && get_be16(ip + 24) == ilen + 8,
 	     "teredo_out's source or UDP length is wrong");
 	MUST(!memcmp(ip + 28, pkt + 14, ilen), "teredo_out changed the IPv6 packet");
 	struct sw_endpoint to;
@@ -372,9 +479,11 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 	int udp = 0;
 	for (int i = 0; i < k; i++)
 		if (acts[i].kind == SW_ACT_UDP && !acts[i].hdr_len && acts[i].body == pkt + 14) {
-			MUST(acts[i].body_len == ilen && endpoint_eq(acts[i].dst, to) && acts[i].sock == 0,
-			     "the core sends it otherwise");
+			MUST(acts[i].body_len == ilen && endpoint_eq(acts[i].dst, to) &&
+				     get_be16(ip + 20) == sock_port(l, acts[i].sock),
+			     "the core sends it otherwise (to another mapping or from another port)");
 			udp++;
+			l->n_encap_rport += acts[i].sock == CLIENT_SOCK_RANDOM;
 		}
 	/* The one difference that is the clocks' and not the rules': the program read its
 	 * clock after `now`, and a peer last heard by the program (the map's time) a moment
@@ -399,6 +508,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (int i = 0; i < LANES; i++) {
 		cur = lanes[i].name;
+		if (lanes[i].random)
+			keep_random_port(&lanes[i]);
 		if (data[0] & 1)
 			step_out(&lanes[i], data, size);
 		else
