@@ -6,9 +6,10 @@
  * and every packet its TUN would read go to the core, the trust journal is mirrored into
  * the peer map after each step, the ring buffer's reports go back, the client's address
  * into the programs' configuration): a relay, a host-specific relay whose host has the
- * native address 2001:db8:1::100 (H-01, H-05), a qualified client behind a cone NAT, and
- * one behind a port-preserving symmetric NAT whose peer the core trusts on the random
- * port it lent that peer (RFC 6081 §5.4, X-38 (d)).
+ * native address 2001:db8:1::100 (H-01, H-05), a qualified client behind a cone NAT, one
+ * behind a port-preserving symmetric NAT whose peer the core trusts on the random port it
+ * lent that peer (RFC 6081 §5.4, X-38 (d)), and a host relay with a second socket (one
+ * behind a NAT, RFC 4380 §8.2) whose peer answered on that one.
  *
  * What must hold, whatever the packet:
  * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
@@ -26,15 +27,16 @@
  *
  * Each lane has a peer its core trusts from the start (the relays: a client at
  * 203.0.113.7:40000; the client: another client at 203.0.113.8:40001; the symmetric
- * one: a client at 198.51.100.24:60000, trusted on the random port 50001) and an address
+ * one: a client at 198.51.100.24:60000, trusted on the random port 50001; the host relay
+ * with two sockets: the relays' client, on its socket at 50002) and an address
  * of its own side ("here": the native host for the relays, its Teredo address for the
  * clients). Byte 0 of an input: bit 0 the direction (0: a frame arriving on the IPv4
  * interface, 1: a packet the host routes into the tunnel). Inward: bit 1 the rest is
  * the whole IPv4 packet, else bits 2-3 pick the UDP source (0: the lane's peer, whose
  * address and ours replace the inner packet's; 1: the mapping inside the inner packet's
  * Teredo source; 2: bytes 1-6; 3: the lane's peer, addresses as they are), bits 4-5 its
- * checksum (none, right, wrong), bit 6 another port (the random port in the lane that
- * has one), bit 7 another address, and bytes
+ * checksum (none, right, wrong), bit 6 another port (the other socket's in the lanes that
+ * have one), bit 7 another address, and bytes
  * 7- are the payload. Outward: bit 1 makes the packet go from here to the lane's peer,
  * bytes 1- are the IPv6 packet. Needs root (CAP_BPF), as test_bpf does. */
 #include <arpa/inet.h>
@@ -60,13 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SELF_IP 0xc633641eu /* 198.51.100.30: ours, in every lane */
 #define PORT 3544
-#define LANES 4
-#define RPORT 50001 /* the symmetric lane's random port (core socket CLIENT_SOCK_RANDOM) */
+#define LANES 5
 
 struct lane {
 	const char *name;
 	enum fp_role role;
 	bool random;      /* behind a symmetric NAT, the peer on a random port */
+	uint8_t osock;    /* the other core socket its peer is trusted on (0: none) */
+	uint16_t oport;   /* that socket's port (host order) */
 	uint16_t port;    /* our Teredo port (host order) */
 	struct relay rl;  /* the relays */
 	struct client cl; /* the client */
@@ -76,13 +79,15 @@ struct lane {
 	struct in6_addr here, peer;
 	struct sw_endpoint peer_map;
 	unsigned long n_in, n_decap, n_out, n_encap;
-	unsigned long n_decap_rport, n_encap_rport, restarts; /* the symmetric lane's */
+	unsigned long n_decap_osock, n_encap_osock, restarts; /* on the other socket */
 };
 static struct lane lanes[LANES] = {
 	{ .name = "relay", .role = FP_ROLE_RELAY },
 	{ .name = "host relay", .role = FP_ROLE_HOST_RELAY },
 	{ .name = "client", .role = FP_ROLE_CLIENT },
-	{ .name = "client, random port", .role = FP_ROLE_CLIENT, .random = true },
+	{ .name = "client, random port", .role = FP_ROLE_CLIENT, .random = true, .osock = CLIENT_SOCK_RANDOM,
+	  .oport = 50001 },
+	{ .name = "host relay, socket 1", .role = FP_ROLE_HOST_RELAY, .osock = 1, .oport = 50002 },
 };
 static int ready;
 static const char *cur = "setup"; /* the lane being run */
@@ -123,7 +128,7 @@ static int core_udp(struct lane *l, uint64_t now, uint8_t sock, struct sw_endpoi
 /* Our port of core socket `sock` in lane l (host order), 0 for none. */
 static uint16_t sock_port(const struct lane *l, uint8_t sock)
 {
-	return sock == 0 ? l->port : l->random && sock == CLIENT_SOCK_RANDOM ? RPORT : 0;
+	return sock == 0 ? l->port : l->osock && sock == l->osock ? l->oport : 0;
 }
 
 static int core_tun(struct lane *l, uint64_t now, const uint8_t *b, size_t n, struct sw_action *acts)
@@ -156,7 +161,7 @@ static void shell(struct lane *l, const struct sw_action *acts, int n)
 	uint16_t sports[CLIENT_SOCK_RANDOM + 1];
 	for (uint8_t i = 0; i <= CLIENT_SOCK_RANDOM; i++)
 		sports[i] = htons(sock_port(l, i));
-	fastpath_apply(l->fp, log, sports, l->random ? CLIENT_SOCK_RANDOM + 1 : 1);
+	fastpath_apply(l->fp, log, sports, l->osock + 1u);
 	fastpath_seen_drain(l->fp, on_seen, l);
 }
 
@@ -177,12 +182,12 @@ static void report(void)
 {
 	for (int i = 0; i < LANES; i++)
 		fprintf(stderr,
-			"fuzz_bpf: %-19s teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
+			"fuzz_bpf: %-20s teredo_in ran %lu times, decapsulated %lu; teredo_out ran %lu, encapsulated %lu\n",
 			lanes[i].name, lanes[i].n_in, lanes[i].n_decap, lanes[i].n_out, lanes[i].n_encap);
 	for (int i = 0; i < LANES; i++)
-		if (lanes[i].random)
-			fprintf(stderr, "fuzz_bpf: %-19s on the random port: decapsulated %lu, encapsulated %lu; restarted %lu times\n",
-				lanes[i].name, lanes[i].n_decap_rport, lanes[i].n_encap_rport, lanes[i].restarts);
+		if (lanes[i].osock)
+			fprintf(stderr, "fuzz_bpf: %-20s on socket %u: decapsulated %lu, encapsulated %lu; restarted %lu times\n",
+				lanes[i].name, lanes[i].osock, lanes[i].n_decap_osock, lanes[i].n_encap_osock, lanes[i].restarts);
 }
 
 static struct in6_addr teredo(uint32_t ip, uint16_t port)
@@ -229,7 +234,7 @@ static void trust_on_random_port(struct lane *l, uint64_t now)
 	const struct peer *p = peer_find(&l->cl.peers, &l->peer);
 	MUST(p && p->trusted && p->sock == CLIENT_SOCK_RANDOM, "the core did not trust its peer on the random port");
 	struct fp_peer v;
-	MUST(bpf_map_lookup_elem(fastpath_peers_fd(l->fp), &l->peer, &v) == 0 && v.sport == htons(RPORT),
+	MUST(bpf_map_lookup_elem(fastpath_peers_fd(l->fp), &l->peer, &v) == 0 && v.sport == htons(l->oport),
 	     "the peer is not in the map at its random port");
 }
 
@@ -258,7 +263,7 @@ static void start_lane(struct lane *l)
 		client_init(&l->cl, &c, rng, NULL);
 		client_fast_path(&l->cl);
 		if (l->random)
-			client_random_port_ready(&l->cl, 0, htons(RPORT));
+			client_random_port_ready(&l->cl, 0, htons(l->oport));
 		MUST(fuzz_qualify(&l->cl, &c, now, l->random, &l->here), "the client did not qualify");
 		memcpy(l->f.self6, &l->here, 16);
 		MUST(fastpath_configure(l->fp, &l->f) == 0, "fastpath_configure");
@@ -271,7 +276,8 @@ static void start_lane(struct lane *l)
 	} else {
 		struct relay_config c = { .prefix = TEREDO_PREFIX_DEFAULT, .host_only = l->role == FP_ROLE_HOST_RELAY,
 					  .unknown_rate = RELAY_UNKNOWN_ALL, .self = { htonl(SELF_IP), htons(PORT) },
-					  .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4 };
+					  .peer_capacity = 64, .queue_pool = 32, .queue_per_peer = 4,
+					  .nsocks = (uint8_t)(l->osock + 1) };
 		relay_init(&l->rl, &c, rng, NULL);
 		relay_fast_path(&l->rl);
 		inet_pton(AF_INET6, "2001:db8:1::100", &l->here);
@@ -290,7 +296,7 @@ static void start_lane(struct lane *l)
 	six[7] = 64;
 	memcpy(six + 8, &l->peer, 16);
 	memcpy(six + 24, &l->here, 16);
-	n = core_udp(l, now, 0, l->peer_map, six, sizeof six, acts);
+	n = core_udp(l, now, l->osock, l->peer_map, six, sizeof six, acts);
 	MUST(l->role == FP_ROLE_CLIENT ? l->cl.trust.n > 0 : l->rl.trust.n > 0, "the core did not trust its peer");
 	shell(l, acts, n);
 }
@@ -307,14 +313,17 @@ static void setup_lane(struct lane *l)
 }
 
 /* Inputs soon move the symmetric lane's peer to our Teredo port (its bubble from the
- * mapping its address names there: X-38 (c)), for good; the lane starts again then, so
- * that the random port stays under test. */
-static void keep_random_port(struct lane *l)
+ * mapping its address names there: X-38 (c)), for good; a lane starts again when its
+ * peer has left its other socket, so that socket stays under test. */
+static void keep_other_sock(struct lane *l)
 {
-	const struct peer *p = peer_find(&l->cl.peers, &l->peer);
-	if (p && p->trusted && p->sock == CLIENT_SOCK_RANDOM)
+	const struct peer *p = peer_find(l->role == FP_ROLE_CLIENT ? &l->cl.peers : &l->rl.peers, &l->peer);
+	if (p && p->trusted && p->sock == l->osock)
 		return;
-	client_free(&l->cl);
+	if (l->role == FP_ROLE_CLIENT)
+		client_free(&l->cl);
+	else
+		relay_free(&l->rl);
 	start_lane(l);
 	l->restarts++;
 }
@@ -367,7 +376,7 @@ static size_t inward(const struct lane *l, const uint8_t *d, size_t n)
 	}
 	int sum = (op >> 4) & 3;
 	size_t len = udp4_frame(pkt, "\x02\0\0\0\0\0", "\x02\0\0\0\0\x01", src, htonl(SELF_IP ^ (op & 0x80 ? 1 : 0)),
-				(uint16_t)(op & 0x40 ? (l->random ? RPORT : l->port + 1) : l->port), pay, plen, sum != 0);
+				(uint16_t)(op & 0x40 ? (l->osock ? l->oport : l->port + 1) : l->port), pay, plen, sum != 0);
 	if (sum == 2)
 		pkt[14 + 26] ^= 1;
 	return len;
@@ -430,7 +439,7 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 			tun++;
 		}
 	MUST(tun == 1, "teredo_in decapsulated what the core does not write to the TUN");
-	l->n_decap_rport += sock == CLIENT_SOCK_RANDOM;
+	l->n_decap_osock += l->osock && sock == l->osock;
 	shell(l, acts, k);
 }
 
@@ -483,7 +492,7 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 				     get_be16(ip + 20) == sock_port(l, acts[i].sock),
 			     "the core sends it otherwise (to another mapping or from another port)");
 			udp++;
-			l->n_encap_rport += acts[i].sock == CLIENT_SOCK_RANDOM;
+			l->n_encap_osock += l->osock && acts[i].sock == l->osock;
 		}
 	/* The one difference that is the clocks' and not the rules': the program read its
 	 * clock after `now`, and a peer last heard by the program (the map's time) a moment
@@ -508,8 +517,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (int i = 0; i < LANES; i++) {
 		cur = lanes[i].name;
-		if (lanes[i].random)
-			keep_random_port(&lanes[i]);
+		if (lanes[i].osock)
+			keep_other_sock(&lanes[i]);
 		if (data[0] & 1)
 			step_out(&lanes[i], data, size);
 		else
