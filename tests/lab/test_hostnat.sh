@@ -118,6 +118,22 @@ for h in 1 2; do
 	done
 done
 "$SHIPWORM" -s "$(hsock 1)" status | grep -E '^(nat|ipv4|direct_bubbles|  bubbles_sent|  to_tun|  to_udp):' | sed 's/^/# h1 /'
+# Issue 10: h2's clients behind home routers answered its second socket (RFC 4380 §8.2
+# behind a NAT: bubble_peer's later attempts); the kernel's fast path carries their
+# packets both ways on that socket's port, a Miredo client's too (before, whatever
+# arrived on that port went to the daemon).
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	fpc() { "$SHIPWORM" -s "$(hsock 2)" status --json | sed -nE "s/.*\"fastpath_$1\":([0-9]+).*/\1/p"; }
+	for k in 3 4; do
+		lab_exec c2 ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "${addr[$k]}" >/dev/null 2>&1 # fresh again (R-05)
+		sock=$("$SHIPWORM" -s "$(hsock 2)" peer "${addr[$k]}" | sed -nE 's/^ *socket: ([0-9]+)$/\1/p')
+		i0=$(fpc in_decapsulated) o0=$(fpc out_encapsulated)
+		lab_exec c2 ping -6 -n -c 20 -i 0.05 -W 2 -w 8 "${addr[$k]}" >/dev/null 2>&1
+		di=$(($(fpc in_decapsulated) - i0)) do_=$(($(fpc out_encapsulated) - o0))
+		check "host relay behind masquerade <-> ${impl[$k]} client behind home router, on socket ${sock:-0}: its kernel carried 20 pings ($di in, $do_ out; >= 15 each)" \
+			test "${sock:-0}" = 1 -a "$di" -ge 15 -a "$do_" -ge 15
+	done
+fi
 for n in 1 2; do
 	check "host relay h$n stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
