@@ -63,11 +63,15 @@ struct fp_config {
 	__u8 pad[2];
 };
 
-/* seen: ring buffer records, ingress -> daemon. */
+/* seen: ring buffer records, programs -> daemon. teredo_in writes one for a packet it
+ * takes from the peer; teredo_out one for a packet it sends to a peer reached from
+ * another socket than the Teredo one (a random port of RFC 6081 §5.4, §5.5, whose core
+ * must know when data last left by it: X-34), at the same pace, sharing `reported`. */
 struct fp_seen {
 	__u8 addr[16];
-	__u64 at;   /* ns, CLOCK_BOOTTIME */
-	__u32 pkts; /* packets decapsulated since the previous report */
+	__u64 at;      /* ns, CLOCK_BOOTTIME: the last packet from the peer */
+	__u64 sent_at; /* ns, CLOCK_BOOTTIME: a packet sent to it now (teredo_out), else 0 */
+	__u32 pkts;    /* packets decapsulated since the previous report */
 	__u32 pad;
 };
 

@@ -84,6 +84,33 @@ static __always_inline void count(__u32 c)
 	count_n(c, 1);
 }
 
+/* A report of peer p (the record `seen`): `due` when one is due by FP_REPORT_NS, which
+ * starts the count of packets heard from it again. The busy report's packets are counted
+ * again by the next timed one (at most 32 too many, in a count that only ever needs to
+ * reach 32). Counted without atomics: two CPUs may lose one; the core only needs "busy". */
+static __always_inline void report_peer(struct fp_peer *p, const __u8 *addr, __u64 at, __u64 sent_at, __u32 pkts,
+					__u32 units, int due)
+{
+	struct fp_seen *e = bpf_ringbuf_reserve(&seen, sizeof *e, 0);
+	if (e) {
+		__builtin_memcpy(e->addr, addr, 16);
+		e->at = at;
+		e->sent_at = sent_at;
+		e->pkts = pkts;
+		e->pad = 0;
+		bpf_ringbuf_submit(e, 0);
+	}
+	if (due) {
+		p->reported = units;
+		p->pkts = 0;
+	}
+}
+
+static __always_inline int report_due(const struct fp_peer *p, __u32 units)
+{
+	return (__u32)(units - p->reported) >= FP_REPORT_UNITS;
+}
+
 static __always_inline int has_prefix(const __u8 *a, __u32 prefix)
 {
 	return *(const __u32 *)a == prefix;

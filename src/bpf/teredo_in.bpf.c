@@ -110,27 +110,11 @@ int teredo_in(struct __sk_buff *skb)
 		goto pass;
 	__u64 now = bpf_ktime_get_boot_ns();
 	p->last_rx = now; /* peer_heard(): the core hears of it through `seen` */
-	/* Counted without atomics: two CPUs may lose one; the core only needs "busy". */
 	__u32 n = p->pkts + 1, units = (__u32)(now >> 20);
 	p->pkts = n;
-	int due = (__u32)(units - p->reported) >= FP_REPORT_UNITS;
-	if (due || n == FP_BUSY_PACKETS) {
-		struct fp_seen *e = bpf_ringbuf_reserve(&seen, sizeof *e, 0);
-		if (e) {
-			__builtin_memcpy(e->addr, src, 16);
-			e->at = now;
-			e->pkts = n;
-			e->pad = 0;
-			bpf_ringbuf_submit(e, 0);
-		}
-		/* The count starts again at each timed report only: the busy report's packets
-		 * are counted again by the next one (at most 32 too many, in a count that
-		 * only ever needs to reach 32). */
-		if (due) {
-			p->reported = units;
-			p->pkts = 0;
-		}
-	}
+	int due = report_due(p, units);
+	if (due || n == FP_BUSY_PACKETS)
+		report_peer(p, src, now, 0, n, units, due);
 	/* The IPv4 and UDP headers out. Newer kernels do it in one step that also makes
 	 * the skb IPv6 (cfg.decap_l3, probed at load); 6.1 has no decapsulation flags, so
 	 * there the skb is turned into an IPv6 one first (20 more bytes after the Ethernet

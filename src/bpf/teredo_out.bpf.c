@@ -114,7 +114,8 @@ int teredo_out(struct __sk_buff *skb)
 		count(FP_OUT_MISS);
 		return TC_ACT_OK;
 	}
-	if (bpf_ktime_get_boot_ns() - p->last_rx >= FP_PEER_VALID_NS) {
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (now - p->last_rx >= FP_PEER_VALID_NS) {
 		count(FP_OUT_STALE); /* the daemon bubbles again */
 		return TC_ACT_OK;
 	}
@@ -177,6 +178,12 @@ int teredo_out(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 		}
 	}
+	/* RFC 6081 §5.4.4.1 (X-34): a client's core must know when data last left by the
+	 * random port lent to a peer (its Peer Refresh Timer bubbles a port that carried
+	 * none for 30 s, X-32, and stops after 20): told at the ingress reports' pace. */
+	__u32 units = (__u32)(now >> 20);
+	if (p->sport && p->sport != c->port && report_due(p, units))
+		report_peer(p, dst, p->last_rx, now, p->pkts, units, 1);
 	count(FP_OUT_ENCAP);
 	count_n(FP_OUT_ENCAP_BYTES, ip6_len);
 	return bpf_redirect_neigh(c->out_ifindex, 0, 0, 0);

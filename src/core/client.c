@@ -1311,6 +1311,20 @@ void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at, u
 	}
 }
 
+void client_peer_sent(struct client *c, const struct in6_addr *a, uint64_t at)
+{
+	struct peer *p = peer_find(&c->peers, a);
+	if (!p || !p->trusted)
+		return;
+	/* As send_to_peer() counts what the core sends itself. */
+	if (at > p->last_tx)
+		p->last_tx = at;
+	if (p->rslot && at > c->rport[p->rslot - 1].last_data_tx)
+		c->rport[p->rslot - 1].last_data_tx = at; /* */
+	if (at > c->last_use)
+		c->last_use = at; /* not an idle host (dormant mode) */
+}
+
 static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uint64_t now)
 {
 	trust_on(c, p, 0, from, now);

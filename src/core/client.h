@@ -297,6 +297,9 @@ void client_fast_path(struct client *c);
 /* The fast path saw `pkts` data packets from trusted peer `a`, the last at `at` (ms),
  * that the core never saw: heard as if it had (its eviction keeps busy peers). */
 void client_peer_seen(struct client *c, const struct in6_addr *a, uint64_t at, uint32_t pkts);
+/* The fast path sent data to trusted peer `a` at `at` (ms) from the random port lent to
+ * it: counted as the core counts its own (X-34). */
+void client_peer_sent(struct client *c, const struct in6_addr *a, uint64_t at);
 
 /* Each returns the number of actions written to acts (at most cap; cap >= 16 keeps a
  * whole queue flush in one call). */

@@ -241,10 +241,12 @@ static void fp_address(struct client_io *io, const struct in6_addr *a)
 	fastpath_configure(io->fp, &io->fpc);
 }
 
-static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts)
+static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts, uint64_t sent)
 {
 	struct client_io *io = ctx;
 	client_peer_seen(&io->core, a, at, pkts);
+	if (sent)
+		client_peer_sent(&io->core, a, sent);
 }
 
 static void execute_batch(struct client_io *io, struct sw_action *acts, int n)

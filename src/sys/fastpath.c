@@ -37,7 +37,7 @@ struct fastpath {
 	uint64_t map_errors;
 	bool gso_encap; /* the kernel encapsulates GSO packets (probe_gso_encap) */
 	bool decap_l3;  /* the kernel decapsulates in one step (probe_decap_l3) */
-	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts);
+	void (*seen_cb)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts, uint64_t sent_ms);
 	void *seen_ctx;
 };
 
@@ -122,7 +122,7 @@ static int on_seen(void *ctx, void *data, size_t len)
 		return 0;
 	struct in6_addr a;
 	memcpy(&a, s->addr, 16);
-	fp->seen_cb(fp->seen_ctx, &a, s->at / 1000000u, s->pkts);
+	fp->seen_cb(fp->seen_ctx, &a, s->at / 1000000u, s->pkts, s->sent_at / 1000000u);
 	return 0;
 }
 
@@ -282,7 +282,8 @@ int fastpath_seen_fd(const struct fastpath *fp)
 }
 
 void fastpath_seen_drain(struct fastpath *fp,
-			 void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts),
+			 void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts,
+				      uint64_t sent_ms),
 			 void *ctx)
 {
 	fp->seen_cb = seen;

@@ -32,12 +32,13 @@ int fastpath_configure(struct fastpath *fp, const struct fp_config *c);
 void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned n);
 /* Apply and empty a trust journal; `sports` are our local ports by core socket number. */
 void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *sports, unsigned nsports);
-/* The ring buffer the ingress program reports active peers in: its fd (epoll) and a
- * drain that calls seen(ctx, addr, at_ms, packets carried since the last report) for
- * each report. */
+/* The ring buffer the programs report active peers in: its fd (epoll) and a drain that
+ * calls seen(ctx, addr, at_ms: the last packet from the peer, packets carried from it
+ * since the last report, sent_ms: a packet sent to it then, or 0) for each report. */
 int fastpath_seen_fd(const struct fastpath *fp);
 void fastpath_seen_drain(struct fastpath *fp,
-			 void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts), void *ctx);
+			 void (*seen)(void *ctx, const struct in6_addr *a, uint64_t at_ms, uint32_t pkts, uint64_t sent_ms),
+			 void *ctx);
 /* The programs' counters summed over CPUs; map update failures (a full map). */
 void fastpath_counters(const struct fastpath *fp, uint64_t out[FP__COUNT]);
 uint64_t fastpath_map_errors(const struct fastpath *fp);

@@ -137,13 +137,16 @@ static int core_tun(struct lane *l, uint64_t now, const uint8_t *b, size_t n, st
 					 : relay_tun(&l->rl, now, b, n, acts, 32);
 }
 
-static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t n)
+static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t n, uint64_t sent)
 {
 	struct lane *l = ctx;
-	if (l->role == FP_ROLE_CLIENT)
+	if (l->role == FP_ROLE_CLIENT) {
 		client_peer_seen(&l->cl, a, at, n);
-	else
+		if (sent)
+			client_peer_sent(&l->cl, a, sent);
+	} else {
 		relay_peer_seen(&l->rl, a, at, n);
+	}
 }
 
 /* What the shell does after each call into a core (relay_io.c fp_sync, fp_seen;

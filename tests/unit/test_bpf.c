@@ -173,12 +173,24 @@ static void r11_trusted_data_decapsulated(void **state)
 static struct in6_addr seen_addr;
 static int seen_n;
 static uint32_t seen_pkts;
-static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts)
+static uint64_t seen_at, seen_sent;
+static void on_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts, uint64_t sent)
 {
 	seen_addr = *a;
 	seen_n++;
 	seen_pkts = pkts;
-	assert_true(at + 1000 >= boot_ms());
+	seen_at = at;
+	seen_sent = sent;
+	assert_true(at + 1000 >= boot_ms() || sent);
+}
+
+/* Make peer a's next report due now, as if the last were FP_REPORT_NS old. */
+static void report_due_now(const struct in6_addr *a)
+{
+	struct fp_peer v;
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), a, &v), 0);
+	v.reported -= FP_REPORT_UNITS;
+	assert_int_equal(bpf_map_update_elem(fastpath_peers_fd(fp), a, &v, BPF_EXIST), 0);
 }
 
 /* The report reaches the core's side once per FP_REPORT_NS, not per packet, with the
@@ -327,8 +339,9 @@ static void passed_out_untouched(size_t len, enum fp_counter why);
  * lent to it (X-38 (d), core socket 2 here) is carried both ways from that port: its
  * data is taken on that port (rport_udp: only from the peer it is lent to, only from its
  * mapping) and on the Teredo port (C-33), never on a port lent to no one or to another
- * peer; what the host sends it leaves from that port. A journal record for a socket
- * whose port the shell is reopening leaves the peer to the daemon. */
+ * peer; what the host sends it leaves from that port, and the core hears of it (X-34).
+ * A journal record for a socket whose port the shell is reopening leaves the peer to
+ * the daemon. */
 static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
 {
 	configure(FP_ROLE_CLIENT);
@@ -353,10 +366,32 @@ static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
 	assert_int_equal(get_be16(out + 14 + 20), 50001);
 	assert_memory_equal(out + 14 + 16, &pm.ip, 4);
 	assert_int_equal(get_be16(out + 14 + 22), 60000);
+	/* X-34: the core hears, at the reports' pace, that data left by the random port
+	 * (the one in and the one out so far went within one report interval). */
+	seen_n = 0;
+	fastpath_seen_drain(fp, on_seen, NULL);
+	assert_int_equal(seen_n, 1);
+	assert_int_equal(seen_sent, 0); /* the first packet in */
+	report_due_now(&peer);
+	uint64_t t0 = boot_ms();
+	assert_int_equal(run(out_fd, from_host(&client, &peer, 8), NULL), TC_ACT_REDIRECT);
+	struct fp_peer v;
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), 0);
+	fastpath_seen_drain(fp, on_seen, NULL);
+	assert_int_equal(seen_n, 2);
+	assert_memory_equal(&seen_addr, &peer, 16);
+	assert_true(seen_sent >= t0 && seen_sent <= boot_ms());
+	assert_int_equal(seen_at, v.last_rx / 1000000u); /* not heard from by this */
+	assert_int_equal(seen_pkts, 1);                  /* the second packet in, not yet told */
+	assert_int_equal(v.pkts, 0);
+	/* ... and only for such a peer: one at our Teredo port is not reported sending. */
+	report_due_now(&client);
+	assert_int_equal(run(out_fd, from_host(&client, &client, 8), NULL), TC_ACT_REDIRECT);
+	fastpath_seen_drain(fp, on_seen, NULL);
+	assert_int_equal(seen_n, 2);
 	sports[2] = 0;
 	trust_log_put(&log, true, 2, &peer, pm, boot_ms());
 	fastpath_apply(fp, &log, sports, 3);
-	struct fp_peer v;
 	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), -ENOENT);
 	passed_out_untouched(from_host(&client, &peer, 8), FP_OUT_MISS);
 }

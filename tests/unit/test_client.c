@@ -1153,6 +1153,41 @@ static void rfc6081_s5_4_2_1_x32_peer_refresh(void **state)
 	assert_int_equal(cl.rport[0].peer, PEER_NONE);
 }
 
+/* Issue 10 with RFC 6081 §5.4.4.1 (X-34): data the kernel fast path sends through the
+ * random port counts as the core's own does (client_peer_sent): the Peer Refresh Timer
+ * sees a port in use, so no bubble, and its count never runs out during the exchange. */
+static void rfc6081_s5_4_4_1_x34_fast_path_sends_count(void **state)
+{
+	symmetric_with_random_ports(true);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), prand = EP("198.51.100.24", 60000);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
+	udp_on(2, prand, make_bubble(buf, &peer, &me));
+	struct peer *p = peer_find(&cl.peers, &peer);
+	assert_true(p->trusted && p->sock == 2);
+	unsigned sent = 0;
+	for (int k = 0; k < 25; k++) {
+		now += CLIENT_PEER_REFRESH_MS;
+		p->last_rx = now;
+		client_peer_sent(&cl, &peer, now - 1000); /* the kernel's report */
+		assert_int_equal(p->last_tx, now - 1000);
+		assert_int_equal(cl.last_use, now - 1000);
+		cl.next_refresh = now + 60000;
+		nacts = client_tick(&cl, now, acts, ACTS);
+		sent += index_from(2, prand) >= 0;
+		assert_int_equal(cl.rport[p->rslot - 1].refresh_count, 0);
+	}
+	assert_int_equal(sent, 0);
+	/* A report older than what the core knows changes nothing; nor one for a peer it
+	 * does not trust. */
+	client_peer_sent(&cl, &peer, now - 5000);
+	assert_int_equal(cl.rport[p->rslot - 1].last_data_tx, now - 1000);
+	struct in6_addr other = teredo_of("198.51.100.12", EP("198.51.100.25", 1), 0);
+	client_peer_sent(&cl, &other, now);
+	assert_null(peer_find(&cl.peers, &other));
+}
+
 /* Each extension can be turned off: without random ports (PortPreservingNAT no) the
  * client behind a symmetric NAT bubbles as before, with no Random Port Trailer. */
 static void rfc6081_s5_4_port_preserving_off(void **state)
@@ -1924,6 +1959,7 @@ int main(void)
 		T(rfc6081_s5_5_x44_x48_sequential_echo_test),
 		T(rfc6081_s5_5_2_2_x46_echo_test_failover),
 		T(rfc6081_s5_4_2_1_x32_peer_refresh),
+		T(rfc6081_s5_4_4_1_x34_fast_path_sends_count),
 		T(rfc6081_s5_4_port_preserving_off),
 		T(rfc6081_s5_3_3_x22_x24_upnp_single_nat),
 		T(rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address),
