@@ -485,8 +485,11 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_obj_end(&o);
 		return st_end(&o);
 	}
-	if (req->verb == CTL_PEER)
-		return status_peer(&io->core.peers, &req->addr, c->cfg.prefix, daemon_now_ms(), json, out, cap);
+	if (req->verb == CTL_PEER) {
+		struct peer_kernel k;
+		return status_peer(&io->core.peers, &req->addr, c->cfg.prefix, daemon_now_ms(),
+				   fastpath_peer_kernel(io->fp, &req->addr, &k), json, out, cap);
+	}
 	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
 }
 

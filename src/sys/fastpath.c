@@ -15,6 +15,7 @@
 #include "sys/log.h"
 #include "sys/netlink.h"
 #include "sys/status_fmt.h"
+#include "sys/status_peers.h"
 #include "teredo_in.skel.h"
 #include "teredo_out.skel.h"
 
@@ -274,6 +275,15 @@ void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *
 			fp->map_errors++;
 	}
 	log->n = 0;
+}
+
+const struct peer_kernel *fastpath_peer_kernel(const struct fastpath *fp, const struct in6_addr *a,
+					       struct peer_kernel *k)
+{
+	if (!fp)
+		return NULL;
+	k->found = bpf_map_lookup_elem(fp->peers_fd, a, &k->e) == 0;
+	return k;
 }
 
 int fastpath_seen_fd(const struct fastpath *fp)

@@ -108,6 +108,10 @@ void fastpath_detach_ingress(int ifindex, bool destroy_hook);
 void fastpath_ingress(const struct fastpath *fp, int *ifindex, bool *hook_made);
 int fastpath_prog_fd(const struct fastpath *fp, bool egress);
 int fastpath_peers_fd(const struct fastpath *fp);
+/* For `shipworm peer`: what the peer map holds for a, in *k; NULL without a fast path. */
+struct peer_kernel;
+const struct peer_kernel *fastpath_peer_kernel(const struct fastpath *fp, const struct in6_addr *a,
+					       struct peer_kernel *k);
 
 /* The server's XDP program (src/bpf/teredo_srv.bpf.c, sys/fastpath_srv.c). It is
  * attached through a bpf_link, which the kernel detaches when the daemon's descriptor

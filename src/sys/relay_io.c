@@ -163,8 +163,11 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	bool json = req->json;
 	if (req->verb == CTL_PEERS)
 		return status_peers(&r->peers, r->cfg.prefix, daemon_now_ms(), json, out, cap);
-	if (req->verb == CTL_PEER)
-		return status_peer(&io->core.peers, &req->addr, r->cfg.prefix, daemon_now_ms(), json, out, cap);
+	if (req->verb == CTL_PEER) {
+		struct peer_kernel k;
+		return status_peer(&io->core.peers, &req->addr, r->cfg.prefix, daemon_now_ms(),
+				   fastpath_peer_kernel(io->fp, &req->addr, &k), json, out, cap);
+	}
 	struct status_out o;
 	char a[INET6_ADDRSTRLEN + 8];
 	struct in6_addr p6 = { 0 };

@@ -77,7 +77,7 @@ size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, b
 }
 
 size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t prefix, uint64_t now,
-		   bool json, char *out, size_t cap)
+		   const struct peer_kernel *k, bool json, char *out, size_t cap)
 {
 	const struct peer *p = peer_find(t, addr);
 	if (!p)
@@ -85,5 +85,17 @@ size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t p
 	struct status_out o;
 	st_begin(&o, out, cap, json);
 	one_peer(&o, p, prefix, now);
+	if (k && !k->found) {
+		st_str(&o, "fast_path", "daemon");
+	} else if (k) {
+		/* The programs' own 30 s rule (R-05, C-41): past it the daemon bubbles again. */
+		uint64_t rx_ms = k->e.last_rx / 1000000u, ago = now > rx_ms ? now - rx_ms : 0;
+		char a[INET6_ADDRSTRLEN + 8];
+		st_str(&o, "fast_path", ago * 1000000u >= FP_PEER_VALID_NS ? "stale" : "kernel");
+		st_str(&o, "fast_path_mapping",
+		       endpoint_str((struct sw_endpoint){ k->e.ip, k->e.port }, a, sizeof a));
+		st_u64(&o, "fast_path_local_port", ntohs(k->e.sport));
+		st_u64(&o, "fast_path_ms_since_rx", ago);
+	}
 	return st_end(&o);
 }

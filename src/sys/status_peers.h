@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf/fastpath.h"
 #include "core/peer.h"
 
 struct status_out;
@@ -16,8 +17,16 @@ void status_limits(struct status_out *o, const struct peer_table *t, const struc
 /* `shipworm peers`: as many entries as fit in cap, with the count and how many were listed. */
 size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
 		    char *out, size_t cap);
-/* `shipworm peer ADDRESS`: one entry, or "error: no such peer". */
+/* What the kernel fast path's map holds for a peer: whether it has an entry, and that
+ * entry (fastpath_peer). */
+struct peer_kernel {
+	bool found;
+	struct fp_peer e;
+};
+/* `shipworm peer ADDRESS`: one entry, or "error: no such peer"; with the fast path on
+ * (k not NULL), what the kernel does with the peer's traffic: carries it, leaves it to
+ * the daemon, or would but for a stale entry. */
 size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t prefix, uint64_t now,
-		   bool json, char *out, size_t cap);
+		   const struct peer_kernel *k, bool json, char *out, size_t cap);
 
 #endif

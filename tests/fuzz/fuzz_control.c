@@ -91,8 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			peer_remove(&table, p);
 	}
 	size_t cap = 1 + (n ? (size_t)tb[0] * 64 : sizeof answer - 1);
+	/* What the kernel's map holds for the peer: none (fast path off), no entry, or one
+	 * whose fields and age come from the prefix too. */
+	struct peer_kernel k = { .found = n >= 2 && (tb[1] & 2) };
+	if (n >= 8)
+		memcpy(&k.e, tb, n - 1 < sizeof k.e ? n - 1 : sizeof k.e);
+	if (n >= 2)
+		k.e.last_rx = (now - (uint64_t)tb[n - 1] * 1000u) * 1000000u;
 	size_t len = req.verb == CTL_PEER
-			     ? status_peer(&table, &req.addr, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap)
+			     ? status_peer(&table, &req.addr, TEREDO_PREFIX_DEFAULT, now, n >= 1 && (tb[0] & 1) ? &k : NULL,
+					   req.json, answer, cap)
 			     : status_peers(&table, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap);
 	if (len >= cap || answer[len] != 0)
 		__builtin_trap();

@@ -232,9 +232,18 @@ if [ "${LAB_FASTPATH:-auto}" != off ]; then
 	declare -A fp0
 	for x in "$ni" "$nr"; do for c in in_decapsulated out_encapsulated; do fp0[$x.$c]=$(fpc "$x" "$c"); done; done
 	lab_exec "$ni" ping -6 -n -c 20 -i 0.05 -W 2 -w 8 "${addr[r.ppsymmetric.sw]}" >/dev/null 2>&1
-	check "shipworm ppsymmetric -> ppsymmetric: each reaches the other from a random port (socket >= 2)" \
-		sh -c "'$SHIPWORM' -s '$LAB_TMP/run/shipworm-$ni.sock' peer '${addr[r.ppsymmetric.sw]}' | grep -qE '^ *socket: ([2-9]|[1-9][0-9])\$' &&
-		       '$SHIPWORM' -s '$LAB_TMP/run/shipworm-$nr.sock' peer '${addr[i.ppsymmetric.sw]}' | grep -qE '^ *socket: ([2-9]|[1-9][0-9])\$'"
+	# `shipworm peer`: the socket, and what the kernel's map holds (its local port is that
+	# socket's, not the Teredo one's).
+	on_rport() { # NODE PEER-ADDRESS
+		local pe lp
+		pe=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$1.sock" peer "$2")
+		lp=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-$1.sock" status | sed -nE 's/^local_port: ([0-9]+)$/\1/p')
+		grep -qE '^socket: ([2-9]|[1-9][0-9])$' <<<"$pe" && grep -qx 'fast_path: kernel' <<<"$pe" &&
+			! grep -qx "fast_path_local_port: ${lp:-0}" <<<"$pe"
+	}
+	both_on_rport() { on_rport "$ni" "${addr[r.ppsymmetric.sw]}" && on_rport "$nr" "${addr[i.ppsymmetric.sw]}"; }
+	check "shipworm ppsymmetric -> ppsymmetric: each reaches the other from a random port (socket >= 2), in the kernel's map at that port" \
+		both_on_rport
 	for x in "$ni" "$nr"; do
 		for c in in_decapsulated out_encapsulated; do
 			got=$(($(fpc "$x" "$c") - ${fp0[$x.$c]:-0}))

@@ -3,6 +3,7 @@
 
 #include "sys/control_req.h"
 #include "sys/status_fmt.h"
+#include "sys/status_peers.h"
 
 static int parse(const char *s, struct control_req *r, const char **why)
 {
@@ -155,6 +156,38 @@ static void error_lines_are_cut_to_fit(void **state)
 	assert_int_equal(st_line(out, sizeof out, "ok\n"), 3);
 }
 
+/* Issue 10: `shipworm peer` says what the kernel fast path does with the peer's traffic:
+ * nothing without a fast path, "daemon" without an entry, "kernel" with a fresh one (its
+ * mapping, our port, its last packet), "stale" past the programs' 30 s (R-05, C-41). */
+static void peer_shows_what_the_kernel_does(void **state)
+{
+	static const uint8_t key[16] = { 7 };
+	struct peer_table t;
+	assert_int_equal(peer_table_init(&t, 16, 4, 2, key), 0);
+	struct in6_addr a = A6("2001:0:c633:640a::1");
+	uint64_t now = 1000000;
+	struct peer *p = peer_get(&t, &a, now);
+	assert_non_null(p);
+	p->trusted = true;
+	p->mapping = EP("198.51.100.22", 53288);
+	p->sock = 2;
+	char out[4096];
+	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, NULL, false, out, sizeof out);
+	assert_null(strstr(out, "fast_path"));
+	struct peer_kernel k = { .found = false };
+	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, false, out, sizeof out);
+	assert_non_null(strstr(out, "\nfast_path: daemon\n"));
+	k = (struct peer_kernel){ .found = true, .e = { .ip = A4("198.51.100.22"), .port = htons(53288),
+							   .sport = htons(50001), .last_rx = (now - 250) * 1000000u } };
+	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, false, out, sizeof out);
+	assert_non_null(strstr(out, "\nfast_path: kernel\nfast_path_mapping: 198.51.100.22:53288\n"
+				    "fast_path_local_port: 50001\nfast_path_ms_since_rx: 250\n"));
+	k.e.last_rx = (now - 30000) * 1000000u;
+	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, true, out, sizeof out);
+	assert_non_null(strstr(out, "\"fast_path\":\"stale\""));
+	peer_table_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +197,7 @@ int main(void)
 		cmocka_unit_test(refuses_embedded_nul),
 		cmocka_unit_test(refuses_overlong_requests),
 		cmocka_unit_test(error_lines_are_cut_to_fit),
+		cmocka_unit_test(peer_shows_what_the_kernel_does),
 	};
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
 }
