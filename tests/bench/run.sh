@@ -430,6 +430,44 @@ awk -v on="${fpps[shipworm FastPath on]:-0}" -v off="${fpps[shipworm FastPath of
 fp_small
 
 echo
+echo "== Two clients behind port-preserving symmetric NATs, directly (RFC 6081 §5.4: each reaches"
+echo "   the other from the random port it lent it): TCP each way with FastPath on, then off."
+echo "   CPU is the whole machine's, as above."
+lab_nat 12 ppsymmetric 198.51.100.62
+lab_nat 13 ppsymmetric 198.51.100.63
+lab_bg c13 iperf3-c13 iperf3 -s
+declare -A rtcp rcpu
+rport_row() { # FASTPATH
+	local a13 j b0 b1 m0 m1 c0 c1v sock n
+	for n in 12 13; do lab_shipworm_client "c$n" 198.51.100.10 "FastPath $1" >/dev/null; done
+	lab_wait 20 lab_has_teredo_addr c12
+	lab_wait 20 lab_has_teredo_addr c13
+	a13=$(lab_teredo_addr c13)
+	lab_exec c12 ping -6 -n -c 3 -i 0.3 -W 2 -w 8 "$a13" >/dev/null 2>&1
+	sock=$("$SHIPWORM" -s "$LAB_TMP/run/shipworm-c12.sock" peer "$a13" | sed -nE 's/^socket: ([0-9]+)$/\1/p')
+	c0=$(machine_cpu)
+	j=$(lab_iperf_json 60 c12 "$a13" -t "$BENCH_SECONDS")
+	b0=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	m0=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	j=$(lab_iperf_json 60 c12 "$a13" -t "$BENCH_SECONDS" -R)
+	b1=$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	m1=$(awk '/"sum_received"/ { f = 1 } f && /"bytes"/ { gsub(/,/, ""); print $2; exit }' <<<"$j")
+	c1v=$(machine_cpu)
+	rtcp[$1]=$(awk -v a="${b0:-0}" -v b="${b1:-0}" 'BEGIN { printf "%.0f / %.0f", a / 1e6, b / 1e6 }')
+	rcpu[$1]=$(awk -v a="$c0" -v b="$c1v" -v n="$(( ${m0:-0} + ${m1:-0} ))" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) / (n / 1e9) : 0) }')
+	printf 'FastPath %-4s c12 -> c13 / c13 -> c12 %s Mbit/s, %s machine CPU-s/GB; c12 reaches c13 from its socket %s; ' \
+		"$1" "${rtcp[$1]}" "${rcpu[$1]}" "${sock:-0}"
+	"$SHIPWORM" -s "$LAB_TMP/run/shipworm-c12.sock" status | grep -E 'fastpath_(in_decapsulated|out_encapsulated):' |
+		tr -s ' ' | paste -sd' ' | grep . || echo "(no fast path)"
+	kill $(lab_pids c12 shipwormd) $(lab_pids c13 shipwormd) 2>/dev/null
+	lab_wait 10 lab_no_proc c12 shipwormd
+	lab_wait 10 lab_no_proc c13 shipwormd
+}
+rport_row on
+rport_row off
+awk -v on="${rcpu[on]:-0}" -v off="${rcpu[off]:-0}" 'BEGIN { printf "ratio machine CPU per GB, FastPath on / off: %.2f\n", (off > 0 ? on / off : 0) }'
+
+echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
 echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim)"
 cc -O2 -D_GNU_SOURCE -I"$top/src" -I"$top/build/bpf" -o "$top/build/bench/peermem" "$here/peermem.c" \
