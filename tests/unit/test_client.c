@@ -1115,18 +1115,29 @@ static void rfc6081_s5_5_2_2_x46_echo_test_failover(void **state)
 	assert_int_equal(cl.stats.port_echo_tests, 2);
 }
 
+/* RFC 6081 §5.4 as rfc6081_s5_4_x35_x38_port_preserving_random_port walks it, up to
+ * where the peer behind 198.51.100.24 (*peer) has been trusted on our random port
+ * (socket 2) from its own random port (*prand); *me is our address. Its entry. */
+static struct peer *peer_on_random_port(struct in6_addr *me, struct in6_addr *peer, struct sw_endpoint *prand)
+{
+	symmetric_with_random_ports(true);
+	*prand = EP("198.51.100.24", 60000);
+	*me = our_addr();
+	*peer = teredo_of("198.51.100.12", EP("198.51.100.24", 40000), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, me, peer, 8), acts, ACTS);
+	udp_in(EP(SERVER, 3544), indirect_from(peer, EP("198.51.100.24", 41000), 60000));
+	udp_on(2, *prand, make_bubble(buf, peer, me));
+	return peer_find(&cl.peers, peer);
+}
+
 /* RFC 6081 §5.4.2.1 (X-32, X-43): every 30 s, a peer reached through a random port that
  * got no data for 30 s hears a direct bubble from that port, at most 20 in a row; data
  * resets the count. A peer that left the table gives its port back (rport_sweep). */
 static void rfc6081_s5_4_2_1_x32_peer_refresh(void **state)
 {
-	symmetric_with_random_ports(true);
-	struct sw_endpoint embedded = EP("198.51.100.24", 40000), prand = EP("198.51.100.24", 60000);
-	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
-	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
-	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
-	udp_on(2, prand, make_bubble(buf, &peer, &me));
-	struct peer *p = peer_find(&cl.peers, &peer);
+	struct sw_endpoint prand;
+	struct in6_addr me, peer;
+	struct peer *p = peer_on_random_port(&me, &peer, &prand);
 	assert_true(p->trusted);
 	unsigned sent = 0;
 	for (int k = 0; k < 25; k++) {
@@ -1158,13 +1169,9 @@ static void rfc6081_s5_4_2_1_x32_peer_refresh(void **state)
  * sees a port in use, so no bubble, and its count never runs out during the exchange. */
 static void rfc6081_s5_4_4_1_x34_fast_path_sends_count(void **state)
 {
-	symmetric_with_random_ports(true);
-	struct sw_endpoint embedded = EP("198.51.100.24", 40000), prand = EP("198.51.100.24", 60000);
-	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
-	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
-	udp_in(EP(SERVER, 3544), indirect_from(&peer, EP("198.51.100.24", 41000), 60000));
-	udp_on(2, prand, make_bubble(buf, &peer, &me));
-	struct peer *p = peer_find(&cl.peers, &peer);
+	struct sw_endpoint prand;
+	struct in6_addr me, peer;
+	struct peer *p = peer_on_random_port(&me, &peer, &prand);
 	assert_true(p->trusted && p->sock == 2);
 	unsigned sent = 0;
 	for (int k = 0; k < 25; k++) {
