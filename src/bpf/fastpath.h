@@ -64,9 +64,9 @@ struct fp_config {
 };
 
 /* seen: ring buffer records, programs -> daemon. teredo_in writes one for a packet it
- * takes from the peer; teredo_out one for a packet it sends to a peer reached from
- * another socket than the Teredo one (a random port of RFC 6081 §5.4, §5.5, whose core
- * must know when data last left by it: X-34), at the same pace, sharing `reported`. */
+ * takes from the peer; teredo_out, in a client, one for a packet it sends to a peer
+ * reached from a random port of RFC 6081 §5.4, §5.5 (whose core must know when data last
+ * left by it: X-34), at the same pace, sharing `reported`. */
 struct fp_seen {
 	__u8 addr[16];
 	__u64 at;      /* ns, CLOCK_BOOTTIME: the last packet from the peer */

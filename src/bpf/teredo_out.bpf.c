@@ -180,9 +180,11 @@ int teredo_out(struct __sk_buff *skb)
 	}
 	/* RFC 6081 §5.4.4.1 (X-34): a client's core must know when data last left by the
 	 * random port lent to a peer (its Peer Refresh Timer bubbles a port that carried
-	 * none for 30 s, X-32, and stops after 20): told at the ingress reports' pace. */
+	 * none for 30 s, X-32, and stops after 20): told at the ingress reports' pace. A
+	 * host relay's peer on its second socket needs no such report (relays keep no
+	 * state of what they send). */
 	__u32 units = (__u32)(now >> 20);
-	if (p->sport && p->sport != c->port && report_due(p, units))
+	if (c->role == FP_ROLE_CLIENT && p->sport && p->sport != c->port && report_due(p, units))
 		report_peer(p, dst, p->last_rx, now, p->pkts, units, 1);
 	count(FP_OUT_ENCAP);
 	count_n(FP_OUT_ENCAP_BYTES, ip6_len);

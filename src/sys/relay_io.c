@@ -84,7 +84,8 @@ static void fp_sync(struct relay_io *io)
 		fastpath_apply(io->fp, &io->core.trust, io->sports, (unsigned)io->nudp);
 }
 
-/* The relays keep no state of what they send (sent: see struct fp_seen). */
+/* The relays keep no state of what they send (teredo_out reports sends to a client's
+ * core only: sent is always 0 here). */
 static void fp_seen(void *ctx, const struct in6_addr *a, uint64_t at, uint32_t pkts, uint64_t sent)
 {
 	struct relay_io *io = ctx;
