@@ -40,8 +40,13 @@ struct fp_peer {
 	__u16 sport;    /* our local UDP port the peer knows (network byte order) */
 	__u64 last_rx;  /* ns, CLOCK_BOOTTIME: the last packet from it */
 	__u32 reported; /* CLOCK_BOOTTIME ns >> 20 (about ms): when it was last reported */
-	__u32 pkts;     /* packets decapsulated since that report */
+	__u16 pkts;     /* packets decapsulated since that report (stops at 0xffff) */
+	__u16 flags;    /* FP_PEER_*, written by the daemon only */
 };
+
+/* RFC 6081 §5.3.4.3 (X-26): sent to the mapping the peer's address names (its IGD's),
+ * while its packets still come from ip:port. Costs no room: the address is the key. */
+#define FP_PEER_AT_ADDRESS 1
 
 /* cfg: one entry, written by the daemon at start and when its addresses change. */
 struct fp_config {

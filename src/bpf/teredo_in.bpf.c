@@ -110,8 +110,10 @@ int teredo_in(struct __sk_buff *skb)
 		goto pass;
 	__u64 now = bpf_ktime_get_boot_ns();
 	p->last_rx = now; /* peer_heard(): the core hears of it through `seen` */
-	__u32 n = p->pkts + 1, units = (__u32)(now >> 20);
-	p->pkts = n;
+	/* The core only needs to know "busy" (FP_BUSY_PACKETS): the count stops rather
+	 * than wraps. */
+	__u32 n = p->pkts + (p->pkts != 0xffff), units = (__u32)(now >> 20);
+	p->pkts = (__u16)n;
 	int due = report_due(p, units);
 	if (due || n == FP_BUSY_PACKETS)
 		report_peer(p, src, now, 0, n, units, due);

@@ -119,9 +119,21 @@ int teredo_out(struct __sk_buff *skb)
 		count(FP_OUT_STALE); /* the daemon bubbles again */
 		return TC_ACT_OK;
 	}
+	__u32 to_ip = p->ip;
+	__u16 to_port = p->port;
+	if (p->flags & FP_PEER_AT_ADDRESS) {
+		/* X-26: to the mapping the destination's Teredo address names, obfuscated
+		 * there (RFC 4380 §4); the core checked it before it wrote the flag. */
+		__u32 a;
+		__u16 pt;
+		__builtin_memcpy(&pt, dst + 10, 2);
+		__builtin_memcpy(&a, dst + 12, 4);
+		to_ip = ~a;
+		to_port = (__u16)~pt;
+	}
 	__u32 ip6_len = skb->len - off;
 	struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
-			    .tot_len = bpf_htons(ip6_len + OUTER_LEN), .saddr = c->self_ip, .daddr = p->ip };
+			    .tot_len = bpf_htons(ip6_len + OUTER_LEN), .saddr = c->self_ip, .daddr = to_ip };
 	__u32 sum = 0;
 	const __u16 *w = (const __u16 *)&ip;
 #pragma unroll
@@ -130,7 +142,7 @@ int teredo_out(struct __sk_buff *skb)
 	ip.check = (__u16)~csum_fold16(sum);
 	/* A zero UDP checksum: none, which IPv4 allows (RFC 768) and every Teredo
 	 * implementation accepts; the inner packet carries its own. */
-	struct udphdr udp = { .source = p->sport ? p->sport : c->port, .dest = p->port,
+	struct udphdr udp = { .source = p->sport ? p->sport : c->port, .dest = to_port,
 			      .len = bpf_htons(ip6_len + sizeof(struct udphdr)) };
 	/* bpf_redirect_neigh() takes off an Ethernet header before it puts the real one on
 	 * (it refuses a packet without one): the TUN has none, so the frame gets a blank one,

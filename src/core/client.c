@@ -139,11 +139,24 @@ static int drop(struct client *c, enum client_drop why)
 
 /* ---- RFC 6081 §5.3: UPnP-enabled symmetric NAT ---- */
 
+static void trust_mirror(struct client *c, const struct peer *p);
+
 void client_upnp(struct client *c, uint32_t ext_ip, uint16_t ext_port)
 {
+	bool was = client_upnp_symmetric(c);
 	c->upnp_enabled = c->cfg.upnp && ext_ip && ext_port;
 	c->upnp_map = c->upnp_enabled ? (struct sw_endpoint){ .ip = ext_ip, .port = ext_port }
 				      : (struct sw_endpoint){ 0 };
+	/* X-26 starts or stops applying to the symmetric peers already trusted: the kernel
+	 * fast path must send where the core now sends (a mapping found or lost while
+	 * peers are trusted; rare, so a walk of the table). */
+	if (was == client_upnp_symmetric(c) || !c->peers.trust)
+		return;
+	for (uint32_t i = 0; i < c->peers.capacity; i++) {
+		const struct peer *p = &c->peers.peers[i];
+		if (p->in_use && p->trusted && p->symmetric_peer)
+			trust_mirror(c, p);
+	}
 }
 
 struct sw_endpoint client_upnp_mapped(const struct client *c)
@@ -165,17 +178,25 @@ bool client_upnp_symmetric(const struct client *c)
  * UPnP-enabled symmetric NAT, bubbles and data go to the mapping its address names (its
  * IGD may forward it), since its NAT will not let our answers to the port it wrote from
  * in. What it writes still comes from that other port: p->mapping keeps it, for case 1.
- * Not on a random port of §5.4 or §5.5, which has its own rules. */
+ * Not on a random port of §5.4 or §5.5, which has its own rules. True, with that
+ * mapping in *to, when X-26 applies to p. */
+static bool at_address(const struct client *c, const struct peer *p, struct sw_endpoint *to)
+{
+	if (!p->symmetric_peer || p->sock != 0 || !client_upnp_symmetric(c) ||
+	    !teredo_addr_has_prefix(&p->addr, c->cfg.prefix))
+		return false;
+	struct teredo_addr t;
+	teredo_addr_decode(&p->addr, &t);
+	*to = t.mapped;
+	return mapping_ok(c, t.mapped.ip);
+}
+
 static struct sw_endpoint peer_dst(struct client *c, const struct peer *p)
 {
-	if (p->symmetric_peer && p->sock == 0 && client_upnp_symmetric(c) &&
-	    teredo_addr_has_prefix(&p->addr, c->cfg.prefix)) {
-		struct teredo_addr t;
-		teredo_addr_decode(&p->addr, &t);
-		if (mapping_ok(c, t.mapped.ip)) {
-			c->stats.upnp_embedded_sends++;
-			return t.mapped;
-		}
+	struct sw_endpoint to;
+	if (at_address(c, p, &to)) {
+		c->stats.upnp_embedded_sends++;
+		return to;
 	}
 	return p->mapping;
 }
@@ -850,16 +871,18 @@ static struct peer *rport_peer(struct client *c, unsigned i)
 }
 
 /* Issue 10: tell the kernel fast path how trusted peer p is reached now. It may carry
- * p's data when p is reached at the mapping it writes from, from the Teredo socket or
- * from the random port of RFC 6081 §5.4, §5.5 lent to it (the journal names the socket,
- * whose port the packets leave from and the only one besides the Teredo port they are
- * taken on), but not at X-26's other address (peer_dst), which only the core sends to. */
+ * p's data when p is reached from the Teredo socket or from the random port of RFC 6081
+ * §5.4, §5.5 lent to it (the journal names the socket, whose port the packets leave
+ * from and the only one besides the Teredo port they are taken on), at the mapping it
+ * writes from or, under X-26, at the one its address names (peer_dst); it takes p's
+ * data from the former in either case. Not from the NAT probe's socket. */
 static void trust_mirror(struct client *c, const struct peer *p)
 {
 	if (!c->peers.trust)
 		return;
-	bool direct = p->sock != 1 && !(p->sock == 0 && p->symmetric_peer && client_upnp_symmetric(c));
-	trust_log_put(c->peers.trust, direct, p->sock, &p->addr, p->mapping, p->last_rx);
+	struct sw_endpoint to;
+	trust_log_put(c->peers.trust, p->sock != 1, p->sock, at_address(c, p, &to), &p->addr, p->mapping,
+		      p->last_rx);
 }
 
 /* Give slot i back: the shell reopens it on a fresh port (X-38: "stop listening"). If
@@ -1334,7 +1357,7 @@ static void trust(struct client *c, struct peer *p, struct sw_endpoint from, uin
 static void restart_contact(struct client *c, struct peer *p, uint64_t now)
 {
 	if (c->peers.trust && p->trusted)
-		trust_log_put(c->peers.trust, false, 0, &p->addr, p->mapping, 0);
+		trust_log_put(c->peers.trust, false, 0, false, &p->addr, p->mapping, 0);
 	p->trusted = false;
 	p->dr_primary = false;
 	p->retries = 1;

@@ -69,7 +69,7 @@ void peer_remove(struct peer_table *t, struct peer *p)
 	if (*link == idx)
 		*link = p->next;
 	if (t->trust && p->trusted)
-		trust_log_put(t->trust, false, 0, &p->addr, p->mapping, 0);
+		trust_log_put(t->trust, false, 0, false, &p->addr, p->mapping, 0);
 	peer_drop_queue(t, p);
 	memset(p, 0, sizeof *p);
 	p->next = t->free_head;

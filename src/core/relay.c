@@ -283,7 +283,7 @@ static void trust_peer(struct relay *r, struct peer *p, const struct teredo_addr
 	 * client sending from a private mapping in its address is trusted, but the core
 	 * never answers it; found by fuzz_bpf). */
 	if (r->peers.trust && sendable(r, t))
-		trust_log_put(r->peers.trust, true, p->sock, &p->addr, src, now);
+		trust_log_put(r->peers.trust, true, p->sock, false, &p->addr, src, now);
 	p->bubbles = 0;
 	flush_queue(r, p, now);
 }

@@ -18,6 +18,9 @@
 struct trust_event {
 	bool add;                /* trusted (again, perhaps at a new mapping), or gone */
 	uint8_t sock;            /* the core socket it is reached from */
+	/* RFC 6081 §5.3.4.3 (X-26): sent to the mapping its address names, while what it
+	 * sends still comes from `mapping` */
+	bool at_address;
 	struct in6_addr addr;
 	struct sw_endpoint mapping;
 	uint64_t last_rx;        /* ms, the core's clock */
@@ -29,15 +32,15 @@ struct trust_log {
 	uint64_t lost;
 };
 
-static inline void trust_log_put(struct trust_log *l, bool add, uint8_t sock, const struct in6_addr *addr,
-				 struct sw_endpoint mapping, uint64_t last_rx)
+static inline void trust_log_put(struct trust_log *l, bool add, uint8_t sock, bool at_address,
+				 const struct in6_addr *addr, struct sw_endpoint mapping, uint64_t last_rx)
 {
 	if (l->n >= TRUST_LOG_MAX) {
 		l->lost++;
 		return;
 	}
-	l->ev[l->n++] = (struct trust_event){ .add = add, .sock = sock, .addr = *addr, .mapping = mapping,
-					      .last_rx = last_rx };
+	l->ev[l->n++] = (struct trust_event){ .add = add, .sock = sock, .at_address = at_address, .addr = *addr,
+					      .mapping = mapping, .last_rx = last_rx };
 }
 
 #endif

@@ -270,7 +270,8 @@ void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *
 			continue;
 		}
 		struct fp_peer v = { .ip = e->mapping.ip, .port = e->mapping.port, .sport = sport,
-				     .last_rx = e->last_rx * 1000000u };
+				     .last_rx = e->last_rx * 1000000u,
+				     .flags = e->at_address ? FP_PEER_AT_ADDRESS : 0 };
 		if (bpf_map_update_elem(fp->peers_fd, &e->addr, &v, BPF_ANY) < 0)
 			fp->map_errors++;
 	}

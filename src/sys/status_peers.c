@@ -94,6 +94,12 @@ size_t status_peer(struct peer_table *t, const struct in6_addr *addr, uint32_t p
 		st_str(&o, "fast_path", ago * 1000000u >= FP_PEER_VALID_NS ? "stale" : "kernel");
 		st_str(&o, "fast_path_mapping",
 		       endpoint_str((struct sw_endpoint){ k->e.ip, k->e.port }, a, sizeof a));
+		if (k->e.flags & FP_PEER_AT_ADDRESS) {
+			/* sent to the mapping its address names, heard from the one above. */
+			struct teredo_addr ta;
+			teredo_addr_decode(addr, &ta);
+			st_str(&o, "fast_path_sends_to", endpoint_str(ta.mapped, a, sizeof a));
+		}
 		st_u64(&o, "fast_path_local_port", ntohs(k->e.sport));
 		st_u64(&o, "fast_path_ms_since_rx", ago);
 	}

@@ -8,8 +8,10 @@
  * into the programs' configuration): a relay, a host-specific relay whose host has the
  * native address 2001:db8:1::100 (H-01, H-05), a qualified client behind a cone NAT, one
  * behind a port-preserving symmetric NAT whose peer the core trusts on the random port it
- * lent that peer (RFC 6081 §5.4, X-38 (d)), and a host relay with a second socket (one
- * behind a NAT, RFC 4380 §8.2) whose peer answered on that one.
+ * lent that peer (RFC 6081 §5.4, X-38 (d)), a host relay with a second socket (one
+ * behind a NAT, RFC 4380 §8.2) whose peer answered on that one, and a client behind a
+ * single UPnP-enabled symmetric NAT whose symmetric peer it sends to at the mapping the
+ * peer's address names (RFC 6081 §5.3.4, X-25, X-26).
  *
  * What must hold, whatever the packet:
  * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
@@ -28,7 +30,8 @@
  * Each lane has a peer its core trusts from the start (the relays: a client at
  * 203.0.113.7:40000; the client: another client at 203.0.113.8:40001; the symmetric
  * one: a client at 198.51.100.24:60000, trusted on the random port 50001; the host relay
- * with two sockets: the relays' client, on its socket at 50002) and an address
+ * with two sockets: the relays' client, on its socket at 50002; the UPnP one: a client
+ * writing from 198.51.100.25:61234 whose address names :40002) and an address
  * of its own side ("here": the native host for the relays, its Teredo address for the
  * clients). Byte 0 of an input: bit 0 the direction (0: a frame arriving on the IPv4
  * interface, 1: a packet the host routes into the tunnel). Inward: bit 1 the rest is
@@ -55,6 +58,7 @@
 #include "wire/encap.h"
 #include "wire/teredo_addr.h"
 #include "wire/trailer.h"
+#include "wire/wire_err.h"
 
 #include "fuzz_qualify.h"
 
@@ -62,12 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SELF_IP 0xc633641eu /* 198.51.100.30: ours, in every lane */
 #define PORT 3544
-#define LANES 5
+#define LANES 6
 
 struct lane {
 	const char *name;
 	enum fp_role role;
 	bool random;      /* behind a symmetric NAT, the peer on a random port */
+	bool upnp;        /* behind a single UPnP-enabled symmetric NAT, the peer symmetric */
 	uint8_t osock;    /* the other core socket its peer is trusted on (0: none) */
 	uint16_t oport;   /* that socket's port (host order) */
 	uint16_t port;    /* our Teredo port (host order) */
@@ -80,6 +85,7 @@ struct lane {
 	struct sw_endpoint peer_map;
 	unsigned long n_in, n_decap, n_out, n_encap;
 	unsigned long n_decap_osock, n_encap_osock, restarts; /* on the other socket */
+	unsigned long n_encap_at_address;                     /* */
 };
 static struct lane lanes[LANES] = {
 	{ .name = "relay", .role = FP_ROLE_RELAY },
@@ -88,6 +94,7 @@ static struct lane lanes[LANES] = {
 	{ .name = "client, random port", .role = FP_ROLE_CLIENT, .random = true, .osock = CLIENT_SOCK_RANDOM,
 	  .oport = 50001 },
 	{ .name = "host relay, socket 1", .role = FP_ROLE_HOST_RELAY, .osock = 1, .oport = 50002 },
+	{ .name = "client, UPnP (X-26)", .role = FP_ROLE_CLIENT, .upnp = true },
 };
 static int ready;
 static const char *cur = "setup"; /* the lane being run */
@@ -191,6 +198,9 @@ static void report(void)
 		if (lanes[i].osock)
 			fprintf(stderr, "fuzz_bpf: %-20s on socket %u: decapsulated %lu, encapsulated %lu; restarted %lu times\n",
 				lanes[i].name, lanes[i].osock, lanes[i].n_decap_osock, lanes[i].n_encap_osock, lanes[i].restarts);
+		else if (lanes[i].upnp)
+			fprintf(stderr, "fuzz_bpf: %-20s encapsulated %lu to the mapping the address names; restarted %lu times\n",
+				lanes[i].name, lanes[i].n_encap_at_address, lanes[i].restarts);
 }
 
 static struct in6_addr teredo(uint32_t ip, uint16_t port)
@@ -241,6 +251,49 @@ static void trust_on_random_port(struct lane *l, uint64_t now)
 	     "the peer is not in the map at its random port");
 }
 
+/* RFC 6081 §5.3.4 as the core's unit test walks it (test_client.c,
+ * rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address): the host writes to a
+ * peer whose address names 198.51.100.25:40002; its direct bubble comes from :61234 with
+ * the nonce of our indirect one (X-15), which makes it a Symmetric Peer (X-25), trusted
+ * where it writes from and sent to at the mapping its address names (X-26). */
+static void trust_symmetric_peer(struct lane *l, uint64_t now)
+{
+	struct sw_action acts[32];
+	struct sw_endpoint named = { htonl(0xc6336419), htons(40002) };
+	l->peer = teredo(0xc6336419, 40002);
+	l->peer_map = (struct sw_endpoint){ htonl(0xc6336419), htons(61234) };
+	uint8_t b[128] = { 0x60 }; /* an echo request to the peer, which starts contact */
+	b[5] = 8;
+	b[6] = 58;
+	b[7] = 64;
+	memcpy(b + 8, &l->here, 16);
+	memcpy(b + 24, &l->peer, 16);
+	b[40] = 128;
+	int n = client_tun(&l->cl, now, b, 48, acts, 32);
+	struct teredo_trailers t = { 0 };
+	for (int i = 0; i < n; i++) {
+		struct teredo_pkt p;
+		if (acts[i].kind == SW_ACT_UDP && acts[i].dst.port == htons(3544) &&
+		    teredo_parse(acts[i].hdr, acts[i].hdr_len, &p) == WIRE_OK)
+			teredo_trailers_parse(p.trailers, p.trailers_len, &t);
+	}
+	MUST(t.has_nonce, "no nonce in the indirect bubble");
+	shell(l, acts, n);
+	uint8_t six[64] = { 0x60 };
+	six[6] = 59;
+	six[7] = 64;
+	memcpy(six + 8, &l->peer, 16);
+	memcpy(six + 24, &l->here, 16);
+	size_t len = 40 + trailer_put_nonce(six + 40, t.nonce);
+	shell(l, acts, core_udp(l, now, 0, l->peer_map, six, len, acts));
+	const struct peer *p = peer_find(&l->cl.peers, &l->peer);
+	MUST(p && p->trusted && p->symmetric_peer, "the core did not trust its symmetric peer");
+	struct fp_peer v;
+	MUST(bpf_map_lookup_elem(fastpath_peers_fd(l->fp), &l->peer, &v) == 0 && (v.flags & FP_PEER_AT_ADDRESS) &&
+		     v.ip == l->peer_map.ip && v.port == l->peer_map.port,
+	     "the peer is not in the map to be sent to at %08x:%u", ntohl(named.ip), ntohs(named.port));
+}
+
 /* The lane's core from the start, its peer trusted; the programs' peer map emptied. */
 static void start_lane(struct lane *l)
 {
@@ -261,19 +314,26 @@ static void start_lane(struct lane *l)
 		struct client_config c = { .server = htonl(0xc633640a), .server2 = htonl(0xc633640b),
 					   .prefix = TEREDO_PREFIX_DEFAULT, .refresh_ms = 30000, .peer_capacity = 64,
 					   .queue_pool = 32, .queue_per_peer = 4, .local_port = htons(l->port),
-					   .symmetric_nat = l->random, .port_preserving_nat = l->random,
-					   .random_ports = l->random };
+					   .symmetric_nat = l->random || l->upnp, .port_preserving_nat = l->random,
+					   .random_ports = l->random, .upnp = l->upnp };
 		client_init(&l->cl, &c, rng, NULL);
 		client_fast_path(&l->cl);
 		if (l->random)
 			client_random_port_ready(&l->cl, 0, htons(l->oport));
-		MUST(fuzz_qualify(&l->cl, &c, now, l->random, &l->here), "the client did not qualify");
+		if (l->upnp) /* the IGD's mapping is the one the server sees */
+			client_upnp(&l->cl, htonl(0xcb007107), htons(40000));
+		MUST(fuzz_qualify(&l->cl, &c, now, l->random || l->upnp, &l->here), "the client did not qualify");
+		MUST(!l->upnp || client_upnp_symmetric(&l->cl), "not behind a single UPnP-enabled symmetric NAT");
 		memcpy(l->f.self6, &l->here, 16);
 		MUST(fastpath_configure(l->fp, &l->f) == 0, "fastpath_configure");
 		l->peer_map = (struct sw_endpoint){ htonl(0xcb007108), htons(40001) }; /* 203.0.113.8 */
 		l->peer = teredo(0xcb007108, 40001);
 		if (l->random) {
 			trust_on_random_port(l, now);
+			return;
+		}
+		if (l->upnp) {
+			trust_symmetric_peer(l, now);
 			return;
 		}
 	} else {
@@ -316,12 +376,13 @@ static void setup_lane(struct lane *l)
 }
 
 /* Inputs soon move the symmetric lane's peer to our Teredo port (its bubble from the
- * mapping its address names there: X-38 (c)), for good; a lane starts again when its
- * peer has left its other socket, so that socket stays under test. */
-static void keep_other_sock(struct lane *l)
+ * mapping its address names there: X-38 (c)), for good, and may end the UPnP lane's
+ * trust in its peer; a lane starts again when its peer has left its other socket or is
+ * no longer trusted, so that what the lane is for stays under test. */
+static void keep_lane(struct lane *l)
 {
 	const struct peer *p = peer_find(l->role == FP_ROLE_CLIENT ? &l->cl.peers : &l->rl.peers, &l->peer);
-	if (p && p->trusted && p->sock == l->osock)
+	if (p && p->trusted && p->sock == l->osock && (!l->upnp || p->symmetric_peer))
 		return;
 	if (l->role == FP_ROLE_CLIENT)
 		client_free(&l->cl);
@@ -496,6 +557,7 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 			     "the core sends it otherwise (to another mapping or from another port)");
 			udp++;
 			l->n_encap_osock += l->osock && acts[i].sock == l->osock;
+			l->n_encap_at_address += l->upnp && !endpoint_eq(to, l->peer_map);
 		}
 	/* The one difference that is the clocks' and not the rules': the program read its
 	 * clock after `now`, and a peer last heard by the program (the map's time) a moment
@@ -520,8 +582,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (int i = 0; i < LANES; i++) {
 		cur = lanes[i].name;
-		if (lanes[i].osock)
-			keep_other_sock(&lanes[i]);
+		if (lanes[i].osock || lanes[i].upnp)
+			keep_lane(&lanes[i]);
 		if (data[0] & 1)
 			step_out(&lanes[i], data, size);
 		else

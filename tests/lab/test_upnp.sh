@@ -57,6 +57,32 @@ check "c2 -> c5, both behind UPnP-enabled symmetric NATs, random ports off (RFC 
 check "c5 -> c2 (RFC 6081 §3.2)" ping6 c5 "${addr[c2]}"
 sends=$(($(lab_counter "$LAB_TMP/run/shipworm-c2.sock" upnp_embedded_sends) + $(lab_counter "$LAB_TMP/run/shipworm-c5.sock" upnp_embedded_sends)))
 check "... through the embedded mapping (X-26: $sends sends)" test "$sends" -gt 0
+# Issue 10 with X-26: the kernel's fast path sends to a symmetric peer where the core
+# does, at the mapping its address names, and takes its data from where it writes from
+# (before, every packet of such a peer went through the daemons).
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	peer_of() { lab_sw "$1" peer "${addr[$2]}"; }
+	named() { st "$1" mapped; } # the mapping its address names
+	at_address=0
+	for pair in c2.c5 c5.c2; do
+		x=${pair%.*} y=${pair#*.}
+		pe=$(peer_of "$x" "$y")
+		check "$x's entry for $y is in the kernel (shipworm peer: $(grep '^fast_path' <<<"$pe" | tr '\n' ' '))" \
+			grep -qx 'fast_path: kernel' <<<"$pe"
+		grep -qx "fast_path_sends_to: $(named "$y")" <<<"$pe" && at_address=$((at_address + 1))
+	done
+	check "... sent to at the mapping its address names (X-26) by $at_address of the two" test "$at_address" -gt 0
+	fpc() { lab_counter "$LAB_TMP/run/shipworm-$1.sock" "fastpath_$2"; }
+	declare -A fp0
+	for x in c2 c5; do for c in in_decapsulated out_encapsulated; do fp0[$x.$c]=$(fpc "$x" "$c"); done; done
+	lab_exec c2 ping -6 -n -c 20 -i 0.05 -W 2 -w 8 "${addr[c5]}" >/dev/null 2>&1
+	for x in c2 c5; do
+		for c in in_decapsulated out_encapsulated; do
+			got=$(($(fpc "$x" "$c") - ${fp0[$x.$c]:-0}))
+			check "... and $x's kernel carried the 20 pings' packets: fastpath_$c +$got (>= 15)" test "$got" -ge 15
+		done
+	done
+fi
 # With random ports on too (the RFC does not say how §5.3 and §5.4 meet): a
 # port-restricted peer without an IGD, both ways, and another UPnP client.
 check "c1 (UPnP, random ports) -> c3 (home router)" ping6 c1 "${addr[c3]}"

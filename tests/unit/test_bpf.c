@@ -50,7 +50,7 @@ static void configure(uint8_t role)
 static void trust(const struct in6_addr *a, struct sw_endpoint m, uint64_t last_rx)
 {
 	struct trust_log log = { .n = 0 };
-	trust_log_put(&log, true, 0, a, m, last_rx);
+	trust_log_put(&log, true, 0, false, a, m, last_rx);
 	uint16_t sports[1] = { htons(3544) };
 	fastpath_apply(fp, &log, sports, 1);
 	assert_int_equal(log.n, 0);
@@ -348,7 +348,7 @@ static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
 	struct sw_endpoint pm = EP("203.0.113.8", 60000);
 	struct in6_addr peer = teredo_of(SERVER, EP("203.0.113.8", 40001), 0);
 	struct trust_log log = { .n = 0 };
-	trust_log_put(&log, true, 2, &peer, pm, boot_ms());
+	trust_log_put(&log, true, 2, false, &peer, pm, boot_ms());
 	uint16_t sports[3] = { htons(3544), 0, htons(50001) };
 	fastpath_apply(fp, &log, sports, 3);
 	size_t il = echo6(inner, &peer, &client, 64, 8);
@@ -390,10 +390,53 @@ static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
 	fastpath_seen_drain(fp, on_seen, NULL);
 	assert_int_equal(seen_n, 2);
 	sports[2] = 0;
-	trust_log_put(&log, true, 2, &peer, pm, boot_ms());
+	trust_log_put(&log, true, 2, false, &peer, pm, boot_ms());
 	fastpath_apply(fp, &log, sports, 3);
 	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), -ENOENT);
 	passed_out_untouched(from_host(&client, &peer, 8), FP_OUT_MISS);
+}
+
+/* RFC 6081 §5.3.4.3 (X-26) mirrored (client role): behind our single UPnP-enabled
+ * symmetric NAT, what the host sends a symmetric peer goes to the mapping its address
+ * names (client.c at_address), while the peer's data is taken from the mapping it writes
+ * from and only there, as the core takes it. The flag costs the entry no room (1 M
+ * peers in 256 MiB); the packet count beside it stops at its top instead of wrapping. */
+static void rfc6081_s5_3_4_x26_sent_to_the_mapping_its_address_names(void **state)
+{
+	_Static_assert(sizeof(struct fp_peer) == 24, "the peer entry grew");
+	configure(FP_ROLE_CLIENT);
+	struct sw_endpoint named = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234);
+	struct in6_addr peer = teredo_of(SERVER, named, 0);
+	struct trust_log log = { .n = 0 };
+	uint16_t sports[1] = { htons(3544) };
+	trust_log_put(&log, true, 0, true, &peer, actual, boot_ms());
+	fastpath_apply(fp, &log, sports, 1);
+	struct fp_peer v;
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), 0);
+	assert_int_equal(v.flags, FP_PEER_AT_ADDRESS);
+	assert_int_equal(run(out_fd, from_host(&client, &peer, 8), NULL), TC_ACT_REDIRECT);
+	assert_memory_equal(out + 14 + 16, &named.ip, 4);
+	assert_int_equal(get_be16(out + 14 + 20), 3544);
+	assert_int_equal(get_be16(out + 14 + 22), 40000);
+	size_t il = echo6(inner, &peer, &client, 64, 8);
+	assert_int_equal(run(in_fd, udp4(actual, 3544, inner, il), NULL), TC_ACT_REDIRECT);
+	assert_memory_equal(out + 14, inner, il);
+	passed_up_untouched(udp4(named, 3544, inner, il), FP_IN_NO_PEER);
+	/* The count since the last report (that first packet made one) stops at 0xffff. */
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), 0);
+	v.pkts = 0xfffe;
+	assert_int_equal(bpf_map_update_elem(fastpath_peers_fd(fp), &peer, &v, BPF_EXIST), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(run(in_fd, udp4(actual, 3544, inner, il), NULL), TC_ACT_REDIRECT);
+	assert_int_equal(bpf_map_lookup_elem(fastpath_peers_fd(fp), &peer, &v), 0);
+	assert_int_equal(v.pkts, 0xffff);
+	assert_int_equal(v.flags, FP_PEER_AT_ADDRESS);
+	/* X-26 no longer applies (the UPnP mapping went): sent where it writes from. */
+	trust_log_put(&log, true, 0, false, &peer, actual, boot_ms());
+	fastpath_apply(fp, &log, sports, 1);
+	assert_int_equal(run(out_fd, from_host(&client, &peer, 8), NULL), TC_ACT_REDIRECT);
+	assert_memory_equal(out + 14 + 16, &actual.ip, 4);
+	assert_int_equal(get_be16(out + 14 + 22), 61234);
 }
 
 /* What the host routes into the tunnel, with the tunnel's Ethernet-less header stood in
@@ -473,7 +516,7 @@ static void r03_sec11_sources_and_gso(void **state)
 static void trust_end_removes_the_entry(void **state)
 {
 	struct trust_log log = { .n = 0 };
-	trust_log_put(&log, false, 0, &client, mapping, 0);
+	trust_log_put(&log, false, 0, false, &client, mapping, 0);
 	fastpath_apply(fp, &log, NULL, 0);
 	passed_out_untouched(from_host(&native, &client, 8), FP_OUT_MISS);
 	size_t il = echo6(inner, &client, &native, 64, 8);
@@ -644,6 +687,7 @@ int main(void)
 		T(fragments_options_gro_go_to_the_daemon),
 		T(other_ports_untouched),
 		T(rfc6081_s5_4_random_port_peer_both_ways),
+		T(rfc6081_s5_3_4_x26_sent_to_the_mapping_its_address_names),
 		T(r05_trusted_peer_encapsulated),
 		T(r05_stale_or_unknown_peer_to_the_daemon),
 		T(r03_sec11_sources_and_gso),

@@ -1543,6 +1543,46 @@ static void rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address(void **
 	assert_int_equal(count_kind(SW_ACT_TUN), 1);
 }
 
+/* RFC 6081 §5.3.4.3 (X-26) on the kernel fast path (issue 10): the journal has the
+ * kernel send a symmetric peer's data where the core sends it, to the mapping its
+ * address names, and take the peer's data from where it writes from; when the UPnP
+ * mapping goes or comes while the peer is trusted, the peer is journaled again to
+ * match what the core then does, and only then. */
+static void rfc6081_s5_3_4_x26_fast_path_sends_where_the_core_does(void **state)
+{
+	cl.cfg.upnp = true;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
+	client_fast_path(&cl);
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234),
+			   psrv = EP("198.51.100.12", 3544);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	uint8_t sent[4];
+	memcpy(sent, bubble_nonce(index_to(psrv)), 4);
+	size_t len = make_bubble(buf, &peer, &me);
+	udp_in(actual, len + trailer_put_nonce(buf + len, sent));
+	assert_int_equal(cl.trust.n, 1);
+	assert_true(cl.trust.ev[0].add && cl.trust.ev[0].at_address && cl.trust.ev[0].sock == 0);
+	assert_true(endpoint_eq(cl.trust.ev[0].mapping, actual));
+	cl.trust.n = 0;
+	client_upnp(&cl, 0, 0); /* the IGD's mapping is gone: the core sends where it writes from */
+	assert_int_equal(cl.trust.n, 1);
+	assert_true(cl.trust.ev[0].add && !cl.trust.ev[0].at_address);
+	assert_true(endpoint_eq(cl.trust.ev[0].mapping, actual));
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(actual), 1);
+	cl.trust.n = 0;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000)); /* and back */
+	assert_int_equal(cl.trust.n, 1);
+	assert_true(cl.trust.ev[0].add && cl.trust.ev[0].at_address);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	assert_int_equal(count_to(embedded), 1);
+	cl.trust.n = 0;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000)); /* the same answer again */
+	assert_int_equal(cl.trust.n, 0);
+}
+
 /* RFC 6081 §5.3 with §5.4 (client.c, symmetric_peer_flag): a peer we lent a random port
  * to is not marked symmetric by a bubble on the primary port from another port (Linux's
  * NAT rewrites the source port of what reaches the IGD's mapping while our own flow to
@@ -1970,6 +2010,7 @@ int main(void)
 		T(rfc6081_s5_4_port_preserving_off),
 		T(rfc6081_s5_3_3_x22_x24_upnp_single_nat),
 		T(rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address),
+		T(rfc6081_s5_3_4_x26_fast_path_sends_where_the_core_does),
 		T(rfc6081_s5_3_s5_4_random_port_peer_not_marked_symmetric),
 		T(rfc6081_s5_6_x52_x53_upnp_mapping_as_alternate_address),
 		T(suspend_resume_time_jump),

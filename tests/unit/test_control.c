@@ -158,7 +158,7 @@ static void error_lines_are_cut_to_fit(void **state)
 
 /* Issue 10: `shipworm peer` says what the kernel fast path does with the peer's traffic:
  * nothing without a fast path, "daemon" without an entry, "kernel" with a fresh one (its
- * mapping, our port, its last packet), "stale" past the programs' 30 s (R-05, C-41). */
+ * mapping, where it is sent when that is elsewhere, our port, its last packet), "stale" past the programs' 30 s (R-05, C-41). */
 static void peer_shows_what_the_kernel_does(void **state)
 {
 	static const uint8_t key[16] = { 7 };
@@ -182,6 +182,13 @@ static void peer_shows_what_the_kernel_does(void **state)
 	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, false, out, sizeof out);
 	assert_non_null(strstr(out, "\nfast_path: kernel\nfast_path_mapping: 198.51.100.22:53288\n"
 				    "fast_path_local_port: 50001\nfast_path_ms_since_rx: 250\n"));
+	/* RFC 6081 X-26: sent to the mapping the address names, 198.51.100.24:40000. */
+	struct in6_addr sym = A6("2001:0:c633:640a:0:63bf:39cc:9be7");
+	p = peer_get(&t, &sym, now);
+	assert_non_null(p);
+	k.e.flags = FP_PEER_AT_ADDRESS;
+	status_peer(&t, &sym, TEREDO_PREFIX_DEFAULT, now, &k, false, out, sizeof out);
+	assert_non_null(strstr(out, "\nfast_path_mapping: 198.51.100.22:53288\nfast_path_sends_to: 198.51.100.24:40000\n"));
 	k.e.last_rx = (now - 30000) * 1000000u;
 	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, true, out, sizeof out);
 	assert_non_null(strstr(out, "\"fast_path\":\"stale\""));
