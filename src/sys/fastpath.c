@@ -101,8 +101,9 @@ out:
 static void tc_detach_with(struct nl *n, int ifindex, bool ingress, bool destroy_hook)
 {
 	nl_tc_bpf_detach(n, ifindex, ingress, FP_TC_HANDLE, FP_TC_PRIO);
-	/* The clsact qdisc is removed only when we made it (the interface had none). */
-	if (destroy_hook)
+	/* The clsact qdisc is removed only when we made it (the interface had none) and
+	 * nothing else has put a filter on it since: removing it would take those too. */
+	if (destroy_hook && nl_tc_filters(n, ifindex) == 0)
 		nl_tc_clsact(n, ifindex, false);
 }
 

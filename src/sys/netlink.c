@@ -365,6 +365,25 @@ int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, u
 	return transact(n, tc_filter_msg(buf, RTM_DELTFILTER, ifindex, ingress, handle, prio, 0));
 }
 
+static int count_filters_cb(const struct nlmsghdr *h, void *data)
+{
+	*(int *)data += h->nlmsg_type == RTM_NEWTFILTER;
+	return MNL_CB_OK;
+}
+
+int nl_tc_filters(struct nl *n, int ifindex)
+{
+	int count = 0;
+	for (int ingress = 0; ingress < 2; ingress++) {
+		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+				   .tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) };
+		int r = dump(n, RTM_GETTFILTER, &t, sizeof t, count_filters_cb, &count);
+		if (r < 0)
+			return r;
+	}
+	return count;
+}
+
 static int link_name_cb(const struct nlmsghdr *h, void *data)
 {
 	struct nlattr *a;

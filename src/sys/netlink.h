@@ -48,6 +48,8 @@ int nl_tc_clsact(struct nl *n, int ifindex, bool add);
 int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio, uint16_t proto,
 		     int prog_fd, const char *name);
 int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio);
+/* How many tc filters the interface's clsact qdisc holds, both ways (or -errno). */
+int nl_tc_filters(struct nl *n, int ifindex);
 /* An interface's name by index (the sandbox refuses the ioctl if_indextoname uses). */
 int nl_link_name(struct nl *n, int ifindex, char name[16]);
 

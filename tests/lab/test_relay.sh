@@ -176,9 +176,14 @@ else
 		"$(tcf eth0 ingress)" "protocol ip pref 21335"
 	check_eq "teredo_out is on the Teredo interface for IPv6 only" "$(tcf teredo egress)" "protocol ipv6 pref 21335"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
+	# The clsact qdisc the host relay made goes too, unless the operator has put a
+	# filter of their own on it meanwhile, which removing the qdisc would take with it.
+	lab_exec hr tc filter add dev eth0 egress protocol ip pref 100 handle 1 bpf bytecode '1,6 0 0 0,'
 	lab_kill_wait hr shipwormd KILL
 	check "after SIGKILL of the host relay, its janitor removed the filter" lab_wait 5 eval '! fpfilter hr'
 	check_eq "... and is gone itself" "$(lab_pids hr shipworm-fpjan)" ""
+	check "... leaving the operator's own filter on the clsact qdisc it made" \
+		eval "lab_exec hr tc filter show dev eth0 egress | grep -q 'pref 100 bpf'"
 fi
 
 for n in rel c2 srv2; do
@@ -186,6 +191,9 @@ for n in rel c2 srv2; do
 done
 [ "${LAB_FASTPATH:-auto}" = off ] ||
 	check "the relay's filter is gone with it" eval '! fpfilter rel'
+# The client's interface had no clsact qdisc: the one it made is gone with it.
+[ "${LAB_FASTPATH:-auto}" = off ] ||
+	check "c2's clsact qdisc, which it made, is gone with it" eval "! lab_exec c2 tc qdisc show dev eth0 | grep -q clsact"
 [ "${LAB_FASTPATH:-auto}" = off ] &&
 	check "shipwormd on hr stops cleanly, no sanitizer report" lab_stop_clean hr shipworm-hr
 lab_summary
