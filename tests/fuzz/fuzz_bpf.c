@@ -23,7 +23,10 @@
  *   port + the same IPv6 packet; and the core, given that packet as the TUN would, sends
  *   the same bytes to the same mapping;
  * - nothing else (TC_ACT_SHOT is for a helper failing halfway, which a test run never
- *   meets).
+ *   meets);
+ * - and, checked every 64 inputs, the peer map holds no peer the core does not trust at
+ *   that very mapping and through that very socket (the trust journal lost nothing the
+ *   kernel still acts on).
  * Leaving more to the daemon than the core would carry is allowed (the programs are
  * conservative); carrying what the core would not is the bug this target looks for.
  *
@@ -463,6 +466,32 @@ static bool as_socket_sees(const struct lane *l, size_t len, struct sw_endpoint 
 	return false;
 }
 
+/* Every entry of the programs' peer map is a peer the core trusts, at the entry's mapping,
+ * reached through the socket whose port the entry names (never the client's NAT probe
+ * socket): what the kernel carries, the core would. */
+static void check_mirror(struct lane *l)
+{
+	int fd = fastpath_peers_fd(l->fp);
+	struct in6_addr k, next;
+	const void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		struct fp_peer v;
+		if (bpf_map_lookup_elem(fd, &k, &v) < 0)
+			continue;
+		const struct peer *p = peer_find(l->role == FP_ROLE_CLIENT ? &l->cl.peers : &l->rl.peers, &k);
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &k, a, sizeof a);
+		MUST(p && p->trusted, "the kernel carries %s, which the core does not trust", a);
+		MUST(endpoint_eq(p->mapping, (struct sw_endpoint){ v.ip, v.port }),
+		     "the kernel has %s at another mapping than the core", a);
+		MUST(!(l->role == FP_ROLE_CLIENT && p->sock == 1) && v.sport == htons(sock_port(l, p->sock)),
+		     "the kernel reaches %s through another socket than the core (port %u, core socket %u)", a,
+		     ntohs(v.sport), p->sock);
+	}
+}
+
 static void step_in(struct lane *l, const uint8_t *d, size_t n)
 {
 	size_t len = inward(l, d, n);
@@ -576,10 +605,12 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static unsigned long inputs;
 	if (!ready)
 		setup();
 	if (size < 1)
 		return 0;
+	bool mirror = ++inputs % 64 == 0;
 	for (int i = 0; i < LANES; i++) {
 		cur = lanes[i].name;
 		if (lanes[i].osock || lanes[i].upnp)
@@ -588,6 +619,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			step_out(&lanes[i], data, size);
 		else
 			step_in(&lanes[i], data, size);
+		if (mirror)
+			check_mirror(&lanes[i]);
 	}
 	return 0;
 }
