@@ -11,7 +11,8 @@
  * lent that peer (RFC 6081 §5.4, X-38 (d)), a host relay with a second socket (one
  * behind a NAT, RFC 4380 §8.2) whose peer answered on that one, and a client behind a
  * single UPnP-enabled symmetric NAT whose symmetric peer it sends to at the mapping the
- * peer's address names (RFC 6081 §5.3.4, X-25, X-26).
+ * peer's address names (RFC 6081 §5.3.4, X-25, X-26), whose IGD mapping goes away and
+ * comes back every 512 inputs (X-26 then stops and starts again for the trusted peer).
  *
  * What must hold, whatever the packet:
  * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
@@ -88,7 +89,7 @@ struct lane {
 	struct sw_endpoint peer_map;
 	unsigned long n_in, n_decap, n_out, n_encap;
 	unsigned long n_decap_osock, n_encap_osock, restarts; /* on the other socket */
-	unsigned long n_encap_at_address;                     /* */
+	unsigned long n_encap_at_address, upnp_flips;         /* */
 };
 static struct lane lanes[LANES] = {
 	{ .name = "relay", .role = FP_ROLE_RELAY },
@@ -202,8 +203,10 @@ static void report(void)
 			fprintf(stderr, "fuzz_bpf: %-20s on socket %u: decapsulated %lu, encapsulated %lu; restarted %lu times\n",
 				lanes[i].name, lanes[i].osock, lanes[i].n_decap_osock, lanes[i].n_encap_osock, lanes[i].restarts);
 		else if (lanes[i].upnp)
-			fprintf(stderr, "fuzz_bpf: %-20s encapsulated %lu to the mapping the address names; restarted %lu times\n",
-				lanes[i].name, lanes[i].n_encap_at_address, lanes[i].restarts);
+			fprintf(stderr,
+				"fuzz_bpf: %-20s encapsulated %lu to the mapping the address names; UPnP mapping lost or found "
+				"%lu times; restarted %lu times\n",
+				lanes[i].name, lanes[i].n_encap_at_address, lanes[i].upnp_flips, lanes[i].restarts);
 }
 
 static struct in6_addr teredo(uint32_t ip, uint16_t port)
@@ -621,6 +624,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			step_in(&lanes[i], data, size);
 		if (mirror)
 			check_mirror(&lanes[i]);
+		if (lanes[i].upnp && inputs % 256 == 0) {
+			/* As the helper's answer would: the mapping lost, or found again. */
+			bool on = inputs % 512 == 0;
+			client_upnp(&lanes[i].cl, on ? htonl(0xcb007107) : 0, on ? htons(40000) : 0);
+			shell(&lanes[i], NULL, 0);
+			lanes[i].upnp_flips++;
+		}
 	}
 	return 0;
 }
