@@ -218,6 +218,22 @@ static struct in6_addr teredo(uint32_t ip, uint16_t port)
 	return a;
 }
 
+/* The host writes to the lane's peer (an echo request), which starts contact; the
+ * packet stays in static storage, since the core's actions may borrow from it. */
+static int host_writes(struct lane *l, uint64_t now, struct sw_action *acts)
+{
+	static uint8_t b[48];
+	memset(b, 0, sizeof b);
+	b[0] = 0x60;
+	b[5] = 8;
+	b[6] = 58;
+	b[7] = 64;
+	memcpy(b + 8, &l->here, 16);
+	memcpy(b + 24, &l->peer, 16);
+	b[40] = 128;
+	return client_tun(&l->cl, now, b, sizeof b, acts, 32);
+}
+
 /* RFC 6081 §5.4 as the core's unit test walks it (test_client.c,
  * rfc6081_s5_4_x35_x38_port_preserving_random_port): the host writes to a peer behind
  * 198.51.100.24, which lends the peer our random port (X-35); the peer's indirect
@@ -228,14 +244,8 @@ static void trust_on_random_port(struct lane *l, uint64_t now)
 	struct sw_action acts[32];
 	l->peer = teredo(0xc6336418, 40000);
 	l->peer_map = (struct sw_endpoint){ htonl(0xc6336418), htons(60000) };
-	uint8_t b[128] = { 0x60 }; /* an echo request to the peer, which starts contact */
-	b[5] = 8;
-	b[6] = 58;
-	b[7] = 64;
-	memcpy(b + 8, &l->here, 16);
-	memcpy(b + 24, &l->peer, 16);
-	b[40] = 128;
-	shell(l, acts, client_tun(&l->cl, now, b, 48, acts, 32));
+	shell(l, acts, host_writes(l, now, acts));
+	uint8_t b[128];
 	/* Its indirect bubble through our server: origin, bubble, nonce, random port. */
 	static const uint8_t nonce[8] = { 0xa, 0xb, 0xc, 0xd };
 	teredo_put_origin(b, (struct sw_endpoint){ htonl(0xc6336418), htons(41000) });
@@ -268,14 +278,7 @@ static void trust_symmetric_peer(struct lane *l, uint64_t now)
 	struct sw_endpoint named = { htonl(0xc6336419), htons(40002) };
 	l->peer = teredo(0xc6336419, 40002);
 	l->peer_map = (struct sw_endpoint){ htonl(0xc6336419), htons(61234) };
-	uint8_t b[128] = { 0x60 }; /* an echo request to the peer, which starts contact */
-	b[5] = 8;
-	b[6] = 58;
-	b[7] = 64;
-	memcpy(b + 8, &l->here, 16);
-	memcpy(b + 24, &l->peer, 16);
-	b[40] = 128;
-	int n = client_tun(&l->cl, now, b, 48, acts, 32);
+	int n = host_writes(l, now, acts);
 	struct teredo_trailers t = { 0 };
 	for (int i = 0; i < n; i++) {
 		struct teredo_pkt p;
