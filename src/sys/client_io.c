@@ -835,6 +835,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					io.upnp = -1;
 				}
 				client_upnp(&io.core, ur.ext_ip, ur.ext_port);
+				fp_sync(&io); /* X-26 may start or stop for trusted peers */
 				io.upnp_done = true;
 				memcpy(io.upnp_why, ur.why, sizeof io.upnp_why);
 				log_info("UPnP: %s", ur.why);
