@@ -496,9 +496,17 @@ static void forget_all_peers(struct client *c)
 	for (unsigned i = 0; i < c->cfg.random_ports; i++)
 		if (c->rport[i].peer != PEER_NONE)
 			rport_renew(c, i);
+	/* One reset for the kernel fast path rather than a record per trusted peer, which
+	 * could be more than the journal holds: a lost one would leave the kernel carrying
+	 * a peer the core forgot. */
+	struct trust_log *trust = c->peers.trust;
+	c->peers.trust = NULL;
 	for (uint32_t i = 0; i < c->peers.capacity; i++)
 		if (c->peers.peers[i].in_use)
 			peer_remove(&c->peers, &c->peers.peers[i]);
+	c->peers.trust = trust;
+	if (trust)
+		trust_log_reset(trust);
 	c->pending.n = 0;
 }
 

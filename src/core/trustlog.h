@@ -3,7 +3,9 @@
  * each trusted peer that leaves; the shell applies the records to the eBPF peer map
  * after every call into the core and empties the journal. Pure and fixed in size: a
  * journal that overflows counts what it lost (a lost record only means a peer takes
- * the daemon's path; the programs check freshness themselves). */
+ * the daemon's path; the programs check freshness themselves). A core that drops its
+ * whole table at once (a client's new mapping or network, C-26: more peers than the
+ * journal holds) records one reset instead: the shell empties the map first. */
 #ifndef SW_CORE_TRUSTLOG_H
 #define SW_CORE_TRUSTLOG_H
 
@@ -29,6 +31,7 @@ struct trust_event {
 struct trust_log {
 	struct trust_event ev[TRUST_LOG_MAX];
 	uint32_t n;
+	bool reset; /* empty the map before applying ev[] */
 	uint64_t lost;
 };
 
@@ -41,6 +44,19 @@ static inline void trust_log_put(struct trust_log *l, bool add, uint8_t sock, bo
 	}
 	l->ev[l->n++] = (struct trust_event){ .add = add, .sock = sock, .at_address = at_address, .addr = *addr,
 					      .mapping = mapping, .last_rx = last_rx };
+}
+
+/* Something for the shell to apply. */
+static inline bool trust_log_pending(const struct trust_log *l)
+{
+	return l->n || l->reset;
+}
+
+/* Every peer is gone: what was recorded before no longer matters. */
+static inline void trust_log_reset(struct trust_log *l)
+{
+	l->n = 0;
+	l->reset = true;
 }
 
 #endif

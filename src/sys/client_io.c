@@ -220,7 +220,7 @@ static void rport_open(struct client_io *io, unsigned i)
 /* Carry out n actions; UDP datagrams are only queued (flush() sends them). */
 static void fp_sync(struct client_io *io)
 {
-	if (io->fp && io->core.trust.n) {
+	if (io->fp && trust_log_pending(&io->core.trust)) {
 		/* By core socket: the Teredo socket, the NAT probe's (never trusted on), the
 		 * random ports of RFC 6081 §5.4, §5.5 as the core last heard them opened. */
 		uint16_t sports[CLIENT_SOCK_RANDOM + CLIENT_RANDOM_PORTS] = { io->core.cfg.local_port };

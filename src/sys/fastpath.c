@@ -259,8 +259,33 @@ void fastpath_set_locals(struct fastpath *fp, const struct in6_addr *a, unsigned
 	fp->nlocals = n;
 }
 
+/* Empty the peer map: keys are gathered a batch at a time along the map's own order
+ * (valid while nothing changes), deleted, and the walk starts again from the first. */
+static void clear_peers(struct fastpath *fp)
+{
+	static struct in6_addr keys[256];
+	for (;;) {
+		unsigned n = 0;
+		while (n < 256 && bpf_map_get_next_key(fp->peers_fd, n ? &keys[n - 1] : NULL, &keys[n]) == 0)
+			n++;
+		unsigned gone = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (bpf_map_delete_elem(fp->peers_fd, &keys[i]) == 0)
+				gone++;
+			else
+				fp->map_errors++;
+		}
+		if (n < 256 || gone < n)
+			return; /* all gone, or one that will not go: never loop on it */
+	}
+}
+
 void fastpath_apply(struct fastpath *fp, struct trust_log *log, const uint16_t *sports, unsigned nsports)
 {
+	if (log->reset) {
+		clear_peers(fp);
+		log->reset = false;
+	}
 	for (uint32_t i = 0; i < log->n; i++) {
 		const struct trust_event *e = &log->ev[i];
 		uint16_t sport = e->sock < nsports ? sports[e->sock] : 0;

@@ -80,7 +80,7 @@ static int fp_interface(const struct sw_config *cfg, uint32_t *addr, char *name)
 /* The trust journal into the kernel's map, after every call into the core. */
 static void fp_sync(struct relay_io *io)
 {
-	if (io->fp && io->core.trust.n)
+	if (io->fp && trust_log_pending(&io->core.trust))
 		fastpath_apply(io->fp, &io->core.trust, io->sports, (unsigned)io->nudp);
 }
 

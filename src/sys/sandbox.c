@@ -36,13 +36,15 @@ void sandbox_allow_bpf_maps(void)
 	bpf_maps = true;
 }
 
-/* Issue 10: the fast path's map updates and counter reads, and the programs' own
- * counts for the status (OBJ_GET_INFO_BY_FD on a descriptor the daemon holds), and
- * nothing else of bpf(): no program load, no attach, no new map (the daemon keeps CAP_BPF on 6.1, where every
+/* Issue 10: the fast path's map updates and counter reads, the walk of its peer map
+ * when a client's core forgets every peer at once, and the programs' own counts for the
+ * status (OBJ_GET_INFO_BY_FD on a descriptor the daemon holds), and nothing else of
+ * bpf(): no program load, no attach, no new map (the daemon keeps CAP_BPF on 6.1, where every
  * bpf() call needs it, so this filter is what stands between it and the rest). */
 static int allow_bpf_maps(scmp_filter_ctx f)
 {
-	static const int cmds[] = { BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, BPF_OBJ_GET_INFO_BY_FD };
+	static const int cmds[] = { BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY,
+				    BPF_OBJ_GET_INFO_BY_FD };
 	int nr = seccomp_syscall_resolve_name("bpf");
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cmds[i])) < 0)

@@ -106,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_check_actions(acts, n, st.pkt, len, &x->peers);
 	x->trust.n = 0; /* as the shell empties it */
+	x->trust.reset = false;
 	renew(x, acts, n);
 	return 0;
 }

@@ -102,6 +102,23 @@ fi
 lab_exec c2 ip route del default
 offline() { [ "$(st c2 state)" = offline-no-network ]; }
 check "without a route c2 is offline, waiting for a network" lab_wait 10 offline
+# Issue 10 with C-26: offline, the core has forgotten every peer, and the kernel's map
+# with it (one reset in the trust journal): the kernel carries nothing the core does
+# not know. The map is found through the ingress program's, as bpftool shows them.
+if [ "${LAB_FASTPATH:-auto}" != off ]; then
+	kmap_entries() { # NODE: entries in its fast path's peer map (-1: not found)
+		local m
+		for m in $(bpftool prog show id "$(st "$1" fastpath_in_prog_id)" --json |
+			sed -nE 's/.*"map_ids":\[([0-9,]*)\].*/\1/p' | tr , ' '); do
+			if bpftool map show id "$m" | grep -q ' name peers '; then
+				bpftool map dump id "$m" --json | grep -o '"key":\["0x' | wc -l # raw keys only
+				return
+			fi
+		done
+		echo -1
+	}
+	check_eq "... and its kernel map holds no peer" "$(kmap_entries c2)" 0
+fi
 rs=$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" rs_sent)
 sleep 3
 check_eq "... and sends no RS meanwhile" "$(lab_counter "$LAB_TMP/run/shipworm-c2.sock" rs_sent)" "$rs"

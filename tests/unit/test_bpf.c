@@ -523,6 +523,30 @@ static void trust_end_removes_the_entry(void **state)
 	passed_up_untouched(udp4(mapping, 3544, inner, il), FP_IN_NO_PEER);
 }
 
+/* C-26 (issue 10): a journal reset (the client's core forgot every peer at once) empties
+ * the map before the records after it apply: more entries than one batch of the walk,
+ * none left but the peer trusted after the reset. */
+static void journal_reset_empties_the_map(void **state)
+{
+	struct trust_log log = { .n = 0 };
+	for (unsigned i = 0; i < 600; i++) {
+		struct in6_addr a = teredo_of(SERVER, (struct sw_endpoint){ A4("203.0.113.9"), htons((uint16_t)(20000 + i)) }, 0);
+		trust_log_put(&log, true, 0, false, &a, mapping, boot_ms());
+	}
+	uint16_t sports[1] = { htons(3544) };
+	fastpath_apply(fp, &log, sports, 1);
+	trust_log_reset(&log);
+	struct in6_addr kept = teredo_of(SERVER, EP("203.0.113.10", 40000), 0);
+	trust_log_put(&log, true, 0, false, &kept, EP("203.0.113.10", 40000), boot_ms());
+	fastpath_apply(fp, &log, sports, 1);
+	assert_false(log.reset);
+	struct in6_addr k;
+	assert_int_equal(bpf_map_get_next_key(fastpath_peers_fd(fp), NULL, &k), 0);
+	assert_memory_equal(&k, &kept, 16);
+	assert_int_equal(bpf_map_get_next_key(fastpath_peers_fd(fp), &k, &k), -ENOENT);
+	passed_out_untouched(from_host(&native, &client, 8), FP_OUT_MISS); /* setup's peer too */
+}
+
 /* H-05, H-01: a host relay serves only the host's own addresses, both ways. */
 static void h05_host_relay_own_addresses_only(void **state)
 {
@@ -692,6 +716,7 @@ int main(void)
 		T(r05_stale_or_unknown_peer_to_the_daemon),
 		T(r03_sec11_sources_and_gso),
 		T(trust_end_removes_the_entry),
+		T(journal_reset_empties_the_map),
 		T(h05_host_relay_own_addresses_only),
 		T(udp_checksum_checked_as_the_socket_would),
 		T(tcp_checksum_partial_goes_to_the_tun),

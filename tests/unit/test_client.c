@@ -1955,9 +1955,44 @@ static void fast_path_trust_journal(void **state)
 	nacts = client_tick(&cl, now, acts, ACTS);
 	expect_rs(0, SERVER, nonce);
 	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40002), SERVER));
-	assert_int_equal(cl.trust.n, 1);
-	assert_false(cl.trust.ev[0].add);
-	assert_memory_equal(&cl.trust.ev[0].addr, &peer, 16);
+	assert_true(cl.trust.reset); /* the whole table went: one reset, no record each */
+	assert_int_equal(cl.trust.n, 0);
+	assert_int_equal(cl.trust.lost, 0);
+}
+
+/* Issue 10 with RFC 4380 §5.2.5 (C-26): a client trusting more peers than the journal
+ * holds forgets them all at once on a new mapping; one reset record has the shell empty
+ * the kernel's map, where a record per peer would have overflowed and left the kernel
+ * carrying peers the core no longer knows. */
+static void c26_forgetting_every_peer_resets_the_fast_path(void **state)
+{
+	client_free(&cl);
+	struct client_config c = { .server = A4(SERVER), .server2 = A4(SERVER2), .prefix = TEREDO_PREFIX_DEFAULT,
+				   .refresh_ms = 30000, .peer_capacity = 2 * TRUST_LOG_MAX, .queue_pool = 8,
+				   .queue_per_peer = 4 };
+	assert_int_equal(client_init(&cl, &c, fake_rng, NULL), 0);
+	struct sw_endpoint m = EP("203.0.113.7", 40000);
+	qualify(m, m);
+	client_fast_path(&cl);
+	struct in6_addr me = our_addr();
+	unsigned trusted = 0;
+	for (unsigned i = 0; i < TRUST_LOG_MAX + 100; i++) {
+		struct sw_endpoint pm = { A4("203.0.113.8"), htons((uint16_t)(10000 + i)) };
+		struct in6_addr peer = teredo_of("203.0.113.99", pm, 0);
+		udp_in(pm, make_bubble(buf, &peer, &me)); /* case 3 (C-35): trusted */
+		trusted += cl.trust.n;
+		cl.trust.n = 0; /* as the shell empties it after each call */
+	}
+	assert_int_equal(trusted, TRUST_LOG_MAX + 100);
+	uint8_t nonce[8];
+	now += 30000;
+	nacts = client_tick(&cl, now, acts, ACTS);
+	expect_rs(0, SERVER, nonce);
+	udp_in(EP(SERVER, 3544), make_ra(buf, nonce, EP("203.0.113.7", 40002), SERVER));
+	assert_true(cl.trust.reset);
+	assert_int_equal(cl.trust.n, 0);
+	assert_int_equal(cl.trust.lost, 0);
+	assert_int_equal(cl.peers.count, 0);
 }
 
 int main(void)
@@ -1982,6 +2017,7 @@ int main(void)
 		T(dormant_wake_to_a_new_mapping),
 		T(dormant_wake_server_silent),
 		T(fast_path_trust_journal),
+		T(c26_forgetting_every_peer_resets_the_fast_path),
 		T(rfc4380_s5_2_4_c45_bubbles_then_flush),
 		T(rfc4380_s5_2_6_c53_bubble_limits),
 		T(rfc4380_s5_2_9_c65_connectivity_test),
