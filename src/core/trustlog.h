@@ -2,10 +2,12 @@
  * peer table. The core records each peer that becomes trusted (or changes mapping) and
  * each trusted peer that leaves; the shell applies the records to the eBPF peer map
  * after every call into the core and empties the journal. Pure and fixed in size: a
- * journal that overflows counts what it lost (a lost record only means a peer takes
- * the daemon's path; the programs check freshness themselves). A core that drops its
- * whole table at once (a client's new mapping or network, C-26: more peers than the
- * journal holds) records one reset instead: the shell empties the map first. */
+ * journal that overflows counts what it lost. A lost addition only leaves a peer to the
+ * daemon's path, but a lost removal would leave the kernel an entry the core no longer
+ * trusts: so each call into the core records a bounded few (sweeps take at most a few
+ * hundred peers a tick), and a core that drops its whole table at once (a client's new
+ * mapping or network, C-26: more peers than the journal holds) records one reset
+ * instead, for which the shell empties the map first. */
 #ifndef SW_CORE_TRUSTLOG_H
 #define SW_CORE_TRUSTLOG_H
 
