@@ -1512,6 +1512,26 @@ static void rfc6081_s5_3_3_x22_x24_upnp_single_nat(void **state)
 	assert_false(cl.upnp_enabled);
 }
 
+/* The walk both X-26 tests take: qualified behind our single UPnP-enabled symmetric NAT
+ * (with the fast path's journal kept from then on if `fast_path`), the host writes to a
+ * peer whose address names 198.51.100.24:40000; its direct bubble with the nonce of our
+ * indirect one comes from :61234. The actions are those of that bubble. */
+static struct in6_addr upnp_symmetric_peer(bool fast_path)
+{
+	cl.cfg.upnp = true;
+	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
+	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
+	if (fast_path)
+		client_fast_path(&cl);
+	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", EP("198.51.100.24", 40000), 0);
+	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
+	uint8_t sent[4];
+	memcpy(sent, bubble_nonce(index_to(EP("198.51.100.12", 3544))), 4);
+	size_t len = make_bubble(buf, &peer, &me);
+	udp_in(EP("198.51.100.24", 61234), len + trailer_put_nonce(buf + len, sent));
+	return peer;
+}
+
 /* RFC 6081 §5.3.4 (X-25, X-26): behind a single UPnP-enabled symmetric NAT, a peer whose
  * direct bubble (with our nonce) comes from another mapping than its address names is a
  * Symmetric Peer: the answering bubble, the queued packet and later data go to the
@@ -1520,17 +1540,8 @@ static void rfc6081_s5_3_3_x22_x24_upnp_single_nat(void **state)
  * wrote from (rfc6081_s5_2_4_x15_symmetric_peer_proves_itself_with_nonce). */
 static void rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address(void **state)
 {
-	cl.cfg.upnp = true;
-	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
-	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
-	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234),
-			   psrv = EP("198.51.100.12", 3544);
-	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
-	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
-	uint8_t sent[4];
-	memcpy(sent, bubble_nonce(index_to(psrv)), 4);
-	size_t len = make_bubble(buf, &peer, &me);
-	udp_in(actual, len + trailer_put_nonce(buf + len, sent));
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234);
+	struct in6_addr peer = upnp_symmetric_peer(false), me = our_addr();
 	struct peer *p = peer_find(&cl.peers, &peer);
 	assert_true(p->trusted && p->symmetric_peer);        /* */
 	assert_int_equal(count_to(actual), 0);
@@ -1550,18 +1561,8 @@ static void rfc6081_s5_3_4_x25_x26_symmetric_peer_reached_at_its_address(void **
  * match what the core then does, and only then. */
 static void rfc6081_s5_3_4_x26_fast_path_sends_where_the_core_does(void **state)
 {
-	cl.cfg.upnp = true;
-	client_upnp(&cl, A4("203.0.113.7"), htons(40000));
-	qualify(EP("203.0.113.7", 40000), EP("203.0.113.7", 31234));
-	client_fast_path(&cl);
-	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234),
-			   psrv = EP("198.51.100.12", 3544);
-	struct in6_addr me = our_addr(), peer = teredo_of("198.51.100.12", embedded, 0);
-	nacts = client_tun(&cl, now, buf, make_echo(buf, sizeof buf, &me, &peer, 8), acts, ACTS);
-	uint8_t sent[4];
-	memcpy(sent, bubble_nonce(index_to(psrv)), 4);
-	size_t len = make_bubble(buf, &peer, &me);
-	udp_in(actual, len + trailer_put_nonce(buf + len, sent));
+	struct sw_endpoint embedded = EP("198.51.100.24", 40000), actual = EP("198.51.100.24", 61234);
+	struct in6_addr peer = upnp_symmetric_peer(true), me = our_addr();
 	assert_int_equal(cl.trust.n, 1);
 	assert_true(cl.trust.ev[0].add && cl.trust.ev[0].at_address && cl.trust.ev[0].sock == 0);
 	assert_true(endpoint_eq(cl.trust.ev[0].mapping, actual));
