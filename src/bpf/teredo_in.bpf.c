@@ -8,7 +8,7 @@
  * counters for that interface still apply. Everything else goes up to the daemon's
  * socket untouched: bubbles, packets with an authentication or origin header or a
  * trailer (RFC 6081), unknown peers, hop limit <= 1, IPv4 options and fragments,
- * coalesced GRO packets. Rules are mirrored from core/relay.c and core/client.c, never
+ * coalesced GRO packets. Rules are mirrored from core/relay.c and core/client_*.c, never
  * invented here.
  *
  * tc rather than XDP: XDP could only pass the packet up on the interface it came in by

@@ -48,7 +48,7 @@
 #define CLIENT_PEER_REFRESH_MS 30000  /* the Peer Refresh Timer */
 #define CLIENT_PEER_REFRESH_MAX 20    /* direct bubbles without data in between */
 #define CLIENT_REFRESH_MAX_MS 120000  /* C-60: the longest interval the procedure tries */
-#define CLIENT_FIRST_REFRESH_MS 5000  /* a new mapping's first refresh (client.c first_refresh) */
+#define CLIENT_FIRST_REFRESH_MS 5000  /* a new mapping's first refresh (client_qualify.c first_refresh) */
 
 /* Server candidates (issue 11): the addresses every ServerAddress resolves to, in order
  * of preference; each with its secondary address. */
@@ -80,7 +80,7 @@ enum client_state {
 const char *client_state_name(enum client_state s);
 
 /* The NAT in front of us in RFC 6081's terms (§3). Qualification tells symmetric from
- * the rest (C-17); the filtering probe (client.c, nat_probe_*) tells the rest apart. */
+ * the rest (C-17); the filtering probe (client_qualify.c, nat_probe_*) tells the rest apart. */
 enum client_nat {
 	NAT_UNKNOWN,
 	NAT_CONE_OR_RESTRICTED, /* not symmetric; the probe has not finished (or is off) */

@@ -353,7 +353,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_u64(o, "refresh_interval_ms", c->refresh_now_ms);
 	st_str(o, "refresh_interval_from", c->ri_found ? "discovered"
 				  : config_line(io->cfg, "RefreshInterval") ? "configuration" : "default");
-	/* By core/client.c's RI_ steps; its settling exchange is part of qualifying. */
+	/* By core/client_int.h's RI_ steps; its settling exchange is part of qualifying. */
 	static const char *const search[] = { "not-started", "qualifying", "waiting", "testing", "done", "qualifying" };
 	st_str(o, "refresh_search", !c->cfg.refresh_discovery || !c->cfg.nat_probe ? "off"
 				   : c->ri_step < 6 ? search[c->ri_step] : "?");
@@ -635,7 +635,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		struct in_addr ifa = { .s_addr = cfg->bind_address };
 		setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
 	}
-	/* The filtering probe's socket (core/client.c probe_step): a second mapping. */
+	/* The filtering probe's socket (core/client_qualify.c probe_step): a second mapping. */
 	io.probe = udp_open(cfg->bind_address, 0, 0);
 	if (io.probe < 0)
 		log_warn("NAT filtering probe off: cannot open a second UDP socket: %s", strerror(errno));

@@ -398,7 +398,7 @@ static void rfc6081_s5_4_random_port_peer_both_ways(void **state)
 
 /* RFC 6081 §5.3.4.3 (X-26) mirrored (client role): behind our single UPnP-enabled
  * symmetric NAT, what the host sends a symmetric peer goes to the mapping its address
- * names (client.c at_address), while the peer's data is taken from the mapping it writes
+ * names (client_symmetric.c cl_at_address), while the peer's data is taken from the mapping it writes
  * from and only there, as the core takes it. The flag costs the entry no room (1 M
  * peers in 256 MiB); the packet count beside it stops at its top instead of wrapping. */
 static void rfc6081_s5_3_4_x26_sent_to_the_mapping_its_address_names(void **state)
