@@ -5,6 +5,7 @@
 
 #include <linux/bpf.h>
 #include <linux/ip.h>
+#include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -44,6 +45,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } seen SEC(".maps");
+
+/* What a program returns for a packet it leaves alone (to the daemon, or not ours at
+ * all): "no verdict", so that the next filter on the hook decides as if this one were
+ * not there, and at the end of the hook the packet goes on as it came. TC_ACT_OK would
+ * end the hook's classification: a filter the operator had on the interface at a later
+ * priority (a policer, a drop rule, a counter) would never see a packet again. */
+#define TC_NEXT TC_ACT_UNSPEC
 
 /* IPv4 + UDP in front of a Teredo packet without headers. */
 #define OUTER_LEN (sizeof(struct iphdr) + sizeof(struct udphdr)) /* 28 */

@@ -61,12 +61,12 @@ int teredo_in(struct __sk_buff *skb)
 	__u32 zero = 0;
 	const struct fp_config *c = bpf_map_lookup_elem(&cfg, &zero);
 	if (!c || !c->role || skb->protocol != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
+		return TC_NEXT;
 	struct iphdr ip;
 	struct udphdr udp;
 	if (READ_HDR(skb, ETH_HLEN, &ip) < 0 || ip.protocol != IPPROTO_UDP ||
 	    READ_HDR(skb, ETH_HLEN + ip.ihl * 4, &udp) < 0 || (c->self_ip && ip.daddr != c->self_ip))
-		return TC_ACT_OK; /* not Teredo traffic of ours: not even counted */
+		return TC_NEXT; /* not Teredo traffic of ours: not even counted */
 	/* To our Teredo port: a datagram for the daemon's socket, counted from here on. To
 	 * another port: one of the host's other UDP traffic, passed uncounted, unless it
 	 * turns out below to come from a peer the core trusts on another of our sockets
@@ -102,7 +102,7 @@ int teredo_in(struct __sk_buff *skb)
 	if (!p || p->ip != ip.saddr || p->port != udp.source || !(ours || (p->sport && udp.dest == p->sport))) {
 		if (ours)
 			count(FP_IN_NO_PEER);
-		return TC_ACT_OK;
+		return TC_NEXT;
 	}
 	if (!dst_ok(c, ip6.daddr.in6_u.u6_addr8))
 		goto pass;
@@ -136,7 +136,7 @@ int teredo_in(struct __sk_buff *skb)
 pass:
 	if (ours)
 		count(FP_IN_PASS);
-	return TC_ACT_OK;
+	return TC_NEXT;
 }
 
 /* Run once by the loader through BPF_PROG_TEST_RUN on an Ethernet + IPv4 + UDP + IPv6

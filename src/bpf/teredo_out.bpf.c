@@ -91,7 +91,7 @@ int teredo_out(struct __sk_buff *skb)
 	__u32 zero = 0;
 	const struct fp_config *c = bpf_map_lookup_elem(&cfg, &zero);
 	if (!c || !c->role || !c->out_ifindex || skb->protocol != bpf_htons(ETH_P_IPV6))
-		return TC_ACT_OK;
+		return TC_NEXT;
 	__u32 off = c->tun_hlen & 0x3f;
 	struct ipv6hdr ip6;
 	if (READ_HDR(skb, off, &ip6) < 0 || ip6.version != 6)
@@ -112,12 +112,12 @@ int teredo_out(struct __sk_buff *skb)
 	struct fp_peer *p = bpf_map_lookup_elem(&peers, dst);
 	if (!p) {
 		count(FP_OUT_MISS);
-		return TC_ACT_OK;
+		return TC_NEXT;
 	}
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (now - p->last_rx >= FP_PEER_VALID_NS) {
 		count(FP_OUT_STALE); /* the daemon bubbles again */
-		return TC_ACT_OK;
+		return TC_NEXT;
 	}
 	__u32 to_ip = p->ip;
 	__u16 to_port = p->port;
@@ -159,7 +159,7 @@ int teredo_out(struct __sk_buff *skb)
 		} __attribute__((packed)) h = { eth, ip, udp };
 		if (bpf_skb_adjust_room(skb, OUTER_LEN, BPF_ADJ_ROOM_MAC, ENCAP_FLAGS) < 0) {
 			count(FP_OUT_ERR);
-			return TC_ACT_OK; /* refused before any change: the daemon has it */
+			return TC_NEXT; /* refused before any change: the daemon has it */
 		}
 		if ((!off && bpf_skb_change_head(skb, ETH_HLEN, 0) < 0) || bpf_skb_store_bytes(skb, 0, &h, sizeof h, 0) < 0) {
 			count(FP_OUT_ERR);
@@ -183,7 +183,7 @@ int teredo_out(struct __sk_buff *skb)
 		__builtin_memcpy(h.ip6_head, &ip6, sizeof h.ip6_head);
 		if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0) < 0) {
 			count(FP_OUT_ERR);
-			return TC_ACT_OK; /* unchanged: the daemon has it */
+			return TC_NEXT; /* unchanged: the daemon has it */
 		}
 		if (bpf_skb_change_head(skb, sizeof h - off, 0) < 0 || bpf_skb_store_bytes(skb, 0, &h, sizeof h, 0) < 0) {
 			count(FP_OUT_ERR);
@@ -203,7 +203,7 @@ int teredo_out(struct __sk_buff *skb)
 	return bpf_redirect_neigh(c->out_ifindex, 0, 0, 0);
 pass:
 	count(FP_OUT_PASS);
-	return TC_ACT_OK;
+	return TC_NEXT;
 }
 
 /* Run once by the loader through BPF_PROG_TEST_RUN on an Ethernet + IPv6 frame: 1 when

@@ -15,7 +15,8 @@
  * comes back every 512 inputs (X-26 then stops and starts again for the trusted peer).
  *
  * What must hold, whatever the packet:
- * - a packet a program leaves to the daemon (TC_ACT_OK) is untouched, byte for byte;
+ * - a packet a program leaves to the daemon (TC_ACT_UNSPEC: to the next filter, then on)
+ *   is untouched, byte for byte;
  * - a packet teredo_in decapsulates is a well-formed UDP datagram to our address and
  *   port, checksum right or none, carrying exactly one bare IPv6 packet, which comes out
  *   alone behind the frame's Ethernet header; and the core, given that datagram as the
@@ -506,7 +507,7 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 	uint64_t now = boot_ms();
 	uint32_t olen;
 	int r = run(l->in_fd, len, &olen);
-	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_in returned %d", r);
+	MUST(r == TC_ACT_UNSPEC || r == TC_ACT_REDIRECT, "teredo_in returned %d", r);
 	l->n_in++;
 	l->n_decap += r == TC_ACT_REDIRECT;
 	struct sw_endpoint src;
@@ -516,7 +517,7 @@ static void step_in(struct lane *l, const uint8_t *d, size_t n)
 	bool seen = as_socket_sees(l, len, &src, &pay, &plen, &sock);
 	struct sw_action acts[32];
 	int k = 0;
-	if (r == TC_ACT_OK) {
+	if (r == TC_ACT_UNSPEC) {
 		MUST(olen == len && !memcmp(out, pkt, len), "teredo_in changed a packet it passed on");
 		if (seen)
 			k = core_udp(l, now, sock, src, pay, plen, acts);
@@ -559,12 +560,12 @@ static void step_out(struct lane *l, const uint8_t *d, size_t n)
 	uint32_t olen;
 	size_t len = 14 + ilen;
 	int r = run(l->out_fd, len, &olen);
-	MUST(r == TC_ACT_OK || r == TC_ACT_REDIRECT, "teredo_out returned %d", r);
+	MUST(r == TC_ACT_UNSPEC || r == TC_ACT_REDIRECT, "teredo_out returned %d", r);
 	l->n_out++;
 	l->n_encap += r == TC_ACT_REDIRECT;
 	struct sw_action acts[32];
 	int k;
-	if (r == TC_ACT_OK) {
+	if (r == TC_ACT_UNSPEC) {
 		MUST(olen == len && !memcmp(out, pkt, len), "teredo_out changed a packet it passed on");
 		k = core_tun(l, now, pkt + 14, ilen, acts);
 		shell(l, acts, k);

@@ -32,6 +32,10 @@ lab_shipworm_server srv2 198.51.100.12
 if [ "${LAB_FASTPATH:-auto}" != off ]; then
 	lab_exec rel tc qdisc add dev eth0 clsact
 	lab_exec rel tc filter add dev eth0 ingress protocol all pref 21335 handle 0x5357 bpf bytecode '1,6 0 0 0,'
+	# ... and the operator's own filter, there before the daemon (the priority `tc filter
+	# add` gives the first filter on a hook), drops echo requests to the relay.
+	lab_exec rel tc filter add dev eth0 ingress protocol ip pref 49152 bpf da \
+		obj "$SHIPWORM_TOP/build/lab/op_drop_ping.bpf.o" sec tc
 fi
 check "shipwormd starts as a relay from a miredo.conf (RelayType cone)" lab_shipworm_relay rel
 [ "${LAB_FASTPATH:-auto}" != off ] && check "... with its fast path on, in place of the filter left under its handle" \
@@ -165,6 +169,13 @@ else
 	lab_sw hr status | grep fastpath | sed "s/^/#   /"
 	check "so did the host relay's" test "$(fp_total hr in_decapsulated)" -gt 1000 -a "$(fp_total hr out_encapsulated)" -gt 1000
 	check "its ingress program is on the relay's IPv4 interface" fpfilter rel
+	# What the program leaves alone goes on to the filters after it: the operator's,
+	# planted above, still drops the echo requests it is there for (before, the
+	# program's verdict ended the hook, and every later filter saw nothing).
+	check "the operator's own filter after it still sees what it leaves alone (drops echo requests to the relay)" \
+		eval '! lab_exec gen ping -n -c 2 -i 0.3 -W 1 -w 3 198.51.100.30 >/dev/null'
+	check "... while the fast path carries the Teredo traffic before it (the counts above)" \
+		eval "lab_exec rel tc filter show dev eth0 ingress | grep -q 'pref 49152 bpf.*op_drop_ping'"
 	# The status names the programs as tc shows them on each hook (for bpftool).
 	tcid() { lab_exec rel tc filter show dev "$1" "$2" | sed -nE 's/.* id ([0-9]+) .*/\1/p' | head -n 1; }
 	check_eq "the status gives the ids of the programs on both hooks" \
@@ -172,8 +183,8 @@ else
 	# Each program is attached for its own protocol only: native IPv6 arriving by the
 	# IPv4 interface never runs teredo_in (and the filter planted above is gone).
 	tcf() { lab_exec rel tc filter show dev "$1" "$2" | grep '^filter.* handle ' | cut -d' ' -f2-5 | paste -sd' '; }
-	check_eq "teredo_in is on the IPv4 interface for IPv4 only, in place of what was there" \
-		"$(tcf eth0 ingress)" "protocol ip pref 21335"
+	check_eq "teredo_in is on the IPv4 interface for IPv4 only, in place of what was there, before the operator's" \
+		"$(tcf eth0 ingress)" "protocol ip pref 21335 protocol ip pref 49152"
 	check_eq "teredo_out is on the Teredo interface for IPv6 only" "$(tcf teredo egress)" "protocol ipv6 pref 21335"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
 	# The clsact qdisc the host relay made goes too, unless the operator has put a
