@@ -31,6 +31,7 @@ struct fastpath {
 	struct teredo_out *out;
 	int in_ifindex, tun_ifindex;
 	bool in_hook_made; /* we created the clsact qdisc on the IPv4 interface */
+	struct nl *nl;     /* for the status: are the filters still there */
 	int peers_fd, cfg_fd, locals_fd, stats_fd;
 	struct ring_buffer *rb;
 	struct in6_addr locals[FP_LOCAL_MAX];
@@ -168,6 +169,7 @@ struct fastpath *fastpath_open(uint32_t peers_max, int in_ifindex, int tun_ifind
 	}
 	fp->in_ifindex = in_ifindex;
 	fp->tun_ifindex = tun_ifindex;
+	fp->nl = nl_open();
 	int r;
 	const char *step = "open";
 	fp->in = teredo_in__open();
@@ -451,5 +453,19 @@ void fastpath_close(struct fastpath *fp, int janitor)
 		ring_buffer__free(fp->rb);
 	teredo_out__destroy(fp->out);
 	teredo_in__destroy(fp->in);
+	nl_close(fp->nl);
 	free(fp);
+}
+
+/* Whether a program is still on its hook. Anyone with CAP_NET_ADMIN may take it off (a
+ * `tc qdisc del`, or a second daemon's filter under our handle and priority): then the
+ * daemon carries everything, and the status must not say otherwise. */
+bool fastpath_attached(const struct fastpath *fp, bool egress)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof info;
+	memset(&info, 0, sizeof info);
+	if (!fp->nl || bpf_obj_get_info_by_fd(fastpath_prog_fd(fp, egress), &info, &len) < 0)
+		return false;
+	return nl_tc_prog_on(fp->nl, egress ? fp->tun_ifindex : fp->in_ifindex, !egress, info.id) > 0;
 }

@@ -81,6 +81,7 @@ int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int i
  * and fast_path_gso. */
 struct status_out;
 void fastpath_status(struct status_out *o, const struct fastpath_start *s);
+bool fastpath_attached(const struct fastpath *fp, bool egress);
 /* The programs' counters summed over CPUs, map update failures and the core's lost
  * journal records, as the relay's and the client's status counters show them. */
 void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, uint64_t journal_lost);

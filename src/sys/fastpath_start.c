@@ -183,6 +183,9 @@ void fastpath_status(struct status_out *o, const struct fastpath_start *s)
 	if (!s->fp)
 		return;
 	st_bool(o, "fast_path_keeps_cap_bpf", s->cap_bpf);
+	/* Still on their hooks (someone may have taken them off). */
+	st_bool(o, "fast_path_in_attached", fastpath_attached(s->fp, false));
+	st_bool(o, "fast_path_out_attached", fastpath_attached(s->fp, true));
 	/* Whether the host's TCP super-packets take the kernel's path (teredo_out.bpf.c). */
 	st_bool(o, "fast_path_gso", fastpath_gso_encap(s->fp));
 	/* Whether the kernel decapsulates in one step (teredo_in.bpf.c). */

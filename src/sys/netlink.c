@@ -384,6 +384,37 @@ int nl_tc_filters(struct nl *n, int ifindex)
 	return count;
 }
 
+struct prog_on {
+	uint32_t id;
+	bool found;
+};
+
+static int prog_on_cb(const struct nlmsghdr *h, void *data)
+{
+	struct prog_on *q = data;
+	struct nlattr *a, *o;
+	if (h->nlmsg_type != RTM_NEWTFILTER)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, h, sizeof(struct tcmsg)) {
+		if (mnl_attr_get_type(a) != TCA_OPTIONS || mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+			continue;
+		mnl_attr_for_each_nested(o, a)
+			if (mnl_attr_get_type(o) == TCA_BPF_ID && mnl_attr_validate(o, MNL_TYPE_U32) == 0 &&
+			    mnl_attr_get_u32(o) == q->id)
+				q->found = true;
+	}
+	return MNL_CB_OK;
+}
+
+int nl_tc_prog_on(struct nl *n, int ifindex, bool ingress, uint32_t prog_id)
+{
+	struct prog_on q = { prog_id, false };
+	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+			   .tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) };
+	int r = dump(n, RTM_GETTFILTER, &t, sizeof t, prog_on_cb, &q);
+	return r < 0 ? r : q.found;
+}
+
 static int link_name_cb(const struct nlmsghdr *h, void *data)
 {
 	struct nlattr *a;

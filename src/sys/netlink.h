@@ -50,6 +50,9 @@ int nl_tc_bpf_attach(struct nl *n, int ifindex, bool ingress, uint32_t handle, u
 int nl_tc_bpf_detach(struct nl *n, int ifindex, bool ingress, uint32_t handle, uint16_t prio);
 /* How many tc filters the interface's clsact qdisc holds, both ways (or -errno). */
 int nl_tc_filters(struct nl *n, int ifindex);
+/* Whether a tc filter on the hook runs the program with this id: 1, 0 (or -errno: no
+ * clsact qdisc, for one). */
+int nl_tc_prog_on(struct nl *n, int ifindex, bool ingress, uint32_t prog_id);
 /* An interface's name by index (the sandbox refuses the ioctl if_indextoname uses). */
 int nl_link_name(struct nl *n, int ifindex, char name[16]);
 

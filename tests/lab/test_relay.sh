@@ -186,6 +186,13 @@ else
 	check_eq "teredo_in is on the IPv4 interface for IPv4 only, in place of what was there, before the operator's" \
 		"$(tcf eth0 ingress)" "protocol ip pref 21335 protocol ip pref 49152"
 	check_eq "teredo_out is on the Teredo interface for IPv6 only" "$(tcf teredo egress)" "protocol ipv6 pref 21335"
+	# The status says whether the programs are still on their hooks: anyone with
+	# CAP_NET_ADMIN may take them off, and then the daemon carries everything.
+	fpb() { lab_sw rel status --json | sed -nE "s/.*\"fast_path_$1_attached\":(true|false).*/\1/p"; }
+	check_eq "the status finds both programs on their hooks" "$(fpb in) $(fpb out)" "true true"
+	lab_exec rel tc filter del dev eth0 ingress pref 21335 handle 0x5357 bpf
+	check_eq "... and, the ingress filter taken off by hand, says so" "$(fpb in) $(fpb out)" "false true"
+	check "... while the daemon carries the clients' traffic in its place" lab_ping6 v6host "$a2"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
 	# The clsact qdisc the host relay made goes too, unless the operator has put a
 	# filter of their own on it meanwhile, which removing the qdisc would take with it.

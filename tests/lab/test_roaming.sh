@@ -96,6 +96,7 @@ if [ "${LAB_FASTPATH:-auto}" != off ]; then
 	}
 	check "... and decapsulates its relay's packets arriving there" lab_wait 10 decap_grew
 	check "... its filter is on eth1" sh -c "tc -n $(lab_ns c2) filter show dev eth1 ingress | grep -q teredo_in"
+	check "... where its status finds it" grep -q '"fast_path_in_attached":true' <<<"$(lab_sw c2 status --json)"
 fi
 
 # No IPv4 route: offline quietly (no RS into the void), back by itself.
