@@ -887,6 +887,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (now >= next_tick) {
 			execute(&io, client_tick(&io.core, now, io.acts, ACTS));
 			next_tick = now + TICK_MS;
+			fastpath_watch(&io.fps, now);
 			/* C-19: say once that the server asks for a key we do not have. */
 			if (io.core.stats.ra_new_key && !new_key_seen)
 				log_warn("the server asks for a new key (RA confirmation byte); secure qualification is not used, so nothing changes");

@@ -1,6 +1,7 @@
 #include "sys/fastpath.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,13 +460,19 @@ void fastpath_close(struct fastpath *fp, int janitor)
 
 /* Whether a program is still on its hook. Anyone with CAP_NET_ADMIN may take it off (a
  * `tc qdisc del`, or a second daemon's filter under our handle and priority): then the
- * daemon carries everything, and the status must not say otherwise. */
-bool fastpath_attached(const struct fastpath *fp, bool egress)
+ * daemon carries everything, and the status must not say otherwise. 1, 0, or -ENODEV
+ * when the interface itself is gone (a client's, which then follows its route to the
+ * next: a dump of a missing interface's filters finds none, as of one without them). */
+int fastpath_attached(const struct fastpath *fp, bool egress)
 {
 	struct bpf_prog_info info;
 	uint32_t len = sizeof info;
 	memset(&info, 0, sizeof info);
+	int ifindex = egress ? fp->tun_ifindex : fp->in_ifindex;
+	char name[IF_NAMESIZE];
 	if (!fp->nl || bpf_obj_get_info_by_fd(fastpath_prog_fd(fp, egress), &info, &len) < 0)
-		return false;
-	return nl_tc_prog_on(fp->nl, egress ? fp->tun_ifindex : fp->in_ifindex, !egress, info.id) > 0;
+		return 0;
+	if (nl_tc_prog_on(fp->nl, ifindex, !egress, info.id) > 0)
+		return 1;
+	return nl_link_name(fp->nl, ifindex, name) == -ENODEV ? -ENODEV : 0;
 }

@@ -68,6 +68,8 @@ struct fastpath_start {
 	int janitor;         /* its end of the janitor's socketpair, or -1 */
 	bool cap_bpf;        /* keep CAP_BPF after the drop (kernels before 6.5) */
 	char why[160];       /* for the status: "on (...)" or "off (why)" */
+	bool gone[2];        /* a program found off its hook (ingress, egress): said once */
+	uint64_t next_watch; /* ms */
 };
 /* FastPath `mode` (FASTPATH_CFG_*): load and attach the programs (ingress on in_ifindex,
  * named in_name; egress on the Teredo interface), configure them with c, fork the
@@ -81,7 +83,10 @@ int fastpath_start(struct fastpath_start *s, uint8_t mode, uint32_t peers, int i
  * and fast_path_gso. */
 struct status_out;
 void fastpath_status(struct status_out *o, const struct fastpath_start *s);
-bool fastpath_attached(const struct fastpath *fp, bool egress);
+int fastpath_attached(const struct fastpath *fp, bool egress);
+/* From the daemon's timer: every few seconds, whether the programs are still on their
+ * hooks; a warning in the log when one has been taken off, a line when it is back. */
+void fastpath_watch(struct fastpath_start *s, uint64_t now_ms);
 /* The programs' counters summed over CPUs, map update failures and the core's lost
  * journal records, as the relay's and the client's status counters show them. */
 void fastpath_status_counters(struct status_out *o, const struct fastpath *fp, uint64_t journal_lost);

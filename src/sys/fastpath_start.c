@@ -177,6 +177,31 @@ int fastpath_srv_start(struct fastpath_srv_start *s, uint8_t mode, const struct 
 	return 0;
 }
 
+#define FASTPATH_WATCH_MS 10000
+
+void fastpath_watch(struct fastpath_start *s, uint64_t now_ms)
+{
+	if (!s->fp || now_ms < s->next_watch)
+		return;
+	s->next_watch = now_ms + FASTPATH_WATCH_MS;
+	int in_ifindex;
+	bool made;
+	fastpath_ingress(s->fp, &in_ifindex, &made);
+	for (int egress = 0; egress < 2; egress++) {
+		int on = !egress && !in_ifindex ? -ENODEV : fastpath_attached(s->fp, egress);
+		if (on < 0)
+			continue; /* no interface to be on (a client between networks) */
+		bool gone = !on;
+		if (gone && !s->gone[egress])
+			log_warn("fast path: its %s program is no longer on its hook (taken off by something else); the "
+				 "daemon carries that traffic alone until it restarts",
+				 egress ? "egress (teredo_out)" : "ingress (teredo_in)");
+		else if (!gone && s->gone[egress])
+			log_info("fast path: its %s program is on its hook again", egress ? "egress" : "ingress");
+		s->gone[egress] = gone;
+	}
+}
+
 void fastpath_status(struct status_out *o, const struct fastpath_start *s)
 {
 	st_str(o, "fast_path", s->why);
@@ -184,8 +209,8 @@ void fastpath_status(struct status_out *o, const struct fastpath_start *s)
 		return;
 	st_bool(o, "fast_path_keeps_cap_bpf", s->cap_bpf);
 	/* Still on their hooks (someone may have taken them off). */
-	st_bool(o, "fast_path_in_attached", fastpath_attached(s->fp, false));
-	st_bool(o, "fast_path_out_attached", fastpath_attached(s->fp, true));
+	st_bool(o, "fast_path_in_attached", fastpath_attached(s->fp, false) > 0);
+	st_bool(o, "fast_path_out_attached", fastpath_attached(s->fp, true) > 0);
 	/* Whether the host's TCP super-packets take the kernel's path (teredo_out.bpf.c). */
 	st_bool(o, "fast_path_gso", fastpath_gso_encap(s->fp));
 	/* Whether the kernel decapsulates in one step (teredo_in.bpf.c). */

@@ -401,6 +401,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			execute(&io, io.udp_acts, relay_tick(&io.core, now, io.udp_acts, UDP_ACTS));
 			flush(&io);
 			next_tick = now + TICK_MS;
+			fastpath_watch(&io.fps, now);
 		}
 		if (host && now >= next_local) {
 			refresh_local(&io);

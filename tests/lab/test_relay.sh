@@ -193,6 +193,8 @@ else
 	lab_exec rel tc filter del dev eth0 ingress pref 21335 handle 0x5357 bpf
 	check_eq "... and, the ingress filter taken off by hand, says so" "$(fpb in) $(fpb out)" "false true"
 	check "... while the daemon carries the clients' traffic in its place" lab_ping6 v6host "$a2"
+	check "... and its log says so once, within its 10 s watch" \
+		lab_wait 15 eval "[ \"\$(grep -c 'ingress (teredo_in) program is no longer on its hook' '$LAB_TMP/shipworm-rel.log')\" = 1 ]"
 	# A crash leaves no program behind: the janitor detaches it (6.1 has no tc link).
 	# The clsact qdisc the host relay made goes too, unless the operator has put a
 	# filter of their own on it meanwhile, which removing the qdisc would take with it.

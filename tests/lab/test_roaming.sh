@@ -194,6 +194,9 @@ check_eq "... one wake-up, one RS more, nothing lost" \
 	"1 $((rs + 1)) 0"
 check "c6 stops cleanly" lab_stop_clean c6 shipworm-c6
 check "c1 stops cleanly" lab_stop_clean c1 shipworm-c1
+[ "${LAB_FASTPATH:-auto}" != off ] &&
+	check "c2's fast path raised no alarm while it moved (its filter left with its old interface)" \
+		eval "! grep 'no longer on its hook' '$LAB_TMP/shipworm-c2.log'"
 check "c2 stops cleanly" lab_stop_clean c2 shipworm-c2
 [ "${LAB_FASTPATH:-auto}" != off ] &&
 	check "... and its janitor took the moved filter off eth1" lab_wait 5 sh -c "! tc -n $(lab_ns c2) filter show dev eth1 ingress | grep -q teredo_in"
