@@ -32,7 +32,7 @@ struct fastpath {
 	struct teredo_out *out;
 	int in_ifindex, tun_ifindex;
 	bool in_hook_made; /* we created the clsact qdisc on the IPv4 interface */
-	struct nl *nl;     /* for the status: are the filters still there */
+	struct nl *nl;     /* for the status and the watch: are the filters still there */
 	int peers_fd, cfg_fd, locals_fd, stats_fd;
 	struct ring_buffer *rb;
 	struct in6_addr locals[FP_LOCAL_MAX];
