@@ -153,12 +153,13 @@ build/lab/flood: tests/lab/flood.c $(WIRE_SRCS) $(HDRS)
 	@mkdir -p build/lab
 	$(CC) $(ALLCFLAGS) -o $@ tests/lab/flood.c $(WIRE_SRCS)
 
-# An operator's own tc filter, which the fast path must leave to see what it does not take.
-build/lab/op_drop_ping.bpf.o: tests/lab/op_drop_ping.bpf.c
+# An operator's own tc filter and XDP program, which the fast path must leave working.
+build/lab/%.bpf.o: tests/lab/%.bpf.c
 	@mkdir -p build/lab
 	$(CLANG) $(filter-out -Isrc,$(BPF_CFLAGS)) -c $< -o $@
 
-LAB_BINS := build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build/lab/flood build/lab/op_drop_ping.bpf.o
+LAB_BINS := build/san/shipwormd build/san/shipworm build/shipwormd build/shipworm build/lab/flood \
+	build/lab/op_drop_ping.bpf.o build/lab/op_xdp_pass.bpf.o
 
 lab: $(LAB_BINS)
 	@mkdir -p build

@@ -97,6 +97,11 @@ struct fastpath_srv *fastpath_srv_open(int ifindex, const char **mode_out, char 
 		fs->link = bpf_link_create(bpf_program__fd(fs->skel->progs.teredo_srv), ifindex, BPF_XDP, &o);
 		if (fs->link < 0) {
 			r = -errno;
+			/* An interface runs one XDP program (EBUSY in the same mode, EEXIST in the
+			 * other): the operator's own (a DDoS filter, say) stays, and the daemon
+			 * answers behind it. */
+			if (r == -EBUSY || r == -EEXIST)
+				step = "attach XDP to the interface: it has an XDP program already";
 			goto fail;
 		}
 		if (mode_out)

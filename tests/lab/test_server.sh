@@ -107,6 +107,26 @@ if [ "$impl" = shipworm ]; then
 		kill -KILL $(lab_pids srv shipwormd)
 		lab_wait 10 lab_no_proc srv shipwormd
 		check "after SIGKILL no XDP program is left on the interface" lab_wait 5 sh -c "! ip -n $(lab_ns srv) link show dev eth0 | grep -q xdp"
+		# The operator's own XDP program (a DDoS filter in front of the server, say) is
+		# there first: an interface runs one, so the server's stays off and says why,
+		# leaves the operator's in place, and answers from its socket behind it.
+		lab_exec srv ip link set dev eth0 xdpgeneric obj "$SHIPWORM_TOP/build/lab/op_xdp_pass.bpf.o" sec xdp
+		xdpid() { ip -n "$(lab_ns srv)" link show dev eth0 | sed -nE 's/.*prog\/xdp id ([0-9]+).*/\1/p'; }
+		op=$(xdpid)
+		rm -f "$sock" # the killed daemon's: wait for the new one's
+		lab_shipworm_server srv 198.51.100.10
+		check "with the operator's XDP program on its interface, the server's fast path is off and says why" \
+			grep -q '"fast_path":"off (cannot attach XDP to the interface: it has an XDP program already' \
+			<<<"$("$SHIPWORM" -s "$sock" status --json)"
+		lab_kill_wait c1 miredo
+		lab_miredo_client c1 198.51.100.10
+		check "... a client qualifies again, the daemon answering behind the operator's program" \
+			lab_wait 20 lab_has_teredo_addr c1
+		check "... from its socket ($(lab_counter "$sock" rs_answered) RSs answered)" \
+			test "$(lab_counter "$sock" rs_answered)" -ge 1
+		check "shipwormd stops cleanly, no sanitizer report" lab_stop_clean srv shipworm-server-srv
+		check_eq "... leaving the operator's XDP program in place" "$(xdpid)" "$op"
+		lab_exec srv ip link set dev eth0 xdpgeneric off
 	fi
 fi
 lab_summary
