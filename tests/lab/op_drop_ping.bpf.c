@@ -8,6 +8,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 
 #define SEC(name) __attribute__((section(name), used))
 
@@ -17,7 +18,7 @@ int op_drop_ping(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end || eth->h_proto != __builtin_bswap16(ETH_P_IP) || ip->protocol != IPPROTO_ICMP ||
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->protocol != IPPROTO_ICMP ||
 	    ip->ihl != 5)
 		return TC_ACT_UNSPEC;
 	__u8 *type = (void *)(ip + 1); /* the ICMP type: 8, an echo request */
