@@ -318,10 +318,13 @@ lab_down() {
 	for n in "${LAB_NODES[@]}"; do
 		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 	done
-	sleep 0.3
+	# Until every process in the lab has exited (a daemon waits for its janitor to take
+	# its filter off), 3 s at most; then SIGKILL what is left, and wait for that too.
+	lab_wait 3 lab_empty
 	for n in "${LAB_NODES[@]}"; do
 		for pid in $(ip netns pids "$(lab_ns "$n")" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
 	done
+	lab_wait 3 lab_empty
 	for n in "${LAB_NODES[@]}"; do ip netns del "$(lab_ns "$n")" 2>/dev/null; done
 	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
 		if [ $rc -ne 0 ] && [ -z "${LAB_KEEP_LOGS:-}" ]; then
@@ -334,6 +337,14 @@ lab_down() {
 		rm -rf "$LAB_TMP"
 	fi
 	exit $rc
+}
+
+# lab_empty: no process is left in any of the lab's namespaces.
+lab_empty() {
+	local n
+	for n in "${LAB_NODES[@]}"; do
+		[ -z "$(ip netns pids "$(lab_ns "$n")" 2>/dev/null)" ] || return 1
+	done
 }
 
 # lab_no_proc NODE COMM: no process of that name is left in NODE.
