@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,9 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	int sfd = daemon_signalfd();
+	/* The fast path's janitor ends just before the daemon does: reaped by the kernel,
+	 * not left a zombie for init to find. */
+	signal(SIGCHLD, SIG_IGN);
 	if (udp_rx_init(&io.rx) < 0 || sfd < 0 || relay_init(&io.core, &rc, daemon_random, NULL) < 0) {
 		log_err("out of memory");
 		return 1;
