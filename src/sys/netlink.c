@@ -371,13 +371,19 @@ static int count_filters_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_OK;
 }
 
+/* Every filter on one direction of the interface's clsact qdisc, to cb. */
+static int dump_filters(struct nl *n, int ifindex, bool ingress, mnl_cb_t cb, void *data)
+{
+	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+			   .tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) };
+	return dump(n, RTM_GETTFILTER, &t, sizeof t, cb, data);
+}
+
 int nl_tc_filters(struct nl *n, int ifindex)
 {
 	int count = 0;
 	for (int ingress = 0; ingress < 2; ingress++) {
-		struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
-				   .tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) };
-		int r = dump(n, RTM_GETTFILTER, &t, sizeof t, count_filters_cb, &count);
+		int r = dump_filters(n, ifindex, ingress, count_filters_cb, &count);
 		if (r < 0)
 			return r;
 	}
@@ -409,9 +415,7 @@ static int prog_on_cb(const struct nlmsghdr *h, void *data)
 int nl_tc_prog_on(struct nl *n, int ifindex, bool ingress, uint32_t prog_id)
 {
 	struct prog_on q = { prog_id, false };
-	struct tcmsg t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
-			   .tcm_parent = TC_H_MAKE(TC_H_CLSACT, ingress ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) };
-	int r = dump(n, RTM_GETTFILTER, &t, sizeof t, prog_on_cb, &q);
+	int r = dump_filters(n, ifindex, ingress, prog_on_cb, &q);
 	return r < 0 ? r : q.found;
 }
 
