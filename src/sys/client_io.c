@@ -202,7 +202,7 @@ static void rport_open(struct client_io *io, unsigned i)
 		io->rport[i] = -1;
 	}
 	io->rtx[i].n = 0;
-	int fd = udp_open(io->cfg->bind_address, 0, 0);
+	int fd = udp_open(io->cfg->bind_address, 0, false);
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof sa;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_RPORT + i };
@@ -621,9 +621,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	snprintf(io.dns_why, sizeof io.dns_why, "%s", rr.why);
 	cc.server = rr.s[0].primary;
 	cc.server2 = rr.s[0].secondary;
-	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
+	/* Shared: with BindPort 3544, the discovery socket (224.0.0.253:3544) binds the
+	 * port too. */
+	io.udp = udp_open(cfg->bind_address, htons(cfg->bind_port), true);
 	if (io.udp < 0) {
-		log_err("cannot open the UDP socket (BindAddress/BindPort): %s", strerror(errno));
+		log_err("cannot open the UDP socket (BindAddress/BindPort): %s%s", strerror(errno), udp_in_use(errno));
 		return 1;
 	}
 	/* Discovery bubbles leave the service port (P-23) for the link only (C-67: TTL 1),
@@ -636,7 +638,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		setsockopt(io.udp, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
 	}
 	/* The filtering probe's socket (core/client_qualify.c probe_step): a second mapping. */
-	io.probe = udp_open(cfg->bind_address, 0, 0);
+	io.probe = udp_open(cfg->bind_address, 0, false);
 	if (io.probe < 0)
 		log_warn("NAT filtering probe off: cannot open a second UDP socket: %s", strerror(errno));
 	cc.nat_probe = io.probe >= 0;

@@ -255,15 +255,16 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 					     : host ? 1024 : 16384,
 		.queue_per_peer = 16,
 	};
-	io.udp[0] = udp_open(cfg->bind_address, htons(cfg->bind_port), 0);
+	io.udp[0] = udp_open(cfg->bind_address, htons(cfg->bind_port), false);
 	if (io.udp[0] < 0) {
-		log_err("cannot bind UDP port %u (BindAddress/BindPort): %s", cfg->bind_port, strerror(errno));
+		log_err("cannot bind UDP port %u (BindAddress/BindPort): %s%s", cfg->bind_port, strerror(errno),
+			udp_in_use(errno));
 		return 1;
 	}
 	io.nudp = 1;
 	if (host) {
 		/* A second mapping for the other order of bubbles (core/relay.c bubble_peer). */
-		io.udp[1] = udp_open(cfg->bind_address, 0, 0);
+		io.udp[1] = udp_open(cfg->bind_address, 0, false);
 		struct sockaddr_in sa;
 		socklen_t sl = sizeof sa;
 		if (io.udp[1] < 0 || getsockname(io.udp[1], (struct sockaddr *)&sa, &sl) < 0) {

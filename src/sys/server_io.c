@@ -131,15 +131,16 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	inet_ntop(AF_INET, &cfg->server_bind, a1, sizeof a1);
 	inet_ntop(AF_INET, &cfg->server_bind2, a2, sizeof a2);
 
-	io.udp[0] = udp_open(cfg->server_bind, htons(TEREDO_PORT), 0);
+	io.udp[0] = udp_open(cfg->server_bind, htons(TEREDO_PORT), false);
 	if (io.udp[0] < 0) {
-		log_err("cannot bind UDP %s:%d (ServerBindAddress): %s", a1, TEREDO_PORT, strerror(errno));
+		log_err("cannot bind UDP %s:%d (ServerBindAddress): %s%s", a1, TEREDO_PORT, strerror(errno),
+			udp_in_use(errno));
 		return 1;
 	}
-	io.udp[1] = udp_open(cfg->server_bind2, htons(TEREDO_PORT), 0);
+	io.udp[1] = udp_open(cfg->server_bind2, htons(TEREDO_PORT), false);
 	if (io.udp[1] < 0) {
 		log_err("cannot bind UDP %s:%d (the secondary address: ServerBindAddress2, "
-			"by default ServerBindAddress + 1): %s", a2, TEREDO_PORT, strerror(errno));
+			"by default ServerBindAddress + 1): %s%s", a2, TEREDO_PORT, strerror(errno), udp_in_use(errno));
 		return 1;
 	}
 	io.raw6 = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);

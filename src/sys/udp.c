@@ -10,7 +10,7 @@
 
 #include "sys/status_fmt.h"
 
-int udp_open(uint32_t ip, uint16_t port, int reuseport)
+int udp_open(uint32_t ip, uint16_t port, bool shared)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
 	if (fd < 0)
@@ -20,11 +20,13 @@ int udp_open(uint32_t ip, uint16_t port, int reuseport)
 	 * SO_REUSEADDR sockets hold as free and may hand it out again: a client's NAT probe
 	 * or random-port socket then shared its Teredo socket's port and took the RAs meant
 	 * for it, and the client never qualified (seen twice in the lab, test_hostnat and
-	 * interop, once in some hundred client starts). */
-	if (port)
+	 * interop, once in some hundred client starts). And only where sharing is meant: a
+	 * server's or relay's port held by two sockets splits its traffic between them
+	 * (a relay with the default port on a server's host bound 0.0.0.0:3544 beside the
+	 * server's 198.51.100.10:3544, sent from the server's address and never heard the
+	 * answers): one of them must fail to start instead. */
+	if (port && shared)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (reuseport)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu) < 0)
 		goto fail;
 	/* Larger buffers absorb bursts; failure only costs throughput. */
@@ -39,6 +41,13 @@ fail:;
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+const char *udp_in_use(int err)
+{
+	return err == EADDRINUSE ? " (another daemon on this host holds that port: a Teredo server, relay or "
+				   "client, shipworm's or Miredo's? Give each its own BindAddress or BindPort)"
+				 : "";
 }
 
 int udp_rx_init(struct udp_rx *rx)

@@ -16,8 +16,13 @@
 
 /* Open a non-blocking UDP socket bound to ip:port (network byte order; 0 = any).
  * Sets IP_MTU_DISCOVER to "don't" (RFC 4380 §5.1.2, P-17: no DF on the outer header)
- * and never SO_BROADCAST (P-08). Returns the fd or -1 with errno set. */
-int udp_open(uint32_t ip, uint16_t port, int reuseport);
+ * and never SO_BROADCAST (P-08). shared (a fixed port only): SO_REUSEADDR, so that
+ * another socket with it may bind the same port too. Returns the fd or -1 with errno
+ * set. */
+int udp_open(uint32_t ip, uint16_t port, bool shared);
+
+/* After udp_open failed with err: what an operator should know, or "". */
+const char *udp_in_use(int err);
 
 /* A receive batch: buffers and message headers reused across calls.
  *

@@ -32,9 +32,9 @@ static uint16_t port_of(int fd)
 
 static int setup(void **state)
 {
-	tx_fd = udp_open(LOOPBACK, 0, 0);
-	rx_a = udp_open(LOOPBACK, 0, 0);
-	rx_b = udp_open(LOOPBACK, 0, 0);
+	tx_fd = udp_open(LOOPBACK, 0, false);
+	rx_a = udp_open(LOOPBACK, 0, false);
+	rx_b = udp_open(LOOPBACK, 0, false);
 	if (tx_fd < 0 || rx_a < 0 || rx_b < 0)
 		return -1;
 	port_a = port_of(rx_a);
@@ -212,7 +212,7 @@ static void kernel_chosen_ports_are_never_shared(void **state)
 	memset(seen, 0, sizeof seen);
 	int shared = 0, n = 0;
 	for (; n < N; n++) {
-		fds[n] = udp_open(LOOPBACK, 0, 0);
+		fds[n] = udp_open(LOOPBACK, 0, false);
 		if (fds[n] < 0)
 			break; /* out of descriptors: test with what we have */
 		uint16_t p = ntohs(port_of(fds[n]));
