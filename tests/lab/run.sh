@@ -53,6 +53,8 @@ queue=(
 	"SHIPWORMD=$prod/shipwormd LAB_FASTPATH=off -- test_server.sh shipworm"
 	"-- test_server.sh miredo"
 	"-- test_cli.sh"
+	"-- test_onehost.sh"
+	"full LAB_FASTPATH=off -- test_onehost.sh"
 	# Hostile traffic (issue 5): the spoofed flood against the production build.
 	"alone -- test_flood.sh"
 	"full alone LAB_FASTPATH=off -- test_flood.sh"
