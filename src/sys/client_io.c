@@ -405,7 +405,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.tun = tun_open(cfg->ifname, cfg->tun_offload, &io.ifindex, &io.tunrx);
 	tun_tx_init(&io.tuntx, &io.tunrx, cfg->tun_offload);
 	if (io.tun < 0) {
-		log_err("cannot create tunnel interface %s: %s", cfg->ifname, strerror(errno));
+		log_err("cannot create tunnel interface %s: %s%s", cfg->ifname, strerror(errno), tun_in_use(errno));
 		return 1;
 	}
 	io.nl = nl_open();

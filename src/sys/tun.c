@@ -59,6 +59,14 @@ int tun_open(const char *name, bool offload, int *ifindex, struct tun_rx *rx)
 	return fd;
 }
 
+const char *tun_in_use(int err)
+{
+	/* TUNSETIFF on a TUN interface another process has attached. */
+	return err == EBUSY ? " (another daemon on this host, shipworm's or Miredo's, has an interface by that "
+			      "name: give each its own InterfaceName)"
+			    : "";
+}
+
 int tun_write(int fd, const struct tun_rx *rx, const struct iovec *v, int n)
 {
 	static const uint8_t none[VNET_HDR_LEN]; /* flags 0, GSO_NONE */

@@ -37,6 +37,8 @@ struct tun_rx {
 /* Create or attach to `name`, with offloads if `offload` and the kernel takes them
  * (rx->vnet, rx->offload say what it got); returns the non-blocking fd and sets *ifindex. */
 int tun_open(const char *name, bool offload, int *ifindex, struct tun_rx *rx);
+/* After tun_open failed with err: what an operator should know, or "". */
+const char *tun_in_use(int err);
 
 /* Write one packet in n pieces (n <= 3), behind a "no offload" virtio_net_hdr if the fd
  * has one. */

@@ -49,6 +49,11 @@ check_eq "a relay on the server's port refuses to start" "$?" 1
 check "... saying another daemon holds the port" grep -q 'cannot bind UDP port 3544 (BindAddress/BindPort): Address already in use (another daemon on this host holds that port' "$LAB_TMP/clash.log"
 check "... leaving no tunnel interface and no filter" sh -c "! ip -n $(lab_ns srv) link show dev teredo 2>/dev/null && ! tc -n $(lab_ns srv) filter show dev eth0 ingress | grep -q ."
 check "a relay starts beside it on the same host and address, on its own port" start_relay
+# A second relay on a port of its own but the first one's interface name is refused too.
+printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3546\n' >"$LAB_TMP/clash2.conf"
+lab_exec srv timeout 10 "$SHIPWORMD" -f -c "$LAB_TMP/clash2.conf" -s "$LAB_TMP/run/clash2.sock" >"$LAB_TMP/clash2.log" 2>&1
+check_eq "a second relay on the first one's interface name refuses to start" "$?" 1
+check "... saying another daemon has that interface" grep -q 'cannot create tunnel interface teredo: Device or resource busy (another daemon on this host' "$LAB_TMP/clash2.log"
 lab_shipworm_client c1 198.51.100.10
 lab_miredo_client c2 198.51.100.10
 
