@@ -7,7 +7,7 @@
 #   make bench      side-by-side measurements against Miredo
 #   make interop    the NAT matrix against Miredo (writes docs/interop.md)
 #   make lab-full   the lab with every scenario also with FastPath off, two tests at a time
-#   make lab-6.1    the server, client and relay scenarios on Debian 12's kernel, in a VM
+#   make lab-6.1    the server, client and relay scenarios (and two on one host) on Debian 12's kernel, in a VM
 #   make demo       the live demo in a namespace lab
 #   make install    binaries, man pages, systemd units (PREFIX, DESTDIR)
 #   make deb        the Debian package (build/shipworm_VERSION_ARCH.deb), lintian-checked

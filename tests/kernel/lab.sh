@@ -1,10 +1,11 @@
 #!/bin/bash
 # In the virtual machine of tests/kernel/run.sh: the lab's server, client and relay
-# scenarios with the kernel fast path on (FastPath auto, which the status must show on),
-# on Debian 12's kernel. About 6 minutes under emulation; make lab-6.1 runs it.
+# scenarios, and a server and a relay on one host, with the kernel fast path on
+# (FastPath auto, which the status must show on), on Debian 12's kernel. About 7
+# minutes under emulation; make lab-6.1 runs it.
 set -u
 p=0 f=0
-for t in "test_server.sh shipworm" "test_client.sh shipworm" "test_relay.sh"; do
+for t in "test_server.sh shipworm" "test_client.sh shipworm" "test_relay.sh" "test_onehost.sh"; do
 	echo "=== lab on $(uname -r): $t"
 	start=$SECONDS
 	# shellcheck disable=SC2086
