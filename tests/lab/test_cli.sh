@@ -40,6 +40,9 @@ for u in shipwormd.service shipwormd@.service shipworm-metrics.service shipworm-
 	sed "s#/usr/local/sbin/shipwormd#$SHIPWORMD#g; s#/usr/local/bin/shipworm#$SHIPWORM#g" "$SHIPWORM_TOP/packaging/$u" >"$dest"
 	check "systemd-analyze verify accepts $u" sh -c "systemd-analyze verify --man=no '$dest' 2>&1 | tee '$LAB_TMP/verify.out'; ! test -s '$LAB_TMP/verify.out'"
 done
+check "the single unit and the template give a daemon the same capabilities" test \
+	"$(grep '^CapabilityBoundingSet=' "$SHIPWORM_TOP/packaging/shipwormd.service")" = \
+	"$(grep '^CapabilityBoundingSet=' "$SHIPWORM_TOP/packaging/shipwormd@.service")"
 check "the template runs /etc/shipworm/NAME.conf with its own control socket" \
 	grep -q -- "-c /etc/shipworm/%i.conf -s /run/shipworm/%i.sock" "$SHIPWORM_TOP/packaging/shipwormd@.service"
 

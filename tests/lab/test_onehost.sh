@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Teredo server and a relay on one host, as an operator runs them with the templated
-# unit (shipwormd@server, shipwormd@relay; issue 12: "one host running a server and a
+# unit (shipwormd@server, shipwormd@relay, with its capability bounding set; issue 12: "one host running a server and a
 # relay is common"), each with its kernel fast path (issue 10): the server's XDP program
 # and the relay's tc programs share the host's one IPv4 interface. Both roles must work
 # side by side, either daemon's stop must leave the other's programs and service alone,
@@ -26,8 +26,14 @@ lab_exec srv sysctl -qw net.ipv6.conf.all.forwarding=1
 
 ssock=$LAB_TMP/run/server.sock
 rsock=$LAB_TMP/run/relay.sock
-start_server() { lab_shipwormd srv server "ServerBindAddress 198.51.100.10"; }
-start_relay() { lab_shipwormd srv relay "$(printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3545')"; }
+# The two daemons run with what the templated unit gives them: its capability bounding
+# set (the fast path's programs load within it or not at all) and no_new_privs.
+bset=-all$(sed -n 's/^CapabilityBoundingSet=//p' "$SHIPWORM_TOP/packaging/shipwormd@.service" |
+	tr ' ' '\n' | sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/,+/' | tr -d '\n')
+printf '#!/bin/sh\nexec setpriv --no-new-privs --bounding-set %s %s "$@"\n' "$bset" "$SHIPWORMD" >"$LAB_TMP/unit-shipwormd"
+chmod +x "$LAB_TMP/unit-shipwormd"
+start_server() { SHIPWORMD=$LAB_TMP/unit-shipwormd lab_shipwormd srv server "ServerBindAddress 198.51.100.10"; }
+start_relay() { SHIPWORMD=$LAB_TMP/unit-shipwormd lab_shipwormd srv relay "$(printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3545')"; }
 # stop NAME: SIGTERM that one of the host's two daemons, wait for it to exit, and fail
 # on a sanitizer's report in its log.
 stop() {
