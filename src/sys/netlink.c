@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <net/if.h>
 #include <linux/if_addr.h>
+#include <linux/netconf.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
@@ -439,4 +440,26 @@ int nl_link_name(struct nl *n, int ifindex, char name[IF_NAMESIZE])
 	name[0] = 0;
 	int r = transact_cb(n, h, link_name_cb, name);
 	return r < 0 ? r : name[0] ? 0 : -ENODEV;
+}
+
+static int netconf_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nlattr *a;
+	mnl_attr_for_each(a, h, sizeof(struct netconfmsg))
+		if (mnl_attr_get_type(a) == NETCONFA_FORWARDING && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*(int *)data = mnl_attr_get_u32(a) != 0;
+	return MNL_CB_OK;
+}
+
+int nl_ipv6_forwarding(struct nl *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = RTM_GETNETCONF;
+	struct netconfmsg *nc = mnl_nlmsg_put_extra_header(h, sizeof *nc);
+	nc->ncm_family = AF_INET6;
+	mnl_attr_put_u32(h, NETCONFA_IFINDEX, (uint32_t)NETCONFA_IFINDEX_ALL);
+	int on = -1;
+	int r = transact_cb(n, h, netconf_cb, &on);
+	return r < 0 ? r : on < 0 ? -ENOENT : on;
 }

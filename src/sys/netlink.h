@@ -55,5 +55,8 @@ int nl_tc_filters(struct nl *n, int ifindex);
 int nl_tc_prog_on(struct nl *n, int ifindex, bool ingress, uint32_t prog_id);
 /* An interface's name by index (the sandbox refuses the ioctl if_indextoname uses). */
 int nl_link_name(struct nl *n, int ifindex, char name[16]);
+/* net.ipv6.conf.all.forwarding, the switch the kernel's IPv6 forwarding obeys: 1 on, 0
+ * off, or -errno. */
+int nl_ipv6_forwarding(struct nl *n);
 
 #endif

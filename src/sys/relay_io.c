@@ -49,7 +49,33 @@ struct relay_io {
 	struct fastpath_start fps;
 	struct fastpath *fp;
 	uint16_t sports[2]; /* our UDP ports by core socket, network byte order */
+	/* whether the kernel forwards IPv6, as last seen; nl is NULL for a host relay. */
+	struct nl *nl;
+	bool fwd_off;
+	uint64_t next_fwd;
 };
+
+#define FORWARDING_WATCH_MS 10000
+
+/* RFC 4380 §5.4 (R-01): a relay forwards between native IPv6 and its tunnel, which the
+ * kernel does only with net.ipv6.conf.all.forwarding on, the operator's switch (a host
+ * relay forwards nothing and wants it off). Off, the relay still answers and bubbles
+ * but nothing crosses it: say so at start and whenever it changes. */
+static void watch_forwarding(struct relay_io *io, uint64_t now, bool start)
+{
+	if (!io->nl || (!start && now < io->next_fwd))
+		return;
+	io->next_fwd = now + FORWARDING_WATCH_MS;
+	int on = nl_ipv6_forwarding(io->nl);
+	if (on < 0)
+		return;
+	if (!on && (start || !io->fwd_off))
+		log_warn("IPv6 forwarding is off (net.ipv6.conf.all.forwarding = 0): clients and native hosts reach "
+			 "the relay, but nothing crosses it until it is on");
+	else if (on && io->fwd_off)
+		log_info("IPv6 forwarding is on: relaying");
+	io->fwd_off = !on;
+}
 
 /* The IPv4 interface the fast path takes Teredo from and sends it by: the one holding
  * BindAddress, else the first with a global address, else the first with any (a host
@@ -196,6 +222,8 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 		st_str(&o, "nat", !io->ipv4 ? "unknown" : ipv4_is_global_unicast(io->ipv4) ? "none" : "behind-nat");
 	}
 	st_bool(&o, "direct_bubbles", r->cfg.direct_bubbles);
+	if (io->nl)
+		st_bool(&o, "ipv6_forwarding", nl_ipv6_forwarding(io->nl) > 0);
 	/* Issue 10: which path carries trusted traffic, and the programs' counters. */
 	fastpath_status(&o, &io->fps);
 	tun_status(&o, &io->tunrx);
@@ -295,7 +323,14 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot set up %s and its route: %s", cfg->ifname, nl ? strerror(-r) : strerror(errno));
 		return 1;
 	}
-	nl_close(nl);
+	if (host) {
+		nl_close(nl);
+	} else {
+		/* Kept for watch_forwarding (opened before the privilege drop); its first look
+		 * is logged before the control socket exists, so before anyone asks. */
+		io.nl = nl;
+		watch_forwarding(&io, daemon_now_ms(), true);
+	}
 	int ctl = control_listen(opts->control, opts->control_gid);
 	if (ctl < 0) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
@@ -407,6 +442,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			flush(&io);
 			next_tick = now + TICK_MS;
 			fastpath_watch(&io.fps, now);
+			watch_forwarding(&io, now, false);
 		}
 		if (host && now >= next_local) {
 			refresh_local(&io);
@@ -418,6 +454,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 out:
 	fastpath_close(io.fp, io.fps.janitor);
 	close(io.tun); /* the interface and its route go with it */
+	nl_close(io.nl);
 	unlink(opts->control);
 	relay_free(&io.core);
 	udp_rx_free(&io.rx);

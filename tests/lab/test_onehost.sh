@@ -20,9 +20,9 @@ lab_exec v6host ip -6 route replace 2001::/32 via 2001:db8:1::10
 lab_nat 1 fullcone 198.51.100.21
 lab_nat 2 masquerade 198.51.100.22
 # The server's XDP program forwards bubbles where IPv4 forwarding is on (test_server.sh);
-# the relay forwards IPv6.
+# the relay forwards IPv6 once the operator turns it on (below).
 lab_exec srv sysctl -qw net.ipv4.conf.eth0.forwarding=1
-lab_exec srv sysctl -qw net.ipv6.conf.all.forwarding=1
+lab_exec srv sysctl -qw net.ipv6.conf.all.forwarding=0
 
 ssock=$LAB_TMP/run/server.sock
 rsock=$LAB_TMP/run/relay.sock
@@ -55,6 +55,12 @@ check_eq "a relay on the server's port refuses to start" "$?" 1
 check "... saying another daemon holds the port" grep -q 'cannot bind UDP port 3544 (BindAddress/BindPort): Address already in use (another daemon on this host holds that port' "$LAB_TMP/clash.log"
 check "... leaving no tunnel interface and no filter" sh -c "! ip -n $(lab_ns srv) link show dev teredo 2>/dev/null && ! tc -n $(lab_ns srv) filter show dev eth0 ingress | grep -q ."
 check "a relay starts beside it on the same host and address, on its own port" start_relay
+# R-01: with IPv6 forwarding off nothing would cross the relay; it says so, in its log
+# and its status, and notices when the operator turns it on.
+check "the relay warns that IPv6 forwarding is off" grep -q 'IPv6 forwarding is off (net.ipv6.conf.all.forwarding = 0)' "$LAB_TMP/relay.log"
+check "... and its status says so" sh -c "'$SHIPWORM' -s '$rsock' status | grep -qx 'ipv6_forwarding: no'"
+lab_exec srv sysctl -qw net.ipv6.conf.all.forwarding=1
+check "... and then that it is on" sh -c "'$SHIPWORM' -s '$rsock' status | grep -qx 'ipv6_forwarding: yes'"
 # A second relay on a port of its own but the first one's interface name is refused too.
 printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3546\n' >"$LAB_TMP/clash2.conf"
 lab_exec srv timeout 10 "$SHIPWORMD" -f -c "$LAB_TMP/clash2.conf" -s "$LAB_TMP/run/clash2.sock" >"$LAB_TMP/clash2.log" 2>&1
@@ -79,6 +85,7 @@ check "the clients reach each other through the server's bubbles" lab_ping6 c1 "
 lab_bg v6host iperf3 iperf3 -s
 mbit=$(lab_iperf c1 2001:db8:1::100)
 check "the shipworm client carries TCP through the relay (${mbit:-0} Mbit/s)" test -n "$mbit"
+check "the relay's log says when forwarding came on (its 10-s look)" lab_wait 12 grep -q 'IPv6 forwarding is on: relaying' "$LAB_TMP/relay.log"
 
 xdpid() { ip -n "$(lab_ns srv)" link show dev eth0 | sed -nE 's/.*prog\/xdp id ([0-9]+).*/\1/p'; }
 tcid() { lab_exec srv tc filter show dev eth0 ingress | sed -nE 's/.* id ([0-9]+) name teredo_in.*/\1/p'; }
