@@ -186,7 +186,7 @@ static int open_sockets(struct client_io *io, const struct sw_config *cfg, struc
 	 * port too. */
 	io->udp = udp_open(cfg->bind_address, htons(cfg->bind_port), true);
 	if (io->udp < 0) {
-		log_err("cannot open the UDP socket (BindAddress/BindPort): %s%s", strerror(errno), udp_in_use(errno));
+		log_err("cannot open the UDP socket (BindAddress/BindPort): %s%s", strerror(errno), udp_bind_hint(errno));
 		return -1;
 	}
 	/* Discovery bubbles leave the service port (P-23) for the link only (C-67: TTL 1),

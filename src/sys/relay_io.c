@@ -286,7 +286,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.udp[0] = udp_open(cfg->bind_address, htons(cfg->bind_port), false);
 	if (io.udp[0] < 0) {
 		log_err("cannot bind UDP port %u (BindAddress/BindPort): %s%s", cfg->bind_port, strerror(errno),
-			udp_in_use(errno));
+			udp_bind_hint(errno));
 		return 1;
 	}
 	io.nudp = 1;

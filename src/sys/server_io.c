@@ -134,13 +134,13 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.udp[0] = udp_open(cfg->server_bind, htons(TEREDO_PORT), false);
 	if (io.udp[0] < 0) {
 		log_err("cannot bind UDP %s:%d (ServerBindAddress): %s%s", a1, TEREDO_PORT, strerror(errno),
-			udp_in_use(errno));
+			udp_bind_hint(errno));
 		return 1;
 	}
 	io.udp[1] = udp_open(cfg->server_bind2, htons(TEREDO_PORT), false);
 	if (io.udp[1] < 0) {
 		log_err("cannot bind UDP %s:%d (the secondary address: ServerBindAddress2, "
-			"by default ServerBindAddress + 1): %s%s", a2, TEREDO_PORT, strerror(errno), udp_in_use(errno));
+			"by default ServerBindAddress + 1): %s%s", a2, TEREDO_PORT, strerror(errno), udp_bind_hint(errno));
 		return 1;
 	}
 	io.raw6 = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);

@@ -43,11 +43,17 @@ fail:;
 	return -1;
 }
 
-const char *udp_in_use(int err)
+const char *udp_bind_hint(int err)
 {
-	return err == EADDRINUSE ? " (another daemon on this host holds that port: a Teredo server, relay or "
-				   "client, shipworm's or Miredo's? Give each its own BindAddress or BindPort)"
-				 : "";
+	switch (err) {
+	case EADDRINUSE:
+		return " (another daemon on this host holds that port: a Teredo server, relay or client, shipworm's or "
+		       "Miredo's? Give each its own BindAddress or BindPort)";
+	case EADDRNOTAVAIL:
+		return " (no interface of this host has that address)";
+	default:
+		return "";
+	}
 }
 
 int udp_rx_init(struct udp_rx *rx)

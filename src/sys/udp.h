@@ -21,8 +21,9 @@
  * set. */
 int udp_open(uint32_t ip, uint16_t port, bool shared);
 
-/* After udp_open failed with err: what an operator should know, or "". */
-const char *udp_in_use(int err);
+/* After udp_open failed with err: what an operator should know (the port is taken, the
+ * address is not ours), or "". */
+const char *udp_bind_hint(int err);
 
 /* A receive batch: buffers and message headers reused across calls.
  *

@@ -54,6 +54,11 @@ lab_exec srv timeout 10 "$SHIPWORMD" -f -c "$LAB_TMP/clash.conf" -s "$LAB_TMP/ru
 check_eq "a relay on the server's port refuses to start" "$?" 1
 check "... saying another daemon holds the port" grep -q 'cannot bind UDP port 3544 (BindAddress/BindPort): Address already in use (another daemon on this host holds that port' "$LAB_TMP/clash.log"
 check "... leaving no tunnel interface and no filter" sh -c "! ip -n $(lab_ns srv) link show dev teredo 2>/dev/null && ! tc -n $(lab_ns srv) filter show dev eth0 ingress | grep -q ."
+# A server given an address the host does not have says so.
+printf 'ServerBindAddress 198.51.100.98\n' >"$LAB_TMP/notours.conf"
+lab_exec srv timeout 10 "$SHIPWORMD" -f -c "$LAB_TMP/notours.conf" -s "$LAB_TMP/run/notours.sock" >"$LAB_TMP/notours.log" 2>&1
+check_eq "a server on an address the host does not have refuses to start" "$?" 1
+check "... saying so" grep -q 'cannot bind UDP 198.51.100.98:3544 (ServerBindAddress): Cannot assign requested address (no interface of this host has that address)' "$LAB_TMP/notours.log"
 check "a relay starts beside it on the same host and address, on its own port" start_relay
 # R-01: with IPv6 forwarding off nothing would cross the relay; it says so, in its log
 # and its status, and notices when the operator turns it on.
