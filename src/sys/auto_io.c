@@ -59,10 +59,13 @@ static pid_t start(const struct sw_config *cfg, const struct run_opts *opts, boo
 	_exit(client_io_run(&c, opts));
 }
 
-/* Wait (bounded) for the child to end after SIGTERM, SIGKILL after AUTO_STOP_MS. */
+/* Wait (bounded) for the child to end after SIGTERM, SIGKILL after AUTO_STOP_MS. The
+ * child runs as another user by then: root may signal it only with CAP_KILL (the
+ * units' bounding set holds it for this). */
 static void stop(pid_t child)
 {
-	kill(child, SIGTERM);
+	if (kill(child, SIGTERM) < 0)
+		log_err("auto: cannot stop the role (pid %d): %s", (int)child, strerror(errno));
 	for (int i = 0; i < AUTO_STOP_MS / 50; i++) {
 		if (waitpid(child, NULL, WNOHANG) == child)
 			return;

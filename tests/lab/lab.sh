@@ -350,8 +350,18 @@ lab_empty() {
 # lab_no_proc NODE COMM: no process of that name is left in NODE.
 lab_no_proc() { [ -z "$(lab_pids "$1" "$2")" ]; }
 
+# lab_unit_bset: the capability bounding set of the systemd units, as setpriv's
+# --bounding-set takes it ("-all,+net_admin,...").
+lab_unit_bset() {
+	printf -- '-all'
+	sed -n 's/^CapabilityBoundingSet=//p' "$SHIPWORM_TOP/packaging/shipwormd@.service" | tr ' ' '\n' |
+		sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/,+/' | tr -d '\n'
+}
+
 # lab_shipwormd NODE NAME CONFIG-TEXT: run shipwormd in NODE with that configuration;
-# its control socket is $LAB_TMP/NAME.sock.
+# its control socket is $LAB_TMP/NAME.sock. It runs with what the systemd units give it
+# (their capability bounding set and no_new_privs), so that what the lab proves holds
+# for a daemon started by them (the fast path once failed to load there, unseen).
 # LAB_FASTPATH (auto, on, off): the FastPath line every shipworm daemon gets (relay, host
 # relay, server, client), so that run.sh can run a scenario with the kernel fast path
 # (issue 10) and without.
@@ -361,7 +371,8 @@ lab_shipwormd() {
 	if [ -n "${LAB_FASTPATH:-}" ] && ! grep -qi '^FastPath' "$LAB_TMP/$name.conf"; then
 		echo "FastPath $LAB_FASTPATH" >>"$LAB_TMP/$name.conf"
 	fi
-	lab_bg "$node" "$name" "$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
+	lab_bg "$node" "$name" setpriv --no-new-privs --bounding-set "$(lab_unit_bset)" \
+		"$SHIPWORMD" -f -c "$LAB_TMP/$name.conf" -s "$LAB_TMP/run/$name.sock"
 	unset NOTIFY_SOCKET
 	lab_wait 10 test -S "$LAB_TMP/run/$name.sock"
 }

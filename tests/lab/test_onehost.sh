@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A Teredo server and a relay on one host, as an operator runs them with the templated
-# unit (shipwormd@server, shipwormd@relay, with its capability bounding set; issue 12: "one host running a server and a
+# unit (shipwormd@server, shipwormd@relay; issue 12: "one host running a server and a
 # relay is common"), each with its kernel fast path (issue 10): the server's XDP program
 # and the relay's tc programs share the host's one IPv4 interface. Both roles must work
 # side by side, either daemon's stop must leave the other's programs and service alone,
-# and a relay left on the server's port must refuse to start.
+# and what an operator gets wrong on such a host (a relay on the server's port or on the
+# other's interface name, an address the host lacks, IPv6 forwarding off) must be said.
 #
 #   srv  shipworm server 198.51.100.10/.11:3544 and shipworm relay 198.51.100.10:3545,
 #        2001:db8:1::10; the native host v6host routes 2001::/32 to it
@@ -26,14 +27,11 @@ lab_exec srv sysctl -qw net.ipv6.conf.all.forwarding=0
 
 ssock=$LAB_TMP/run/server.sock
 rsock=$LAB_TMP/run/relay.sock
-# The two daemons run with what the templated unit gives them: its capability bounding
-# set (the fast path's programs load within it or not at all) and no_new_privs.
-bset=-all$(sed -n 's/^CapabilityBoundingSet=//p' "$SHIPWORM_TOP/packaging/shipwormd@.service" |
-	tr ' ' '\n' | sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/,+/' | tr -d '\n')
-printf '#!/bin/sh\nexec setpriv --no-new-privs --bounding-set %s %s "$@"\n' "$bset" "$SHIPWORMD" >"$LAB_TMP/unit-shipwormd"
-chmod +x "$LAB_TMP/unit-shipwormd"
-start_server() { SHIPWORMD=$LAB_TMP/unit-shipwormd lab_shipwormd srv server "ServerBindAddress 198.51.100.10"; }
-start_relay() { SHIPWORMD=$LAB_TMP/unit-shipwormd lab_shipwormd srv relay "$(printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3545')"; }
+# The two daemons run with what the templated unit gives them, as every lab daemon does
+# (lab_shipwormd): its capability bounding set (the fast path's programs load within it
+# or not at all) and no_new_privs.
+start_server() { lab_shipwormd srv server "ServerBindAddress 198.51.100.10"; }
+start_relay() { lab_shipwormd srv relay "$(printf 'RelayType cone\nInterfaceName teredo\nBindAddress 198.51.100.10\nBindPort 3545')"; }
 # stop NAME: SIGTERM that one of the host's two daemons, wait for it to exit, and fail
 # on a sanitizer's report in its log.
 stop() {
