@@ -104,6 +104,10 @@ build/unit/test_bpf build/unit/test_bpf_srv: build/unit/%: tests/unit/%.c $(BPF_
 build/unit/test_udp: tests/unit/test_udp.c src/sys/udp.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
 	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< src/sys/udp.c $(SAN_OBJS) -lcmocka
 
+# The control socket's grammar and its serving, through a real socket in /tmp.
+build/unit/test_control: tests/unit/test_control.c src/sys/control.c src/sys/log.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
+	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< src/sys/control.c src/sys/log.c $(SAN_OBJS) -lcmocka
+
 # Unit tests: cmocka, one binary per file, linked with the pure core and the config parser.
 build/unit/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) tests/unit/*.h | build/unit
 	$(CC) $(SANFLAGS) -Itests/unit -o $@ $< $(SAN_OBJS) -lcmocka

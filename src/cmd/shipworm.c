@@ -177,7 +177,9 @@ int main(int argc, char **argv)
 	int r = control_request(sock, req, STDOUT_FILENO, STDERR_FILENO);
 	if (r < 0) {
 		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s%s\n", sock, strerror(errno),
-			errno == EACCES ? " (root, or a member of the daemon's ControlGroup, may ask)" : "");
+			errno == EACCES	     ? " (root, or a member of the daemon's ControlGroup, may ask)"
+			: errno == ETIMEDOUT ? " (it did not answer in time: is it stopped or stuck?)"
+					     : "");
 		return 1;
 	}
 	return r;

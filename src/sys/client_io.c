@@ -414,8 +414,8 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 	nl_link_up(io.nl, io.ifindex, cfg->mtu);
-	int ctl = control_listen(opts->control, opts->control_gid);
-	if (ctl < 0) {
+	struct control *ctl = control_open(opts->control, opts->control_gid);
+	if (!ctl) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;
 	}
@@ -448,7 +448,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int fds[EV__COUNT] = { [EV_UDP] = io.udp, [EV_TUN] = io.tun, [EV_CTL] = ctl, [EV_SIG] = sfd,
+	int fds[EV__COUNT] = { [EV_UDP] = io.udp, [EV_TUN] = io.tun, [EV_CTL] = control_fd(ctl), [EV_SIG] = sfd,
 			       [EV_DISC] = io.disc, [EV_PROBE] = io.probe, [EV_UPNP] = io.upnp,
 			       [EV_MON] = io.mon ? nl_fd(io.mon) : -1, [EV_DNS] = io.dns,
 			       [EV_SEEN] = io.fp ? fastpath_seen_fd(io.fp) : -1 };

@@ -331,8 +331,8 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		io.nl = nl;
 		watch_forwarding(&io, daemon_now_ms(), true);
 	}
-	int ctl = control_listen(opts->control, opts->control_gid);
-	if (ctl < 0) {
+	struct control *ctl = control_open(opts->control, opts->control_gid);
+	if (!ctl) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;
 	}
@@ -383,7 +383,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
-	int fds[] = { io.udp[0], io.tun, ctl, sfd, io.nudp > 1 ? io.udp[1] : -1, io.fp ? fastpath_seen_fd(io.fp) : -1 };
+	int fds[] = { io.udp[0], io.tun, control_fd(ctl), sfd, io.nudp > 1 ? io.udp[1] : -1, io.fp ? fastpath_seen_fd(io.fp) : -1 };
 	int ep = daemon_epoll(fds, 6);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));

@@ -21,6 +21,8 @@ static const char *const common[] = {
 	/* syslog(3): reconnects to /dev/log and reads /etc/localtime once */
 	"socket", "connect", "getpid", "openat", "getsockname", "bind", "fcntl",
 	"restart_syscall",
+	/* the control socket's timer for its connections (sys/control.c) */
+	"timerfd_settime",
 };
 /* The client: netlink for address changes, getifaddrs for local discovery. */
 static const char *const client_extra[] = { "setsockopt", "getsockopt" };

@@ -147,8 +147,8 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	if (io.raw6 < 0)
 		log_warn("no raw IPv6 socket (%s): direct IPv6 connectivity tests of clients will not be forwarded",
 			 strerror(errno));
-	int ctl = control_listen(opts->control, opts->control_gid);
-	if (ctl < 0) {
+	struct control *ctl = control_open(opts->control, opts->control_gid);
+	if (!ctl) {
 		log_err("cannot create control socket %s: %s", opts->control, strerror(errno));
 		return 1;
 	}
@@ -196,7 +196,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		return 1;
 	}
 
-	int fds[] = { io.udp[0], io.udp[1], ctl, sfd };
+	int fds[] = { io.udp[0], io.udp[1], control_fd(ctl), sfd };
 	int ep = daemon_epoll(fds, 4);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));

@@ -95,6 +95,17 @@ if [ "$impl" = shipworm ]; then
 	done
 	check "shipworm status exits 1 with the daemon's reason for peers" sh -c "'$SHIPWORM' -s '$sock' peers 2>&1 | grep -q 'error: a server keeps no peers' && ! '$SHIPWORM' -s '$sock' peers 2>/dev/null"
 	check "the control socket still answers after them" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
+	# A peer that trickles its request (a byte every 0.15 s) holds no one up: the loop
+	# never waits for a peer, and refuses and closes it after 2 s (CONTROL_CONN_MS, its own
+	# timer; an unterminated request above is refused the same way). Before, the loop
+	# waited on each byte, about 9 s for this one, the data path with it, and
+	# `shipworm status` meanwhile (which gives up after 5 s now).
+	ctl 0 0 "$(printf 'x%.0s' {1..60})\n" 0.15 >"$LAB_TMP/trickle.out" &
+	trickle=$!
+	sleep 0.5
+	check "the control socket answers while a peer trickles its request" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
+	wait "$trickle"
+	check_eq "the trickling peer is cut off after 2 s" "$(cat "$LAB_TMP/trickle.out")" CLOSED
 	check "shipwormd is still running" test -n "$(lab_pids srv shipwormd)"
 	check "the server runs unprivileged, with no capability" lab_privileges srv 0
 	check "shipwormd stops cleanly on SIGTERM, no sanitizer report" lab_stop_clean srv shipworm-server-srv

@@ -1,6 +1,14 @@
 /* The control socket's request grammar (issue 5: control requests are input too). */
 #include "helpers.h"
 
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sys/control.h"
+
 #include "sys/control_req.h"
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
@@ -195,6 +203,155 @@ static void peer_shows_what_the_kernel_does(void **state)
 	peer_table_free(&t);
 }
 
+/* The daemon's side of the socket (issue 5: a peer of the control socket is input too):
+ * served from the daemon's loop, which never waits for a peer. */
+static const char *sock_path(void)
+{
+	static char p[64];
+	snprintf(p, sizeof p, "/tmp/shipworm-test-control.%d.sock", (int)getpid());
+	return p;
+}
+
+static unsigned answered;
+static size_t answer_verb(void *ctx, const struct control_req *req, char *out, size_t cap)
+{
+	answered++;
+	return (size_t)snprintf(out, cap, "verb %d\n", (int)req->verb);
+}
+
+static int peer(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, sock_path());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+static void say(int fd, const char *s)
+{
+	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+/* What the daemon has sent fd so far, without waiting; "" when nothing, "EOF" when it
+ * has closed the connection without a word. */
+static const char *heard(int fd)
+{
+	static char b[256];
+	ssize_t r = recv(fd, b, sizeof b - 1, MSG_DONTWAIT);
+	if (r == 0)
+		return "EOF";
+	b[r > 0 ? r : 0] = 0;
+	return b;
+}
+
+/* Until the daemon's descriptor says there is nothing left to do (a few rounds at most). */
+static void serve(struct control *c)
+{
+	for (int i = 0; i < 4; i++) {
+		struct pollfd p = { .fd = control_fd(c), .events = POLLIN };
+		if (poll(&p, 1, 50) <= 0)
+			return;
+		control_serve(c, answer_verb, NULL);
+	}
+}
+
+static int setup_control(void **state)
+{
+	answered = 0;
+	unlink(sock_path());
+	struct control *c = control_open(sock_path(), (gid_t)-1);
+	assert_non_null(c);
+	*state = c;
+	return 0;
+}
+
+static int teardown_control(void **state)
+{
+	control_close(*state);
+	unlink(sock_path());
+	return 0;
+}
+
+/* A peer writing its request a piece at a time holds no one up, and is answered once
+ * its line is whole (before, the loop waited on it and then refused it, unterminated). */
+static void control_answers_others_while_a_peer_trickles(void **state)
+{
+	struct control *c = *state;
+	int slow = peer();
+	say(slow, "sta");
+	serve(c);
+	assert_string_equal(heard(slow), "");
+	int quick = peer();
+	say(quick, "peers\n");
+	serve(c);
+	assert_string_equal(heard(quick), "verb 1\n");
+	say(slow, "tus\n");
+	serve(c);
+	assert_string_equal(heard(slow), "verb 0\n");
+	assert_int_equal(answered, 2);
+	close(slow);
+	close(quick);
+}
+
+/* A peer that stops short is refused after CONTROL_CONN_MS (its own timer wakes the
+ * daemon's loop: no other peer needs to come) and closed. */
+static void control_refuses_a_stalled_peer_after_its_time(void **state)
+{
+	struct control *c = *state;
+	int silent = peer();
+	say(silent, "stat");
+	serve(c);
+	assert_string_equal(heard(silent), "");
+	usleep((CONTROL_CONN_MS + 100) * 1000);
+	serve(c);
+	assert_string_equal(heard(silent), "error: request not terminated by a newline\n");
+	assert_string_equal(heard(silent), "EOF");
+	int next = peer();
+	say(next, "status\n");
+	serve(c);
+	assert_string_equal(heard(next), "verb 0\n");
+	assert_int_equal(answered, 1);
+	close(silent);
+	close(next);
+}
+
+/* CONTROL_CONNS silent peers cannot lock the operator out: the oldest makes room. */
+static void control_makes_room_when_every_slot_is_held(void **state)
+{
+	struct control *c = *state;
+	int held[CONTROL_CONNS];
+	for (int i = 0; i < CONTROL_CONNS; i++) {
+		held[i] = peer();
+		serve(c);
+		usleep(2000); /* distinct ages */
+	}
+	int op = peer();
+	say(op, "status json\n");
+	serve(c);
+	assert_string_equal(heard(op), "verb 0\n");
+	assert_string_equal(heard(held[0]), "EOF");
+	for (int i = 1; i < CONTROL_CONNS; i++)
+		assert_string_equal(heard(held[i]), "");
+	for (int i = 0; i < CONTROL_CONNS; i++)
+		close(held[i]);
+	close(op);
+}
+
+/* A peer that closes without a full line gets the parser's refusal (and the daemon goes on). */
+static void control_refuses_a_cut_request(void **state)
+{
+	struct control *c = *state;
+	int p = peer();
+	say(p, "status");
+	shutdown(p, SHUT_WR);
+	serve(c);
+	assert_string_equal(heard(p), "error: request not terminated by a newline\n");
+	assert_int_equal(answered, 0);
+	close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +362,10 @@ int main(void)
 		cmocka_unit_test(refuses_overlong_requests),
 		cmocka_unit_test(error_lines_are_cut_to_fit),
 		cmocka_unit_test(peer_shows_what_the_kernel_does),
+		cmocka_unit_test_setup_teardown(control_answers_others_while_a_peer_trickles, setup_control, teardown_control),
+		cmocka_unit_test_setup_teardown(control_refuses_a_stalled_peer_after_its_time, setup_control, teardown_control),
+		cmocka_unit_test_setup_teardown(control_makes_room_when_every_slot_is_held, setup_control, teardown_control),
+		cmocka_unit_test_setup_teardown(control_refuses_a_cut_request, setup_control, teardown_control),
 	};
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
 }
