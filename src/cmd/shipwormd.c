@@ -100,6 +100,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	daemon_mark_start();
 	const char *config = DEFAULT_CONFIG;
 	struct run_opts opts = { .control = CONTROL_DEFAULT, .control_gid = (gid_t)-1 };
 	bool check_only = false;

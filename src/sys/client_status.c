@@ -12,7 +12,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 {
 	const struct client *c = &io->core;
 	char a[INET6_ADDRSTRLEN + 8];
-	st_str(o, "mode", "client");
+	st_daemon(o, "client", daemon_uptime_s());
 	if (io->cfg->auto_reason[0])
 		st_str(o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
 	st_str(o, "state", c->dormant ? "dormant" : c->waking ? "waking"

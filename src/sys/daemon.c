@@ -193,6 +193,18 @@ bool daemon_stop_requested(int sfd)
 	return true;
 }
 
+static uint64_t start_ms;
+
+void daemon_mark_start(void)
+{
+	start_ms = daemon_now_ms();
+}
+
+uint64_t daemon_uptime_s(void)
+{
+	return (daemon_now_ms() - start_ms) / 1000u;
+}
+
 uint64_t daemon_now_ms(void)
 {
 	struct timespec ts;

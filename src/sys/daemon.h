@@ -40,6 +40,10 @@ bool daemon_stop_requested(int sfd);
 /* Monotonic milliseconds, suspend included (CLOCK_BOOTTIME): the `now` every core call
  * takes. */
 uint64_t daemon_now_ms(void);
+/* The daemon's age for its status (a Mode auto role counts from the supervisor's start:
+ * the service's age). daemon_mark_start() first thing in main(). */
+void daemon_mark_start(void);
+uint64_t daemon_uptime_s(void);
 /* The cores' randomness (sw_rng_fn): getrandom, and abort rather than go on without it
  * (RFC 5991 §4, P-05). */
 void daemon_random(void *ctx, void *buf, size_t len);

@@ -201,7 +201,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	struct in6_addr p6 = { 0 };
 	put_be32(p6.s6_addr, r->cfg.prefix);
 	st_begin(&o, out, cap, req->prom ? ST_PROM : json);
-	st_str(&o, "mode", r->cfg.host_only ? "host-relay" : "relay");
+	st_daemon(&o, r->cfg.host_only ? "host-relay" : "relay", daemon_uptime_s());
 	if (io->cfg->auto_reason[0])
 		st_str(&o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
 	inet_ntop(AF_INET6, &p6, a, sizeof a);

@@ -30,7 +30,6 @@ struct server_io {
 	int udp[2];  /* SERVER_SOCK_PRIMARY, SERVER_SOCK_SECONDARY */
 	int raw6;    /* native IPv6 egress (S-12), -1 when unavailable */
 	uint64_t send_errors;
-	time_t started;
 	struct udp_rx rx;
 	struct udp_tx tx[2];
 	struct sw_action acts[UDP_BATCH];
@@ -53,13 +52,12 @@ static size_t status_answer(void *ctx, const struct control_req *req, char *out,
 	strcat(pfx, "/32");
 
 	st_begin(&o, out, cap, req->prom ? ST_PROM : json);
-	st_str(&o, "mode", "server");
+	st_daemon(&o, "server", daemon_uptime_s());
 	st_str(&o, "primary", endpoint_str((struct sw_endpoint){ s->cfg.primary, htons(TEREDO_PORT) }, a, sizeof a));
 	st_str(&o, "secondary", endpoint_str((struct sw_endpoint){ s->cfg.secondary, htons(TEREDO_PORT) }, a, sizeof a));
 	st_str(&o, "prefix", pfx);
 	st_u64(&o, "mtu", s->cfg.mtu);
 	st_bool(&o, "ipv6_egress", s->cfg.ipv6_egress);
-	st_u64(&o, "uptime_seconds", (uint64_t)(time(NULL) - io->started));
 	st_str(&o, "fast_path", io->fps.why);
 	if (io->fps.fs)
 		st_bool(&o, "fast_path_keeps_cap_bpf", io->fps.cap_bpf);
@@ -170,7 +168,6 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	uint8_t key[16];
 	daemon_random(NULL, key, sizeof key);
 	server_init(&io.core, &sc, key);
-	io.started = time(NULL);
 
 	const char *user = daemon_user(opts);
 	struct fps_config fc = {

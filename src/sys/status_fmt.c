@@ -244,6 +244,13 @@ void st_arr_end(struct status_out *o)
 		o->depth--;
 }
 
+void st_daemon(struct status_out *o, const char *mode, uint64_t uptime_s)
+{
+	st_str(o, "mode", mode);
+	st_str(o, "version", SHIPWORM_VERSION);
+	st_u64(o, "uptime_seconds", uptime_s);
+}
+
 size_t st_end(struct status_out *o)
 {
 	if (o->json)

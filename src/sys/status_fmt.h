@@ -38,6 +38,9 @@ void st_obj_end(struct status_out *o);
 void st_arr_begin(struct status_out *o, const char *key);
 void st_arr_end(struct status_out *o);
 size_t st_end(struct status_out *o);
+/* Every role's first members: its mode (the Prometheus role label), this program's
+ * version (did the upgrade take?) and the daemon's age. */
+void st_daemon(struct status_out *o, const char *mode, uint64_t uptime_s);
 /* A one-line answer (an error) into out, cut to fit: returns what was written, never
  * more than cap - 1 (unlike snprintf's return value). */
 size_t st_line(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -84,26 +84,29 @@ if [ "$impl" = shipworm ]; then
 	check "status counts forwarded IPv6 (connectivity tests)" test "$(get forwarded_ipv6)" -ge 4
 	check "status counts no malformed packets" test "$(get malformed)" -eq 0
 	check "status text names the addresses served" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'primary: 198.51.100.10:3544'"
+	check_eq "status gives the daemon's version, as shipwormd -V does" \
+		"$(sed -nE 's/.*"version":"([^"]*)".*/\1/p' <<<"$st")" "$("$SHIPWORMD" -V | cut -d' ' -f2)"
 	# The control socket (issue 5): root or the ControlGroup only, strict requests.
 	ctl() { python3 "$SHIPWORM_TOP/tests/lab/ctlpeer.py" "$sock" "$@"; }
 	check_eq "control socket is mode 660, group 4243 (ControlGroup)" "$(stat -c '%a %g' "$sock")" "660 4243"
 	check_eq "a user outside the group cannot connect" "$(ctl 4242 4244 'status\n')" EACCES
 	check "a member of the group gets the status" sh -c "python3 '$SHIPWORM_TOP/tests/lab/ctlpeer.py' '$sock' 4242 4243 'status\n' | grep -q '^mode: server'"
+	# A peer that trickles its request (a byte every 0.15 s) holds no one up while the
+	# requests below are answered: the loop never waits for a peer, and refuses and
+	# closes it after 2 s (CONTROL_CONN_MS, its own timer; the unterminated request below
+	# is refused the same way). Before, the loop waited on each byte, about 9 s for this
+	# one, the data path with it, and `shipworm status` meanwhile (which gives up after
+	# 5 s now).
+	ctl 0 0 "$(printf 'x%.0s' {1..60})\n" 0.15 >"$LAB_TMP/trickle.out" &
+	trickle=$!
+	sleep 0.5
+	check "the control socket answers while a peer trickles its request" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
 	for bad in 'statu\n' 'status json extra\n' 'status' 'status\x00\n' 'status\nstatus\n' \
 		"$(printf 'x%.0s' {1..100})\n" '\xff\xfe\n' 'peers\n'; do
 		check "malformed request '$bad' gets an error line" sh -c "python3 '$SHIPWORM_TOP/tests/lab/ctlpeer.py' '$sock' 0 0 '$bad' | grep -q '^error: '"
 	done
 	check "shipworm status exits 1 with the daemon's reason for peers" sh -c "'$SHIPWORM' -s '$sock' peers 2>&1 | grep -q 'error: a server keeps no peers' && ! '$SHIPWORM' -s '$sock' peers 2>/dev/null"
 	check "the control socket still answers after them" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
-	# A peer that trickles its request (a byte every 0.15 s) holds no one up: the loop
-	# never waits for a peer, and refuses and closes it after 2 s (CONTROL_CONN_MS, its own
-	# timer; an unterminated request above is refused the same way). Before, the loop
-	# waited on each byte, about 9 s for this one, the data path with it, and
-	# `shipworm status` meanwhile (which gives up after 5 s now).
-	ctl 0 0 "$(printf 'x%.0s' {1..60})\n" 0.15 >"$LAB_TMP/trickle.out" &
-	trickle=$!
-	sleep 0.5
-	check "the control socket answers while a peer trickles its request" sh -c "'$SHIPWORM' -s '$sock' status | grep -q 'mode: server'"
 	wait "$trickle"
 	check_eq "the trickling peer is cut off after 2 s" "$(cat "$LAB_TMP/trickle.out")" CLOSED
 	check "shipwormd is still running" test -n "$(lab_pids srv shipwormd)"
