@@ -119,6 +119,11 @@ int auto_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		uint64_t next = settle_at ? settle_at : child < 0 ? restart_at : 0;
 		if (next)
 			timeout = next > now ? (int)(next - now) : 0;
+		/* systemd's watchdog hears the supervisor (NotifyAccess=main): it covers this
+		 * loop; a role that stops turning is not seen by it. */
+		int wd = daemon_watchdog_wait(now);
+		if (wd >= 0 && (timeout < 0 || wd < timeout))
+			timeout = wd;
 		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = nl_fd(mon), .events = POLLIN } };
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
@@ -148,6 +153,7 @@ int auto_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			}
 		}
 		now = daemon_now_ms();
+		daemon_watchdog(now);
 		if (settle_at && now >= settle_at) {
 			settle_at = 0;
 			bool n = native_now(q, cfg);

@@ -19,6 +19,11 @@
 #include "sys/sandbox.h"
 
 #define TICK_MS 200
+/* systemd hears READY=1 at the first address, or after this without one: long enough for
+ * a qualification with two lost RSs (RFC 4380 §5.2.1: 4 s apart), well within
+ * systemd's 90 s start timeout, after which it would restart a client started offline
+ * again and again. */
+#define READY_MAX_MS 10000
 #define NETS_REFRESH_MS 10000
 #define NET_SETTLE_MS 300 /* rtnetlink: the end of a burst of changes */
 
@@ -337,10 +342,33 @@ struct told {
 	bool dormant;
 };
 
+/* systemd's view (Type=notify): ready at the first address or, without one, at
+ * ready_by; then the state whenever it changes. */
+static void tell_systemd(struct client_io *io, uint64_t now)
+{
+	const char *state = cio_state_name(io);
+	char st[INET6_ADDRSTRLEN + 48];
+	if (!io->ready) {
+		if (now < io->ready_by)
+			return;
+		snprintf(st, sizeof st, "not qualified yet: %s", state);
+		daemon_notify_ready(st);
+		io->ready = true;
+	} else if (strcmp(state, io->told_state)) {
+		char a[INET6_ADDRSTRLEN] = "";
+		if (io->addr_set)
+			inet_ntop(AF_INET6, &io->addr, a, sizeof a);
+		snprintf(st, sizeof st, "%s%s%s", state, a[0] ? ": " : "", a);
+		daemon_notify_status(st);
+	}
+	snprintf(io->told_state, sizeof io->told_state, "%s", state);
+}
+
 static void tick(struct client_io *io, uint64_t now, struct told *t)
 {
 	cio_execute(io, client_tick(&io->core, now, io->acts, ACTS));
 	fastpath_watch(&io->fps, now);
+	tell_systemd(io, now);
 	const struct client *c = &io->core;
 	/* C-19: say once that the server asks for a key we do not have. */
 	if (c->stats.ra_new_key && !t->new_key)
@@ -470,7 +498,14 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.have_route = nl_route_get4(io.nl, io.route_server, cfg->bind_address, &io.route) == 0;
 	io.next_resolve = daemon_now_ms() + RESOLVE_EVERY_S * 1000ull;
 	cio_execute(&io, client_start(&io.core, daemon_now_ms(), io.acts, ACTS));
+	/* Started with no route to the server (a laptop booting offline): wait quietly for
+	 * one, as when the route goes away later, rather than send RSs into the void. */
+	if (io.route_server && !io.have_route) {
+		log_info("no IPv4 route to the server yet; waiting for one");
+		cio_execute(&io, client_network(&io.core, daemon_now_ms(), false, io.acts, ACTS));
+	}
 	uint64_t next_tick = daemon_now_ms() + TICK_MS, next_nets = daemon_now_ms() + NETS_REFRESH_MS;
+	io.ready_by = daemon_now_ms() + READY_MAX_MS;
 	struct told told = { 0 };
 
 	for (;;) {
@@ -531,6 +566,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		if (now >= next_tick) {
 			tick(&io, now, &told);
 			next_tick = now + TICK_MS;
+			daemon_watchdog(now);
 		}
 		if (now >= next_nets) {
 			cio_refresh_nets(&io);

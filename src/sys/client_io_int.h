@@ -55,6 +55,12 @@ struct client_io {
 	char upnp_why[sizeof ((struct upnp_result *)0)->why];
 	bool addr_set;
 	struct in6_addr addr;
+	/* systemd (Type=notify): READY=1 at the first address, or at ready_by without one
+	 * (a laptop started offline must not time out and restart in a loop); after it,
+	 * STATUS= at each change of what `shipworm status` calls the state. */
+	bool ready;
+	uint64_t ready_by;
+	char told_state[32];
 	/* The kernel fast path (issue 10): fps.fp, or NULL and why not; its configuration. */
 	struct fastpath_start fps;
 	struct fastpath *fp;
@@ -70,6 +76,9 @@ struct client_io {
 
 /* client_io.c: carry out n of io->acts and send what they queued. */
 void cio_execute(struct client_io *io, int n);
+
+/* client_status.c: the state as `shipworm status` names it. */
+const char *cio_state_name(const struct client_io *io);
 
 /* client_net.c */
 void cio_set_address(struct client_io *io, const struct in6_addr *addr, uint32_t mtu);

@@ -106,6 +106,8 @@ void cio_set_address(struct client_io *io, const struct in6_addr *addr, uint32_t
 	char st[INET6_ADDRSTRLEN + 16];
 	snprintf(st, sizeof st, "qualified: %s", a);
 	daemon_notify_ready(st); /* systemd: ready once there is an address */
+	io->ready = true;
+	snprintf(io->told_state, sizeof io->told_state, "%s", cio_state_name(io));
 	run_hook(io, "up", &old);
 }
 

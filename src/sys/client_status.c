@@ -8,6 +8,15 @@
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
 
+const char *cio_state_name(const struct client_io *io)
+{
+	const struct client *c = &io->core;
+	return c->dormant ? "dormant" : c->waking ? "waking"
+	       : c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
+	       : c->state == CLIENT_OFFLINE && c->no_network ? "offline-no-network"
+	       : client_state_name(c->state);
+}
+
 static void status_common(struct client_io *io, struct status_out *o)
 {
 	const struct client *c = &io->core;
@@ -15,10 +24,7 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_daemon(o, "client", daemon_uptime_s());
 	if (io->cfg->auto_reason[0])
 		st_str(o, "auto", io->cfg->auto_reason); /* Mode auto: why this role */
-	st_str(o, "state", c->dormant ? "dormant" : c->waking ? "waking"
-			   : c->state == CLIENT_QUALIFIED && c->nat == NAT_SYMMETRIC ? "symmetric-nat"
-			   : c->state == CLIENT_OFFLINE && c->no_network ? "offline-no-network"
-			   : client_state_name(c->state));
+	st_str(o, "state", cio_state_name(io));
 	st_str(o, "state_cause", client_cause_name(c->cause));
 	st_u64(o, "seconds_since_change", (daemon_now_ms() - c->changed_at) / 1000);
 	st_str(o, "server", inet_ntop(AF_INET, &c->cfg.server, a, sizeof a));

@@ -74,10 +74,55 @@ static void notify_systemd(const char *msg)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
+	static bool warned; /* once: the watchdog and the state would repeat it forever */
 	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0)
-		log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0 &&
+	    !warned) {
+		log_warn("cannot notify systemd at %s: %s (not said again)", path, strerror(errno));
+		warned = true;
+	}
 	close(fd);
+}
+
+static uint64_t wd_every_ms, wd_next_ms; /* 0: no watchdog */
+
+static void watchdog_init(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	wd_every_ms = 0;
+	if (!us || (pid && strtol(pid, &end, 10) != (long)getpid()))
+		return;
+	unsigned long long v = strtoull(us, &end, 10);
+	if (*end || v == 0) {
+		log_warn("WATCHDOG_USEC=%s is not a number of microseconds: no watchdog", us);
+		return;
+	}
+	wd_every_ms = v / 2000u ? v / 2000u : 1; /* half the interval, as sd_watchdog_enabled(3) advises */
+	wd_next_ms = 0;
+	log_info("systemd watchdog: every %llu ms", (unsigned long long)wd_every_ms);
+}
+
+void daemon_watchdog(uint64_t now_ms)
+{
+	if (!wd_every_ms || now_ms < wd_next_ms)
+		return;
+	notify_systemd("WATCHDOG=1");
+	wd_next_ms = now_ms + wd_every_ms;
+}
+
+int daemon_watchdog_wait(uint64_t now_ms)
+{
+	if (!wd_every_ms)
+		return -1;
+	return wd_next_ms > now_ms ? (int)(wd_next_ms - now_ms) : 0;
+}
+
+void daemon_notify_status(const char *status)
+{
+	char msg[256];
+	snprintf(msg, sizeof msg, "STATUS=%s", status);
+	notify_systemd(msg);
 }
 
 void daemon_notify_ready(const char *status)
@@ -85,6 +130,8 @@ void daemon_notify_ready(const char *status)
 	char msg[256];
 	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", status);
 	notify_systemd(msg);
+	watchdog_init();
+	daemon_watchdog(daemon_now_ms());
 }
 
 void daemon_ready(void)

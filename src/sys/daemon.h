@@ -22,6 +22,15 @@ void daemon_ready(void);
 /* Tell systemd the daemon is ready (Type=notify): after binding for a server or relay,
  * after qualification for a client. A no-op without $NOTIFY_SOCKET. */
 void daemon_notify_ready(const char *status);
+/* The daemon's state for `systemctl status` (STATUS=) after it is ready. */
+void daemon_notify_status(const char *status);
+/* systemd's watchdog (WatchdogSec= in the units): with $WATCHDOG_USEC set for this
+ * process ($WATCHDOG_PID, when set, must be ours), "WATCHDOG=1" at half that interval,
+ * from the daemon's own loop only, so that a loop that no longer turns gets the daemon
+ * restarted. daemon_notify_ready() reads the interval. daemon_watchdog_wait(): the
+ * milliseconds the loop may sleep before the next ping (-1: no watchdog). */
+void daemon_watchdog(uint64_t now_ms);
+int daemon_watchdog_wait(uint64_t now_ms);
 int daemon_write_pidfile(const char *path);
 /* The user to run as after set-up: -u if given, else the `shipworm` system user that
  * `make install` creates, else `nobody`. "root" keeps root (not recommended). */

@@ -441,6 +441,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			execute(&io, io.udp_acts, relay_tick(&io.core, now, io.udp_acts, UDP_ACTS));
 			flush(&io);
 			next_tick = now + TICK_MS;
+			daemon_watchdog(now);
 			fastpath_watch(&io.fps, now);
 			watch_forwarding(&io, now, false);
 		}

@@ -205,7 +205,7 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 
 	for (;;) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(ep, evs, 8, -1);
+		int n = epoll_wait(ep, evs, 8, daemon_watchdog_wait(daemon_now_ms()));
 		if (n < 0 && errno != EINTR) {
 			log_err("epoll_wait: %s", strerror(errno));
 			return 1;
@@ -228,5 +228,6 @@ int server_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				break;
 			}
 		}
+		daemon_watchdog(daemon_now_ms());
 	}
 }

@@ -489,11 +489,11 @@ lab_stop_clean() {
 	! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
 }
 
-# lab_notify NAME: a stand-in for systemd's notification socket; the daemon started
-# next with lab_shipwormd (NOTIFY_SOCKET is exported for it) reports to
-# $LAB_TMP/NAME.notify.
+# lab_notify NAME [COUNT]: a stand-in for systemd's notification socket; the daemon
+# started next with lab_shipwormd (NOTIFY_SOCKET is exported for it) reports to
+# $LAB_TMP/NAME.notify (its first COUNT datagrams, default 1, within 30 s).
 lab_notify() {
-	python3 "$SHIPWORM_TOP/tests/lab/notify-listen.py" "$LAB_TMP/run/$1.nsock" "$LAB_TMP/$1.notify" 30 &
+	python3 "$SHIPWORM_TOP/tests/lab/notify-listen.py" "$LAB_TMP/run/$1.nsock" "$LAB_TMP/$1.notify" 30 "${2:-1}" &
 	LAB_HOST_PIDS+=($!)
 	lab_wait 5 test -S "$LAB_TMP/run/$1.nsock"
 	export NOTIFY_SOCKET=$LAB_TMP/run/$1.nsock

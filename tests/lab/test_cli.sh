@@ -55,4 +55,12 @@ check "decode --json gives the same fields as JSON" sh -c "'$SHIPWORM' decode 20
 check "decode rejects a non-Teredo address clearly" sh -c "! '$SHIPWORM' decode 2001:db8::1 2>$LAB_TMP/d.err && grep -q 'not a Teredo address' $LAB_TMP/d.err"
 check "decode rejects a non-address clearly" sh -c "! '$SHIPWORM' decode banana 2>$LAB_TMP/d.err && grep -q 'not an IPv6 address' $LAB_TMP/d.err"
 check "status without a daemon says so" sh -c "! '$SHIPWORM' -s $LAB_TMP/none.sock status 2>$LAB_TMP/s.err && grep -q 'cannot reach shipwormd' $LAB_TMP/s.err"
+# A daemon that takes the connection and never answers (stopped, or stuck): a clear error
+# after 5 s, not a command that hangs (a monitoring timer would pile them up).
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(4); time.sleep(20)' \
+	"$LAB_TMP/mute.sock" &
+LAB_HOST_PIDS+=($!)
+lab_wait 5 test -S "$LAB_TMP/mute.sock"
+check "status gives up on a daemon that does not answer, and says so" sh -c "! timeout 15 '$SHIPWORM' -s $LAB_TMP/mute.sock status 2>$LAB_TMP/m.err && grep -q 'did not answer in time' $LAB_TMP/m.err"
 lab_summary

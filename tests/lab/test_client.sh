@@ -46,6 +46,13 @@ lab_shipworm_client c7b 198.51.100.10
 lab_miredo_client c7m 198.51.100.10
 lab_miredo_client c8 198.51.100.10
 lab_miredo_client c2 198.51.100.10
+# A client started with no network at all (a laptop offline at boot): systemd hears
+# READY=1 all the same after 10 s, with the state, rather than timing the start out and
+# restarting it again and again (Type=notify; before, READY=1 came with the first
+# address only).
+lab_newns c9
+lab_notify c9
+lab_shipworm_client c9 198.51.100.10
 
 declare -A addr
 for n in 1 2 3 4 5 6; do
@@ -190,7 +197,10 @@ sleep 1
 check "a client still probing a silent server runs its tunnel" lab_exec c1 ip link show teredo
 check "SIGTERM mid-qualification stops it cleanly" lab_stop_clean c1 shipworm-c1
 check "and its tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip link show teredo 2>/dev/null"
-for n in 3 4 5 6 7 7b; do
+check "a client with no network tells systemd it is ready, not qualified yet" \
+	lab_wait 15 grep -q 'STATUS=not qualified yet: offline-no-network' "$LAB_TMP/c9.notify"
+check "... with READY=1" grep -qx 'READY=1' "$LAB_TMP/c9.notify"
+for n in 3 4 5 6 7 7b 9; do
 	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
 check "ClientHook ran with STATE=down on exit" lab_wait 5 grep -qx 'STATE=down' "$LAB_TMP/run/hook-down.env"

@@ -23,10 +23,17 @@ if [ "$impl" = shipworm ]; then
 	# The XDP program (issue 10) forwards bubbles only where the kernel answers its route
 	# lookups, i.e. with IPv4 forwarding on for the interface; RAs need nothing.
 	lab_exec srv sysctl -qw net.ipv4.conf.eth0.forwarding=1
-	lab_notify srv
-	# ControlGroup by number: the lab creates no users or groups on the machine.
+	lab_notify srv 4
+	# ControlGroup by number: the lab creates no users or groups on the machine. The
+	# server runs under a 1 s systemd watchdog (WatchdogSec=, as its units set 30 s).
+	export WATCHDOG_USEC=1000000
 	check "shipwormd starts as a server from a miredo-server.conf" lab_shipworm_server srv 198.51.100.10 "ControlGroup 4243"
+	unset WATCHDOG_USEC
 	check "the server tells systemd it is ready (READY=1)" lab_wait 10 grep -qx 'READY=1' "$LAB_TMP/srv.notify"
+	# Pinged from the daemon's loop, whose wait the watchdog bounds (the server's loop
+	# has no timer of its own): three pings, 0.5 s apart, after READY=1.
+	check "the server pings systemd's watchdog at half WATCHDOG_USEC" lab_wait 10 \
+		sh -c "[ \$(grep -cx 'WATCHDOG=1' '$LAB_TMP/srv.notify') -ge 3 ]"
 	check "shipworm metrics of the server parse as Prometheus text (role server)" lab_metrics "$LAB_TMP/run/shipworm-server-srv.sock" server
 else
 	lab_miredo_server srv 198.51.100.10
