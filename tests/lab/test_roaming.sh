@@ -46,7 +46,11 @@ lab_nat 5 homerouter 198.51.100.105
 lab_nat 6 homerouter 198.51.100.106
 udp_forgets 6 5
 lab_shipworm_client c6 198.51.100.14 "$(printf 'Dormant yes\nDormantIdle 10\nRefreshDiscovery no')" >/dev/null
+# Under a 1 s systemd watchdog, which the supervisor answers (NotifyAccess=main).
+lab_notify c5 4
+export WATCHDOG_USEC=1000000
 lab_shipwormd c5 shipworm-c5 "$(printf 'Mode auto\nServerAddress 198.51.100.14\nInterfaceName teredo')"
+unset WATCHDOG_USEC
 # Its search (RFC 4380 §5.2.7) takes about a minute: it runs beside the rest.
 lab_shipworm_client c4 198.51.100.14 "$(printf 'RefreshInterval 12\nRefreshMinimum 3')" >/dev/null
 
@@ -146,6 +150,8 @@ check_eq "status: cause and fail-over counted" "$(st c1 state_cause) $(lab_count
 mode_is() { [ "$(st c5 mode)" = "$1" ]; }
 check "Mode auto without native IPv6: the client ($(st c5 auto))" lab_wait 20 lab_has_teredo_addr c5
 check_eq "... says so" "$(st c5 mode)" client
+check "its supervisor told systemd it is ready, and pings the watchdog" sh -c \
+	"grep -qx 'READY=1' '$LAB_TMP/c5.notify' && [ \$(grep -cx 'WATCHDOG=1' '$LAB_TMP/c5.notify') -ge 3 ]"
 t=$(ms)
 # (A veth pair inside c5 stands for the native link: this kernel has no dummy driver.)
 lab_exec c5 ip link add v6a type veth peer name v6b
