@@ -204,8 +204,14 @@ check: deps-test
 interop: deps-test all
 	INTEROP_OUT=docs/interop.md tests/lab/interop.sh
 
-bench: deps-test all
+bench: deps-test all build/bench/peermem
 	tests/bench/run.sh
+
+# The relay's memory per peer (issue 10's 1 M peers): the core's table and the fast
+# path's map, built with the daemon's own flags.
+build/bench/peermem: tests/bench/peermem.c src/sys/fastpath.c src/sys/netlink.c src/sys/status_fmt.c $(PURE_SRCS) $(HDRS) $(BPF_SKELS)
+	@mkdir -p build/bench
+	$(CC) $(ALLCFLAGS) -o $@ $< src/sys/fastpath.c src/sys/netlink.c src/sys/status_fmt.c $(PURE_SRCS) -lbpf -lmnl
 
 demo: deps-test all
 	tests/lab/demo.sh

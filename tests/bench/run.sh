@@ -470,7 +470,6 @@ awk -v on="${rcpu[on]:-0}" -v off="${rcpu[off]:-0}" 'BEGIN { printf "ratio machi
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
 echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim)"
-cc -O2 -D_GNU_SOURCE -I"$top/src" -I"$top/build/bpf" -o "$top/build/bench/peermem" "$here/peermem.c" \
-	"$top/src/sys/fastpath.c" "$top/src/sys/netlink.c" "$top/src/sys/status_fmt.c" "$top"/src/core/*.c "$top"/src/wire/*.c -lbpf -lmnl &&
-	"$top/build/bench/peermem" 1000000
+# Built by make bench (build/bench/peermem) with the daemon's flags.
+make -s -C "$top" build/bench/peermem && "$top/build/bench/peermem" 1000000
 echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS, BENCH_FP_ROUNDS)"
