@@ -508,6 +508,7 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	io.ready_by = daemon_now_ms() + READY_MAX_MS;
 	struct told told = { 0 };
 
+	int rc = 0, r;
 	for (;;) {
 		uint64_t now = daemon_now_ms();
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
@@ -523,7 +524,15 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				on_udp(&io, io.udp, 0, 8);
 				break;
 			case EV_TUN:
-				tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io);
+				if ((r = tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io)) < 0) {
+				/* Its interface deleted under it (`ip link del`): nothing to carry any more,
+				 * and nothing this unprivileged process can rebuild. Stop with a failure,
+				 * for systemd (Restart=on-failure) or Mode auto's supervisor to start
+				 * it again, rather than spin on the dead descriptor. */
+				log_err("the tunnel interface %s is gone (%s): stopping", cfg->ifname, strerror(-r));
+				rc = 1;
+				goto out;
+				}
 				break;
 			case EV_CTL:
 				control_serve(ctl, cio_answer, &io);
@@ -591,5 +600,5 @@ out:
 	unlink(opts->control);
 	client_free(&io.core);
 	udp_rx_free(&io.rx);
-	return 0;
+	return rc;
 }

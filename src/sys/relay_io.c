@@ -395,6 +395,7 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	daemon_notify_ready(host ? "host relay serving" : "relay serving");
 	uint64_t now = daemon_now_ms(), next_tick = now + TICK_MS, next_local = now + LOCAL_REFRESH_MS;
 
+	int status = 0;
 	for (;;) {
 		now = daemon_now_ms();
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
@@ -422,7 +423,15 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				break;
 			}
 			case 1:
-				tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io);
+				if ((r = tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io)) < 0) {
+				/* Its interface deleted under it (`ip link del`): nothing to carry any more,
+				 * and nothing this unprivileged process can rebuild. Stop with a failure,
+				 * for systemd (Restart=on-failure) or Mode auto's supervisor to start
+				 * it again, rather than spin on the dead descriptor. */
+				log_err("the tunnel interface %s is gone (%s): stopping", cfg->ifname, strerror(-r));
+				status = 1;
+				goto out;
+				}
 				break;
 			case 2:
 				control_serve(ctl, answer, &io);
@@ -459,5 +468,5 @@ out:
 	unlink(opts->control);
 	relay_free(&io.core);
 	udp_rx_free(&io.rx);
-	return 0;
+	return status;
 }

@@ -123,16 +123,19 @@ static void one(struct tun_rx *rx, uint8_t *p, size_t len, int k, int *segs, siz
 	}
 }
 
-void tun_drain(int fd, struct tun_rx *rx,
-	       void (*packet)(void *ctx, int slot, uint8_t *pkt, size_t len, uint64_t now),
-	       void (*round_done)(void *ctx), void *ctx)
+int tun_drain(int fd, struct tun_rx *rx,
+	      void (*packet)(void *ctx, int slot, uint8_t *pkt, size_t len, uint64_t now),
+	      void (*round_done)(void *ctx), void *ctx)
 {
-	for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH; round++) {
+	int gone = 0;
+	for (int round = 0, k = TUN_BATCH; round < 8 && k == TUN_BATCH && !gone; round++) {
 		uint64_t now = daemon_now_ms();
 		int segs = 0;
 		size_t used = 0;
 		for (k = 0; k < TUN_BATCH; k++) {
 			ssize_t len = read(fd, rx->buf[k], sizeof rx->buf[k]);
+			if (len < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				gone = -errno;
 			if (len <= 0)
 				break;
 			if (!rx->vnet)
@@ -144,6 +147,7 @@ void tun_drain(int fd, struct tun_rx *rx,
 		}
 		round_done(ctx);
 	}
+	return gone;
 }
 
 void tun_status(struct status_out *o, const struct tun_rx *rx)

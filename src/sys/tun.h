@@ -68,8 +68,9 @@ void tun_tx_status_counters(struct status_out *o, const struct tun_tx *tx);
  * segments' room is full, which must finish with the slots (send what points into
  * them). As many rounds as an event loop gives its UDP socket, so that a flood on one
  * side does not starve the other (the lab's flood test saw the TUN queue overflow with
- * one round); stops at a short round. */
-void tun_drain(int fd, struct tun_rx *rx,
+ * one round); stops at a short round. Returns 0, or -errno when the TUN is gone (its
+ * interface deleted under the daemon: EBADFD, and epoll would report it forever). */
+int tun_drain(int fd, struct tun_rx *rx,
 	       void (*packet)(void *ctx, int slot, uint8_t *pkt, size_t len, uint64_t now),
 	       void (*round_done)(void *ctx), void *ctx);
 

@@ -200,7 +200,8 @@ check "and its tunnel interface is gone" sh -c "! ip netns exec $(lab_ns c1) ip 
 check "a client with no network tells systemd it is ready, not qualified yet" \
 	lab_wait 15 grep -q 'STATUS=not qualified yet: offline-no-network' "$LAB_TMP/c9.notify"
 check "... with READY=1" grep -qx 'READY=1' "$LAB_TMP/c9.notify"
-for n in 3 4 5 6 7 7b 9; do
+check "c9, its tunnel interface deleted, stops by itself (status 1), saying why" lab_tun_removed c9 shipworm-c9
+for n in 3 4 5 6 7 7b; do
 	check "c$n shipwormd stops cleanly, no sanitizer report" lab_stop_clean "c$n" "shipworm-c$n"
 done
 check "ClientHook ran with STATE=down on exit" lab_wait 5 grep -qx 'STATE=down' "$LAB_TMP/run/hook-down.env"

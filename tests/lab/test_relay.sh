@@ -206,7 +206,9 @@ else
 		eval "lab_exec hr tc filter show dev eth0 egress | grep -q 'pref 100 bpf'"
 fi
 
-for n in rel c2 srv2; do
+check "the relay whose tunnel interface is deleted stops by itself (status 1), saying why" \
+	lab_tun_removed rel shipworm-rel
+for n in c2 srv2; do
 	check "shipwormd on $n stops cleanly, no sanitizer report" lab_stop_clean "$n" "shipworm-$n"
 done
 [ "${LAB_FASTPATH:-auto}" = off ] ||

@@ -172,6 +172,14 @@ lab_exec c5 ip link del v6a
 client_again() { mode_is client && lab_has_teredo_addr c5; }
 check "native IPv6 gone: the client again, qualified" lab_wait 30 client_again
 echo "# Mode auto: client with a Teredo address again $(($(ms) - t)) ms after native IPv6 went away"
+# The role's tunnel interface deleted under it: the role says why and stops (status 1),
+# the supervisor starts it again, and it qualifies anew.
+t=$(ms)
+lab_exec c5 ip link del teredo
+check "its tunnel interface deleted, the supervisor starts the client again, qualified" lab_wait 30 client_again
+echo "# Mode auto: a new client qualified $(($(ms) - t)) ms after its tunnel interface was deleted"
+check "... after the role said why it stopped, and the supervisor that it ended" sh -c \
+	"grep -q 'the tunnel interface teredo is gone' '$LAB_TMP/shipworm-c5.log' && grep -q 'auto: the client ended (status 1)' '$LAB_TMP/shipworm-c5.log'"
 
 # RFC 4380 §5.2.7 (C-60..C-62): c4 found that its NAT forgets sooner than it refreshed.
 searched() { [ "$(st c4 refresh_search)" = done ]; }
