@@ -137,8 +137,30 @@ void cio_refresh_nets(struct client_io *io)
  * server now? A new source address, gateway or interface means a new network (a new
  * NAT, a new mapping): qualify again at once; no route at all, offline until one
  * comes. A route to another server (after a fail-over) is only noted. */
+/* The tunnel taken down and up again (an operator's reset, an ifdown script): the kernel
+ * dropped its address and route on the way down and brings neither back; the core still
+ * counts itself qualified. Put them back once the link is up; a link left down stays
+ * down (the operator's to lift). */
+static void restore_tunnel(struct client_io *io)
+{
+	if (!io->addr_set)
+		return;
+	int flags = nl_link_flags(io->nl, io->ifindex);
+	if (flags < 0 || !(flags & IFF_UP) || nl_has_addr6(io->nl, io->ifindex, &io->addr) != 0)
+		return;
+	int r;
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &io->addr, a, sizeof a);
+	if ((r = nl_addr6(io->nl, true, io->ifindex, &io->addr, 32)) < 0 ||
+	    (r = nl_route6(io->nl, true, io->ifindex, &any6, 0, DEFAULT_ROUTE_METRIC)) < 0)
+		log_err("%s is up again without %s: cannot put it back: %s", io->cfg->ifname, a, strerror(-r));
+	else
+		log_info("%s is up again: %s and the default route through it put back", io->cfg->ifname, a);
+}
+
 void cio_check_network(struct client_io *io, uint64_t now)
 {
+	restore_tunnel(io);
 	struct nl_route4 rt;
 	uint32_t server = io->core.cfg.server;
 	bool have = nl_route_get4(io->nl, server, io->cfg->bind_address, &rt) == 0;

@@ -113,6 +113,20 @@ static int route_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_OK;
 }
 
+int nl_route_oif6(struct nl *n, const struct in6_addr *dst)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nl_route4 r = { 0 }; /* only its oif: route_attr takes no IPv6 address */
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = RTM_GETROUTE;
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(h, sizeof *rt);
+	rt->rtm_family = AF_INET6;
+	rt->rtm_dst_len = 128;
+	mnl_attr_put(h, RTA_DST, 16, dst);
+	int e = transact_cb(n, h, route_cb, &r);
+	return e < 0 ? e : r.oif ? r.oif : -ENETUNREACH;
+}
+
 int nl_route_get4(struct nl *n, uint32_t dst, uint32_t src, struct nl_route4 *r)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -146,6 +160,11 @@ struct nl *nl_monitor_open(void)
 struct nl *nl_monitor_open6(void)
 {
 	return monitor(RTMGRP_LINK | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE);
+}
+
+struct nl *nl_monitor_open_link(void)
+{
+	return monitor(RTMGRP_LINK);
 }
 
 struct native {
@@ -216,9 +235,58 @@ int nl_native_ipv6(struct nl *n, int skip_ifindex)
 	return e < 0 ? e : nv.addr && nv.route;
 }
 
+struct has6 {
+	int ifindex;
+	const struct in6_addr *a;
+	bool found;
+};
+
+static int has_addr_cb(const struct nlmsghdr *h, void *data)
+{
+	struct has6 *q = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(h);
+	if (h->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 || (int)ifa->ifa_index != q->ifindex)
+		return MNL_CB_OK;
+	const struct nlattr *a;
+	mnl_attr_for_each(a, h, sizeof *ifa)
+		if ((mnl_attr_get_type(a) == IFA_ADDRESS || mnl_attr_get_type(a) == IFA_LOCAL) &&
+		    mnl_attr_get_payload_len(a) == 16 && !memcmp(mnl_attr_get_payload(a), q->a, 16))
+			q->found = true;
+	return MNL_CB_OK;
+}
+
+int nl_has_addr6(struct nl *n, int ifindex, const struct in6_addr *a)
+{
+	struct has6 q = { .ifindex = ifindex, .a = a };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6 };
+	int e = dump(n, RTM_GETADDR, &ifa, sizeof ifa, has_addr_cb, &q);
+	return e < 0 ? e : q.found;
+}
+
 int nl_fd(const struct nl *n)
 {
 	return mnl_socket_get_fd(n->sock);
+}
+
+static int link_of_cb(const struct nlmsghdr *h, void *data)
+{
+	int *want = data;
+	if ((h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) &&
+	    ((const struct ifinfomsg *)mnl_nlmsg_get_payload(h))->ifi_index == want[0])
+		want[1] = 1;
+	return MNL_CB_OK;
+}
+
+int nl_drain_link(struct nl *n, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int q[2] = { ifindex, 0 };
+	for (;;) {
+		ssize_t r = mnl_socket_recvfrom(n->sock, buf, sizeof buf);
+		if (r <= 0)
+			return errno == ENOBUFS ? 1 : q[1]; /* messages lost: look all the same */
+		mnl_cb_run(buf, (size_t)r, 0, 0, link_of_cb, q);
+	}
 }
 
 int nl_drain(struct nl *n)
@@ -234,14 +302,22 @@ int nl_drain(struct nl *n)
 	}
 }
 
+/* An RTM_*LINK message about one interface, its ifinfomsg in *ifi. */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, int ifindex, struct ifinfomsg **ifi)
+{
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = type;
+	*ifi = mnl_nlmsg_put_extra_header(h, sizeof **ifi);
+	(*ifi)->ifi_family = AF_UNSPEC;
+	(*ifi)->ifi_index = ifindex;
+	return h;
+}
+
 int nl_link_up(struct nl *n, int ifindex, uint32_t mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
-	h->nlmsg_type = RTM_NEWLINK;
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof *ifi);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *h = link_msg(buf, RTM_NEWLINK, ifindex, &ifi);
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	if (mtu)
@@ -429,14 +505,28 @@ static int link_name_cb(const struct nlmsghdr *h, void *data)
 	return MNL_CB_OK;
 }
 
+static int link_flags_cb(const struct nlmsghdr *h, void *data)
+{
+	if (h->nlmsg_type == RTM_NEWLINK)
+		*(int *)data = (int)((const struct ifinfomsg *)mnl_nlmsg_get_payload(h))->ifi_flags;
+	return MNL_CB_OK;
+}
+
+int nl_link_flags(struct nl *n, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *h = link_msg(buf, RTM_GETLINK, ifindex, &ifi);
+	int flags = -ENODEV;
+	int r = transact_cb(n, h, link_flags_cb, &flags);
+	return r < 0 ? r : flags;
+}
+
 int nl_link_name(struct nl *n, int ifindex, char name[IF_NAMESIZE])
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
-	h->nlmsg_type = RTM_GETLINK;
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof *ifi);
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *h = link_msg(buf, RTM_GETLINK, ifindex, &ifi);
 	name[0] = 0;
 	int r = transact_cb(n, h, link_name_cb, name);
 	return r < 0 ? r : name[0] ? 0 : -ENODEV;

@@ -37,6 +37,19 @@ struct nl *nl_monitor_open(void);
  * `ipv6_too` also asks the monitor for IPv6 address and route changes. */
 int nl_native_ipv6(struct nl *n, int skip_ifindex);
 struct nl *nl_monitor_open6(void);
+/* Link changes only (the relay watches its tunnel interface: a busy router's route
+ * changes never wake it). */
+struct nl *nl_monitor_open_link(void);
+/* Read what a link monitor has queued: 1 when a message concerned ifindex (or some were
+ * lost), else 0. */
+int nl_drain_link(struct nl *n, int ifindex);
+/* The kernel drops an interface's IPv6 addresses and routes when it goes down, and an
+ * `ip link set up` brings none back: is the link up (its IFF_ flags, or -errno), does it
+ * hold this address (1, 0, -errno), by which interface does the host route to dst (its
+ * index, or -errno)? */
+int nl_link_flags(struct nl *n, int ifindex);
+int nl_has_addr6(struct nl *n, int ifindex, const struct in6_addr *a);
+int nl_route_oif6(struct nl *n, const struct in6_addr *dst);
 int nl_fd(const struct nl *n);
 int nl_drain(struct nl *n);
 

@@ -53,7 +53,41 @@ struct relay_io {
 	struct nl *nl;
 	bool fwd_off;
 	uint64_t next_fwd;
+	/* The tunnel's link changes (nl_monitor_open_link) and the one netlink socket that
+	 * looks at them (the relay's nl, or a host relay's own). */
+	struct nl *mon, *look;
+	bool link_down;
+	uint64_t link_check_at; /* 0: nothing to look at */
+	struct in6_addr pfx;
 };
+
+#define LINK_SETTLE_MS 300 /* a burst of link messages is one change to look at */
+
+/* The tunnel taken down and up again (an operator's reset, an ifdown script): the kernel
+ * dropped the Teredo prefix's route on the way down and brings it back with nothing.
+ * Down, say so once; up again without the route, say why and stop with a failure
+ * (returns 1), for systemd's Restart=on-failure or Mode auto's supervisor to start the
+ * relay again with its route: after the privilege drop it cannot add one itself. */
+static int watch_link(struct relay_io *io)
+{
+	io->link_check_at = 0;
+	int flags = nl_link_flags(io->look, io->ifindex);
+	if (flags < 0)
+		return 0; /* deleted: the TUN's read says so */
+	if (!(flags & IFF_UP)) {
+		if (!io->link_down)
+			log_warn("%s is down: nothing is relayed until it is up again", io->cfg->ifname);
+		io->link_down = true;
+		return 0;
+	}
+	io->link_down = false;
+	if (nl_route_oif6(io->look, &io->pfx) == io->ifindex)
+		return 0;
+	char a[INET6_ADDRSTRLEN];
+	log_err("%s is up without its route to %s/32 (the kernel drops it when the link goes down): "
+		"stopping, to be started again with it", io->cfg->ifname, inet_ntop(AF_INET6, &io->pfx, a, sizeof a));
+	return 1;
+}
 
 #define FORWARDING_WATCH_MS 10000
 
@@ -323,12 +357,17 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot set up %s and its route: %s", cfg->ifname, nl ? strerror(-r) : strerror(errno));
 		return 1;
 	}
+	io.pfx = pfx;
+	io.mon = nl_monitor_open_link();
+	if (!io.mon)
+		log_warn("no link monitor (%s): %s taken down and up again will not be noticed", strerror(errno),
+			 cfg->ifname);
 	if (host) {
-		nl_close(nl);
+		io.look = nl; /* for watch_link only */
 	} else {
 		/* Kept for watch_forwarding (opened before the privilege drop); its first look
 		 * is logged before the control socket exists, so before anyone asks. */
-		io.nl = nl;
+		io.nl = io.look = nl;
 		watch_forwarding(&io, daemon_now_ms(), true);
 	}
 	struct control *ctl = control_open(opts->control, opts->control_gid);
@@ -383,8 +422,9 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		log_err("cannot enter the seccomp sandbox: %s", strerror(errno));
 		return 1;
 	}
-	int fds[] = { io.udp[0], io.tun, control_fd(ctl), sfd, io.nudp > 1 ? io.udp[1] : -1, io.fp ? fastpath_seen_fd(io.fp) : -1 };
-	int ep = daemon_epoll(fds, 6);
+	int fds[] = { io.udp[0], io.tun, control_fd(ctl), sfd, io.nudp > 1 ? io.udp[1] : -1,
+		      io.fp ? fastpath_seen_fd(io.fp) : -1, io.mon ? nl_fd(io.mon) : -1 };
+	int ep = daemon_epoll(fds, 7);
 	if (ep < 0) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
@@ -443,6 +483,10 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			case 5:
 				fastpath_seen_drain(io.fp, fp_seen, &io);
 				break;
+			case 6:
+				if (nl_drain_link(io.mon, io.ifindex))
+					io.link_check_at = daemon_now_ms() + LINK_SETTLE_MS;
+				break;
 			}
 		}
 		now = daemon_now_ms();
@@ -452,6 +496,10 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			next_tick = now + TICK_MS;
 			daemon_watchdog(now);
 			fastpath_watch(&io.fps, now);
+			if (io.link_check_at && now >= io.link_check_at && watch_link(&io)) {
+				status = 1;
+				goto out;
+			}
 			watch_forwarding(&io, now, false);
 		}
 		if (host && now >= next_local) {
@@ -464,7 +512,8 @@ int relay_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 out:
 	fastpath_close(io.fp, io.fps.janitor);
 	close(io.tun); /* the interface and its route go with it */
-	nl_close(io.nl);
+	nl_close(io.look);
+	nl_close(io.mon);
 	unlink(opts->control);
 	relay_free(&io.core);
 	udp_rx_free(&io.rx);

@@ -489,20 +489,28 @@ lab_stop_clean() {
 	! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
 }
 
-# lab_tun_removed NODE NAME: delete NODE's teredo interface under its shipwormd (an
-# operator's `ip link del`), which must then stop by itself with status 1 (for systemd's
-# Restart=on-failure), saying why, with no sanitizer report: before, it spun on the dead
-# descriptor at full CPU, silently, for ever.
-lab_tun_removed() {
+# lab_stops_failing NAME MESSAGE: the shipwormd started as NAME stops by itself with
+# status 1 (for systemd's Restart=on-failure), having logged MESSAGE, with no sanitizer
+# report.
+lab_stops_failing() {
 	local pid rc
-	pid=$(cat "$LAB_TMP/$2.pid")
-	lab_exec "$1" ip link del teredo || return 1
+	pid=$(cat "$LAB_TMP/$1.pid")
 	lab_wait 10 sh -c "! kill -0 $pid 2>/dev/null" || { echo "still running: $pid"; return 1; }
 	wait "$pid"
 	rc=$?
 	[ "$rc" -eq 1 ] || { echo "exit status $rc"; return 1; }
-	grep -q 'the tunnel interface teredo is gone' "$LAB_TMP/$2.log" &&
-		! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$2.log"
+	grep -qF -- "$2" "$LAB_TMP/$1.log" && ! grep -E 'Sanitizer|runtime error|LeakSanitizer' "$LAB_TMP/$1.log"
+}
+# lab_tun_removed NODE NAME: delete NODE's teredo interface under its shipwormd (an
+# operator's `ip link del`), which must then stop failing, saying why: before, it spun on
+# the dead descriptor at full CPU, silently, for ever.
+lab_tun_removed() {
+	lab_exec "$1" ip link del teredo && lab_stops_failing "$2" 'the tunnel interface teredo is gone'
+}
+# lab_tun_bounce NODE: take NODE's teredo interface down and up again (an operator's
+# reset): the kernel drops its IPv6 addresses and routes on the way down.
+lab_tun_bounce() {
+	lab_exec "$1" ip link set teredo down && lab_exec "$1" ip link set teredo up
 }
 
 # lab_notify NAME [COUNT]: a stand-in for systemd's notification socket; the daemon

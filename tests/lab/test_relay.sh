@@ -206,6 +206,20 @@ else
 		eval "lab_exec hr tc filter show dev eth0 egress | grep -q 'pref 100 bpf'"
 fi
 
+# The tunnel taken down and up again: the client puts its address and default route
+# back; the relay, which cannot add a route once unprivileged, stops failing, for
+# systemd to start it again with one (before, both carried on without, saying nothing).
+lab_tun_bounce c2
+c2_tunnel_back() {
+	ip -n "$(lab_ns c2)" -6 addr show dev teredo scope global | grep -q inet6 &&
+		ip -n "$(lab_ns c2)" -6 route show default dev teredo | grep -q default
+}
+check "c2's tunnel taken down and up: its address and default route are put back" lab_wait 10 c2_tunnel_back
+check "... and it reaches the native host again" lab_ping6 c2 2001:db8:1::100
+lab_tun_bounce rel
+check "the relay's tunnel taken down and up: it stops (status 1), saying why" \
+	lab_stops_failing shipworm-rel 'teredo is up without its route to 2001::/32'
+lab_shipworm_relay rel
 check "the relay whose tunnel interface is deleted stops by itself (status 1), saying why" \
 	lab_tun_removed rel shipworm-rel
 for n in c2 srv2; do
