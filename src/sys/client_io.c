@@ -525,13 +525,9 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 				break;
 			case EV_TUN:
 				if ((r = tun_drain(io.tun, &io.tunrx, tun_packet, flush, &io)) < 0) {
-				/* Its interface deleted under it (`ip link del`): nothing to carry any more,
-				 * and nothing this unprivileged process can rebuild. Stop with a failure,
-				 * for systemd (Restart=on-failure) or Mode auto's supervisor to start
-				 * it again, rather than spin on the dead descriptor. */
-				log_err("the tunnel interface %s is gone (%s): stopping", cfg->ifname, strerror(-r));
-				rc = 1;
-				goto out;
+					tun_gone(cfg->ifname, r);
+					rc = 1;
+					goto out;
 				}
 				break;
 			case EV_CTL:

@@ -1,6 +1,7 @@
 #include "sys/tun.h"
 
 #include "sys/daemon.h"
+#include "sys/log.h"
 #include "sys/status_fmt.h"
 
 #include <errno.h>
@@ -148,6 +149,11 @@ int tun_drain(int fd, struct tun_rx *rx,
 		round_done(ctx);
 	}
 	return gone;
+}
+
+void tun_gone(const char *ifname, int err)
+{
+	log_err("the tunnel interface %s is gone (%s): stopping", ifname, strerror(-err));
 }
 
 void tun_status(struct status_out *o, const struct tun_rx *rx)

@@ -74,6 +74,12 @@ int tun_drain(int fd, struct tun_rx *rx,
 	       void (*packet)(void *ctx, int slot, uint8_t *pkt, size_t len, uint64_t now),
 	       void (*round_done)(void *ctx), void *ctx);
 
+/* After tun_drain() said the TUN is gone: log it. The caller then stops with a failure:
+ * nothing is left to carry, and its unprivileged process cannot rebuild the interface;
+ * systemd (Restart=on-failure) or Mode auto's supervisor starts it again, rather than
+ * the loop spinning on the dead descriptor. */
+void tun_gone(const char *ifname, int err);
+
 /* For `shipworm status`: which offloads the TUN has, and what the daemon finished. */
 void tun_status(struct status_out *o, const struct tun_rx *rx);
 void tun_status_counters(struct status_out *o, const struct tun_rx *rx);
