@@ -139,8 +139,8 @@ void cio_refresh_nets(struct client_io *io)
  * comes. A route to another server (after a fail-over) is only noted. */
 /* The tunnel taken down and up again (an operator's reset, an ifdown script): the kernel
  * dropped its address and route on the way down and brings neither back; the core still
- * counts itself qualified. Put them back once the link is up; a link left down stays
- * down (the operator's to lift). */
+ * counts itself qualified. Put them back once the link is up, and run the ClientHook
+ * again; a link left down stays down (the operator's to lift). */
 static void restore_tunnel(struct client_io *io)
 {
 	if (!io->addr_set)
@@ -154,8 +154,12 @@ static void restore_tunnel(struct client_io *io)
 	if ((r = nl_addr6(io->nl, true, io->ifindex, &io->addr, 32)) < 0 ||
 	    (r = nl_route6(io->nl, true, io->ifindex, &any6, 0, DEFAULT_ROUTE_METRIC)) < 0)
 		log_err("%s is up again without %s: cannot put it back: %s", io->cfg->ifname, a, strerror(-r));
-	else
+	else {
 		log_info("%s is up again: %s and the default route through it put back", io->cfg->ifname, a);
+		/* What the hook added to the interface went down with it too: "up" again, as
+		 * after a first qualification (no old address: it had none in between). */
+		run_hook(io, "up", NULL);
+	}
 }
 
 void cio_check_network(struct client_io *io, uint64_t now)

@@ -151,6 +151,14 @@ check "ClientHook ran with Miredo's variables (STATE=up, IFACE, ADDRESS)" sh -c 
 	grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/run/hook-up.env' && grep -qx 'MTU=1280' '$LAB_TMP/run/hook-up.env'"
 check "ClientHook runs with CAP_NET_ADMIN and nothing else (as Miredo's hook needs)" grep -q 'CapEff:.*0000000000001000' "$LAB_TMP/run/hook-up.env"
 check "the client runs unprivileged but for CAP_NET_ADMIN" lab_privileges c1 1000
+# The tunnel taken down and up: what the hook added went down with it, so the hook runs
+# "up" again once the address and route are back (no old address: none in between).
+rm -f "$LAB_TMP/run/hook-up.env"
+lab_tun_bounce c5
+check "c5's tunnel taken down and up: ClientHook runs STATE=up again with its address" lab_wait 10 sh -c "
+	grep -qx 'STATE=up' '$LAB_TMP/run/hook-up.env' && grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/run/hook-up.env' &&
+	grep -qx 'OLD_ADDRESS=' '$LAB_TMP/run/hook-up.env'"
+check "... and c5 reaches c1 again" lab_ping6 c5 "${addr[1]}"
 
 # Local discovery: two shipworm clients behind the same NAT find each other on the link.
 for n in c7 c7b c7m; do lab_wait 25 lab_has_teredo_addr "$n"; done
