@@ -79,6 +79,23 @@ lab_wait_counter "$rsock" teredo_source_mismatch $((before + 5))
 check_eq "5 spoofed packets are dropped as teredo_source_mismatch" "$(($(lab_counter "$rsock" teredo_source_mismatch) - before))" 5
 check_eq "none of them reached the native side" "$(lab_counter "$rsock" to_tun)" "$tun_before"
 
+# RFC 9601 §6.1.3 (P-18, E-13): no ECN negotiation in Teredo, so the relay zeroes the
+# outer ECN field (its whole TOS) whatever the inner traffic class says; the inner one
+# (DSCP EF with CE here) reaches the client unchanged. Through the daemon's socket (the
+# off pass) and the program (this pass: the first packets before trust, then the kernel).
+lab_bg rel tcpdump-rel tcpdump -n -v -i eth0 -U -c 8 udp and src 198.51.100.30 and dst 198.51.100.22
+lab_bg c2 tcpdump-c2 tcpdump -n -v -i teredo -U -c 8 icmp6 and src 2001:db8:1::100
+lab_wait 10 grep -q 'listening on' "$LAB_TMP/tcpdump-rel.log"
+lab_wait 10 grep -q 'listening on' "$LAB_TMP/tcpdump-c2.log"
+check "the native host pings c2 with traffic class 0xbb (EF, CE)" lab_exec v6host ping -6 -n -c 8 -i 0.2 -W 2 -w 10 -Q 0xbb "$a2"
+lab_wait 5 grep -q '8 packets captured' "$LAB_TMP/tcpdump-rel.log"
+lab_wait 5 grep -q '8 packets captured' "$LAB_TMP/tcpdump-c2.log"
+lab_kill_wait rel tcpdump INT
+lab_kill_wait c2 tcpdump INT
+check_eq "the relay sent them with outer TOS 0 (ECN Not-ECT: P-18)" \
+	"$(grep -c 'IP (tos 0x0,.*proto UDP' "$LAB_TMP/tcpdump-rel.log")/$(grep -c 'IP (tos' "$LAB_TMP/tcpdump-rel.log")" 8/8
+check_eq "... and c2 received them with their traffic class 0xbb" "$(grep -c 'IP6 (class 0xbb,' "$LAB_TMP/tcpdump-c2.log")" 8
+
 # A relay restart mid-transfer: the transfer resumes once the client re-bubbles.
 lab_exec c1 timeout 40 iperf3 -6 -c 2001:db8:1::100 -t 8 -J >"$LAB_TMP/restart.json" 2>&1 &
 ipid=$!

@@ -474,6 +474,23 @@ static void r05_trusted_peer_encapsulated(void **state)
 	assert_int_equal(counter(FP_OUT_ENCAP_BYTES), bytes + len - 14);
 }
 
+/* RFC 9601 §6.1.3 (P-18, E-13): Teredo has no ECN negotiation, so an encapsulator that
+ * does not propagate ECN (RFC 6040) zeroes the outer header's ECN field. The program
+ * leaves the whole outer TOS at 0, whatever the inner traffic class (here DSCP EF with
+ * CE), and the inner packet, its traffic class included, goes on unchanged. */
+static void p18_outer_ecn_zeroed_inner_kept(void **state)
+{
+	size_t len = from_host(&native, &client, 64);
+	pkt[14] = 0x6b; /* version 6, traffic class 0xbb: DSCP 46 (EF), ECN 11 (CE) */
+	pkt[15] = 0xb0;
+	uint8_t inner_copy[256];
+	memcpy(inner_copy, pkt + 14, len - 14);
+	assert_int_equal(run(out_fd, len, NULL), TC_ACT_REDIRECT);
+	assert_int_equal(out[14 + 1], 0); /* outer TOS: DSCP 0, ECN Not-ECT */
+	assert_int_equal(ones_sum(out + 14, 20, 0), 0xffff);
+	assert_memory_equal(out + 14 + 28, inner_copy, len - 14);
+}
+
 /* ... and what the daemon must see of the host's stays a packet for the TUN. */
 static void passed_out_untouched(size_t len, enum fp_counter why)
 {
@@ -713,6 +730,7 @@ int main(void)
 		T(rfc6081_s5_4_random_port_peer_both_ways),
 		T(rfc6081_s5_3_4_x26_sent_to_the_mapping_its_address_names),
 		T(r05_trusted_peer_encapsulated),
+		T(p18_outer_ecn_zeroed_inner_kept),
 		T(r05_stale_or_unknown_peer_to_the_daemon),
 		T(r03_sec11_sources_and_gso),
 		T(trust_end_removes_the_entry),
