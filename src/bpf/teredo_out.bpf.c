@@ -132,6 +132,9 @@ int teredo_out(struct __sk_buff *skb)
 		to_port = (__u16)~pt;
 	}
 	__u32 ip6_len = skb->len - off;
+	/* TOS 0: Teredo has no ECN negotiation, so the outer ECN field stays Not-ECT
+	 * whatever the inner traffic class (RFC 9601 §6.1.3, P-18), as the daemon's sockets
+	 * send it. */
 	struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
 			    .tot_len = bpf_htons(ip6_len + OUTER_LEN), .saddr = c->self_ip, .daddr = to_ip };
 	__u32 sum = 0;
