@@ -71,6 +71,8 @@ enum client_cause {
 };
 const char *client_cause_name(enum client_cause c);
 
+/* RFC 4380 §5.2's per-interface state (C-04): this status (Initial and Starting are
+ * CLIENT_PROBING's first RS and its retries), the mapping, prefix and address below. */
 enum client_state {
 	CLIENT_PROBING,           /* RS to the primary address */
 	CLIENT_PROBING_SECONDARY, /* RS to the secondary address: the symmetric-NAT check */

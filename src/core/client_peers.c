@@ -139,7 +139,7 @@ static void bubble_peer(struct client *c, struct peer *p, uint64_t now)
 		cl_indirect_due(c, p, t.server, now);
 	/* Behind a sequential NAT the Echo Test's bubble already went there. */
 	cl_random_port_bubbles(c, p, &t, ss_active(c) || p->retries >= 2);
-	p->last_tx = now;
+	p->last_tx = now; /* C-54: each bubble updates the last transmission and the count */
 	p->bubbles++;
 }
 
@@ -340,7 +340,8 @@ int client_tun(struct client *c, uint64_t now, const uint8_t *pkt, size_t len,
 	if (teredo) {
 		struct teredo_addr t;
 		teredo_addr_decode(&d6, &t);
-		/* C-46: never towards a non-global mapping or server. */
+		/* C-46: never towards a non-global mapping or server. The cone bit is not
+		 * looked at: every peer is C = 0 (RFC 5991 §3.2, C-44), so case 4 is never taken. */
 		if (!ipv4_is_global_unicast(t.mapped.ip) || !ipv4_is_global_unicast(t.server)) {
 			icmp_error(c, now, ICMP6_UNREACH_ADDR, pkt, len);
 			return drop(c, CL_DROP_NOT_GLOBAL);

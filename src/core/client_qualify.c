@@ -276,7 +276,8 @@ void cl_start_qualification(struct client *c, uint64_t now)
 	cl_send_rs(c, c->cfg.server, now);
 }
 
-/* RFC 4380 §5.2.1 step 7 (C-18) with RFC 5991 §3.1 random bits (P-02, P-05). Random
+/* RFC 4380 §5.2.1 step 7 (C-18) with RFC 5991 §3.1 random bits (P-02, P-05) and C = 0
+ * (P-03). Random
  * bits are drawn only for a new mapping (C-26 design note), so a refresh that finds the
  * same mapping keeps the same address. */
 static void set_address(struct client *c, uint32_t prefix)
@@ -349,7 +350,7 @@ int cl_handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, const s
 	case CLIENT_PROBING:
 		if (!from_primary)
 			return drop(c, CL_DROP_BAD_RA);
-		c->mapped = p->origin;
+		c->mapped = p->origin; /* step 4 (C-15): the mapping from the origin indication */
 		/* Step 5 (C-16): ask the secondary address too; a different mapping means a
 		 * symmetric NAT (C-17). Miredo skips this check. */
 		c->state = CLIENT_PROBING_SECONDARY;
@@ -361,7 +362,8 @@ int cl_handle_ra(struct client *c, uint64_t now, struct sw_endpoint src, const s
 			return drop(c, CL_DROP_BAD_RA);
 		c->mapped2 = p->origin;
 		/* RFC 6081 §3.1 (X-10): behind a symmetric NAT keep the address anyway, so that
-		 * traffic through relays keeps working. */
+		 * traffic through relays keeps working. Two mappings: the Symmetric NAT flag
+		 * (§5.3.3, X-23). */
 		c->nat = endpoint_eq(c->mapped, c->mapped2) ? NAT_CONE_OR_RESTRICTED : NAT_SYMMETRIC;
 		/* RFC 6081 §5.4.4: the NAT kept our port. */
 		c->port_preserving = c->cfg.local_port && c->mapped.port == c->cfg.local_port;

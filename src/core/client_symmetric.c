@@ -323,7 +323,9 @@ void cl_port_echo_timers(struct client *c, uint64_t now)
 }
 
 /* X-47: an RA on a random port answers one of its peer's Echo Test RSs: the origin
- * indication's port brackets the port of the test's direct bubble. */
+ * indication's port brackets the port of the test's direct bubble. It changes only
+ * that peer's test, never the qualification's mapping (C-21): only the Teredo
+ * socket's RAs are maintenance RAs. */
 static int port_echo_answer(struct client *c, struct peer *peer, struct sw_endpoint src, const struct teredo_pkt *p)
 {
 	struct ra_info ri;

@@ -1,5 +1,10 @@
 /* Teredo relay and host-specific relay: RFC 4380 §5.4.1 (transmission, R-03..R-09),
- * §5.4.2 (reception, R-10..R-13), §8.2 and §5.4 for the host relay (H-01..H-10). */
+ * §5.4.2 (reception, R-10..R-13), §8.2 and §5.4 for the host relay (H-01..H-10), which
+ * sends by the relay's rules (H-04) and so needs nothing more for a contact its peer
+ * opens (H-06). RFC 6081 asks nothing of a relay (R-17). The forwarding between the
+ * tunnel and the native side, its hop limit and ICMPv6 errors, is the kernel's, as an
+ * IPv6 router (R-16); what leaves for a client has the relay's own IPv4 source, which
+ * ingress filtering lets through (SEC-20). */
 #include "core/relay.h"
 #include "core/siphash.h"
 
@@ -233,7 +238,8 @@ int relay_tun(struct relay *r, uint64_t now, const uint8_t *pkt, size_t len,
 		p->last_tx = now;
 		return r->o.n;
 	}
-	/* the cone bit is ignored (RFC 5991 §3.2); always R-08. */
+	/* R-07: the cone bit is ignored (RFC 5991 §3.2), by a host relay too (H-07); always
+	 * R-08, never R-06's direct send. */
 	if (!p) {
 		if (r->cfg.new_per_source && !source_may_add(r, &s6, now))
 			return drop(r, RL_DROP_SOURCE_LIMITED);
@@ -302,6 +308,8 @@ int relay_udp_on(struct relay *r, uint64_t now, uint8_t sock, struct sw_endpoint
 	r->stats.from_udp++;
 	if (teredo_parse(buf, len, &p) != WIRE_OK)
 		return drop(r, RL_DROP_MALFORMED); /* */
+	/* R-15: an origin indication or authentication header (which only servers add) is
+	 * passed over, not trusted: the packet is judged by its UDP source as any other. */
 	if (r->cfg.self.ip && endpoint_eq(src, r->cfg.self))
 		return drop(r, RL_DROP_LOOP);
 	struct in6_addr s6, d6;

@@ -1,5 +1,9 @@
 /* Teredo server decisions, RFC 4380 §5.3.1 (checks S-03..S-09, forwarding S-10..S-14)
- * and §5.3.2 (Router Solicitation processing, S-15..S-20), with RFC 5991 §3.2. */
+ * and §5.3.2 (Router Solicitation processing, S-15..S-20), with RFC 5991 §3.2. Stateless
+ * (S-01, SEC-19) on its two sockets, a router only in what it answers and forwards
+ * (S-02: RAs, bubbles, ICMPv6). An echo-test RS of RFC 6081 is an RS like any other
+ * (S-22). Acting as a relay too (S-21, RFC 4380 §5.4.3): the relay role beside it on
+ * the same host (tests/lab/test_onehost.sh), not merged into one socket. */
 #include "core/server.h"
 
 #include "core/siphash.h"

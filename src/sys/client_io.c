@@ -187,8 +187,9 @@ static void tun_packet(void *ctx, int k, uint8_t *pkt, size_t len, uint64_t now)
  * them in cc. */
 static int open_sockets(struct client_io *io, const struct sw_config *cfg, struct client_config *cc)
 {
-	/* Shared: with BindPort 3544, the discovery socket (224.0.0.253:3544) binds the
-	 * port too. */
+	/* C-02, C-03: BindPort provisions the port (a port forward on the NAT); by default
+	 * the kernel picks one at random, so that clients behind one NAT differ. Shared:
+	 * with BindPort 3544, the discovery socket (224.0.0.253:3544) binds the port too. */
 	io->udp = udp_open(cfg->bind_address, htons(cfg->bind_port), true);
 	if (io->udp < 0) {
 		log_err("cannot open the UDP socket (BindAddress/BindPort): %s%s", strerror(errno), udp_bind_hint(errno));
@@ -423,8 +424,11 @@ int client_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 	cc.hairpinning = cfg->hairpinning;
 	cc.port_preserving_nat = cfg->port_preserving_nat;
 	cc.sequential_nat = cfg->sequential_nat;
+	/* RFC 6081's six extensions, each on by default (X-01), none negotiated (X-02: a
+	 * peer without one skips its trailers). Their dependencies: §5.4 needs §5.2 (X-30),
+	 * §5.5 both (X-40, client_int.h), §5.3 needs §5.2 (X-20); §5.6 takes the same
+	 * mapping (X-52) and stands alone (X-50), as does §5.7 (X-60). */
 	cc.random_ports = cfg->symmetric_nat && cfg->port_preserving_nat ? CLIENT_RANDOM_PORTS : 0;
-	/* RFC 6081 §5.3 needs §5.2; §5.6 takes the same mapping. */
 	cc.upnp = cfg->upnp && (cfg->symmetric_nat || cfg->hairpinning);
 	/* Issue 10: a TCP stream's segments to one peer leave as UDP GSO rows. */
 	udp_tx_gso(&io.tx, cfg->udp_offload);

@@ -54,7 +54,7 @@ uint64_t daemon_now_ms(void);
 void daemon_mark_start(void);
 uint64_t daemon_uptime_s(void);
 /* The cores' randomness (sw_rng_fn): getrandom, and abort rather than go on without it
- * (RFC 5991 §4, P-05). */
+ * (RFC 5991 §4, P-05): every nonce, random flag bit and port (SEC-14, X-07). */
 void daemon_random(void *ctx, void *buf, size_t len);
 /* An epoll instance watching fds[0..n) for input; events carry the index in data.u32.
  * Negative descriptors (optional sockets that are not open) are skipped. */

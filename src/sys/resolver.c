@@ -45,6 +45,8 @@ static void resolve_one(const char *name, uint32_t second, struct resolve_result
 			note(r, "%s%.60s: %s is not a global address", name, inet_ntop(AF_INET, &ip, a, sizeof a));
 			continue;
 		}
+		/* C-01: the secondary address is the next one unless configured, as Miredo's
+		 * and Windows' servers sit on two consecutive addresses. */
 		add(r, ip, second && !any ? second : htonl(ntohl(ip) + 1));
 		any = true;
 	}

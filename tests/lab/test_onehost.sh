@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A Teredo server and a relay on one host, as an operator runs them with the templated
+# A Teredo server and a relay on one host (RFC 4380 §5.4.3, S-21: a server able to act as
+# a relay, here as a second daemon), as an operator runs them with the templated
 # unit (shipwormd@server, shipwormd@relay; issue 12: "one host running a server and a
 # relay is common"), each with its kernel fast path (issue 10): the server's XDP program
 # and the relay's tc programs share the host's one IPv4 interface. Both roles must work
