@@ -96,6 +96,26 @@ check_eq "the relay sent them with outer TOS 0 (ECN Not-ECT: P-18)" \
 	"$(grep -c 'IP (tos 0x0,.*proto UDP' "$LAB_TMP/tcpdump-rel.log")/$(grep -c 'IP (tos' "$LAB_TMP/tcpdump-rel.log")" 8/8
 check_eq "... and c2 received them with their traffic class 0xbb" "$(grep -c 'IP6 (class 0xbb,' "$LAB_TMP/tcpdump-c2.log")" 8
 
+# The host's firewall sees the tunnel's traffic as received on the Teredo interface,
+# also when the client's program decapsulates it (issue 10: delivered into that
+# interface, so that rules written for it apply; SEC-15: filter it as a public one).
+c2sock=$LAB_TMP/run/shipworm-c2.sock
+lab_exec c2 nft -f - <<'NFT'
+table inet swfw {
+	chain input { type filter hook input priority 0; iifname "teredo" icmpv6 type echo-request counter drop; }
+}
+NFT
+dec_before=$(lab_counter "$c2sock" fastpath_in_decapsulated)
+check "c2's firewall rule for its teredo interface drops the native host's pings" \
+	eval "! lab_exec v6host ping -6 -n -c 4 -i 0.2 -W 1 -w 3 '$a2' >/dev/null"
+dropped=$(lab_exec c2 nft list table inet swfw | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+check "... all of them, counted by the rule ($dropped)" test "${dropped:-0}" -ge 4
+[ "${LAB_FASTPATH:-auto}" = off ] ||
+	check "... after c2's program decapsulated them" \
+		test "$(($(lab_counter "$c2sock" fastpath_in_decapsulated) - dec_before))" -ge 4
+lab_exec c2 nft delete table inet swfw
+check "... and they pass again once the rule is gone" lab_ping6 v6host "$a2"
+
 # A relay restart mid-transfer: the transfer resumes once the client re-bubbles.
 lab_exec c1 timeout 40 iperf3 -6 -c 2001:db8:1::100 -t 8 -J >"$LAB_TMP/restart.json" 2>&1 &
 ipid=$!
