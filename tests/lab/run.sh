@@ -6,7 +6,7 @@
 #                /tmp directory and a mount namespace for every Miredo, so nothing is shared;
 #                a test marked "alone" runs with nothing beside it (the flood measures loss
 #                under a CPU-bound flood). Two at a time brought out timing faults that one
-#                at a time never showed (docs/lab.md); make check runs one at a time.
+#                at a time never showed (docs/lab.md, all fixed); make check runs two.
 #   LAB_FULL=1   also the passes marked "full": every remaining scenario with a shipworm role
 #                with the kernel fast path off (issue 10) — about 23 minutes one at a time,
 #                12.5 two at a time, so not in make check's 15.
