@@ -45,6 +45,9 @@ static void status_common(struct client_io *io, struct status_out *o)
 	st_str(o, "refresh_search", !c->cfg.refresh_discovery || !c->cfg.nat_probe ? "off"
 				   : c->ri_step < 6 ? search[c->ri_step] : "?");
 	st_str(o, "interface", io->cfg->ifname);
+	/* "qualified" says nothing of a tunnel an operator took down (it comes back up with
+	 * its address put back: client_net.c). */
+	st_str(o, "interface_link", nl_link_state(io->nl, io->ifindex));
 	st_u64(o, "local_port", ntohs(c->cfg.local_port));
 	if (c->have_addr) {
 		st_str(o, "address", inet_ntop(AF_INET6, &c->addr, a, sizeof a));

@@ -522,6 +522,12 @@ int nl_link_flags(struct nl *n, int ifindex)
 	return r < 0 ? r : flags;
 }
 
+const char *nl_link_state(struct nl *n, int ifindex)
+{
+	int flags = n ? nl_link_flags(n, ifindex) : -ENODEV;
+	return flags < 0 ? "gone" : flags & IFF_UP ? "up" : "down";
+}
+
 int nl_link_name(struct nl *n, int ifindex, char name[IF_NAMESIZE])
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

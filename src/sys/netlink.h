@@ -48,6 +48,9 @@ int nl_drain_link(struct nl *n, int ifindex);
  * hold this address (1, 0, -errno), by which interface does the host route to dst (its
  * index, or -errno)? */
 int nl_link_flags(struct nl *n, int ifindex);
+/* The tunnel's link as `shipworm status` shows it: "up", "down" (taken down: nothing
+ * crosses it) or "gone" (no such interface, or no answer). */
+const char *nl_link_state(struct nl *n, int ifindex);
 int nl_has_addr6(struct nl *n, int ifindex, const struct in6_addr *a);
 int nl_route_oif6(struct nl *n, const struct in6_addr *dst);
 int nl_fd(const struct nl *n);

@@ -242,6 +242,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	strcat(a, "/32");
 	st_str(&o, "prefix", a);
 	st_str(&o, "interface", io->cfg->ifname);
+	st_str(&o, "interface_link", nl_link_state(io->look, io->ifindex));
 	st_str(&o, "bind", endpoint_str((struct sw_endpoint){ io->cfg->bind_address, htons(io->cfg->bind_port) }, a, sizeof a));
 	if (io->nudp > 1)
 		st_str(&o, "bind2", endpoint_str((struct sw_endpoint){ io->cfg->bind_address, io->port2 }, a, sizeof a));

@@ -154,7 +154,11 @@ check "the client runs unprivileged but for CAP_NET_ADMIN" lab_privileges c1 100
 # The tunnel taken down and up: what the hook added went down with it, so the hook runs
 # "up" again once the address and route are back (no old address: none in between).
 rm -f "$LAB_TMP/run/hook-up.env"
-lab_tun_bounce c5
+check "c5's status shows its tunnel's link up" eval "lab_sw c5 status | grep -qx 'interface_link: up'"
+lab_exec c5 ip link set teredo down
+check "... and down once an operator takes it down (still qualified)" \
+	eval "lab_sw c5 status | grep -qx 'interface_link: down' && lab_sw c5 status | grep -q '^state: qualified'"
+lab_exec c5 ip link set teredo up
 check "c5's tunnel taken down and up: ClientHook runs STATE=up again with its address" lab_wait 10 sh -c "
 	grep -qx 'STATE=up' '$LAB_TMP/run/hook-up.env' && grep -qx 'ADDRESS=${addr[5]}' '$LAB_TMP/run/hook-up.env' &&
 	grep -qx 'OLD_ADDRESS=' '$LAB_TMP/run/hook-up.env'"

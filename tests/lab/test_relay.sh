@@ -58,6 +58,7 @@ check "the host relay runs unprivileged, with no capability" lab_privileges hr "
 check "shipworm metrics of the relay parse as Prometheus text (role relay)" lab_metrics "$rsock" relay
 check "shipworm metrics of the host relay parse as Prometheus text (role host-relay)" lab_metrics "$LAB_TMP/run/shipworm-hr.sock" host-relay
 check "the relay routes 2001::/32 into its tunnel" sh -c "ip netns exec $(lab_ns rel) ip -6 route show 2001::/32 | grep -q 'dev teredo'"
+check "the relay's status shows its tunnel's link up" eval "lab_sw rel status | grep -qx 'interface_link: up'"
 # Miredo client + Miredo server + shipworm relay <-> native host.
 check "Miredo client pings the native host through shipworm's relay" lab_ping6 c1 2001:db8:1::100
 check "the native host pings the Miredo client through shipworm's relay" lab_ping6 v6host "$a1"
@@ -253,7 +254,9 @@ c2_tunnel_back() {
 }
 check "c2's tunnel taken down and up: its address and default route are put back" lab_wait 10 c2_tunnel_back
 check "... and it reaches the native host again" lab_ping6 c2 2001:db8:1::100
-lab_tun_bounce rel
+lab_exec rel ip link set teredo down
+check "the relay's status says its tunnel's link is down" eval "lab_sw rel status | grep -qx 'interface_link: down'"
+lab_exec rel ip link set teredo up
 check "the relay's tunnel taken down and up: it stops (status 1), saying why" \
 	lab_stops_failing shipworm-rel 'teredo is up without its route to 2001::/32'
 lab_shipworm_relay rel
