@@ -31,6 +31,12 @@ void daemon_notify_status(const char *status);
  * milliseconds the loop may sleep before the next ping (-1: no watchdog). */
 void daemon_watchdog(uint64_t now_ms);
 int daemon_watchdog_wait(uint64_t now_ms);
+/* The watchdog's ping interval (0: none), for Mode auto's supervisor. */
+uint64_t daemon_watchdog_every(void);
+/* Mode auto's role (sys/auto_io.c): daemon_watchdog() also writes a byte to fd every
+ * every_ms, so that the supervisor, which systemd's watchdog hears, sees a role whose
+ * loop stopped turning. */
+void daemon_heartbeat(int fd, uint64_t every_ms);
 int daemon_write_pidfile(const char *path);
 /* The user to run as after set-up: -u if given, else the `shipworm` system user that
  * `make install` creates, else `nobody`. "root" keeps root (not recommended). */

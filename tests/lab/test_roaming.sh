@@ -181,6 +181,26 @@ echo "# Mode auto: a new client qualified $(($(ms) - t)) ms after its tunnel int
 check "... after the role said why it stopped, and the supervisor that it ended" sh -c \
 	"grep -q 'the tunnel interface teredo is gone' '$LAB_TMP/shipworm-c5.log' && grep -q 'auto: the client ended (status 1)' '$LAB_TMP/shipworm-c5.log'"
 
+# A role whose loop stops turning (SIGSTOP stands for a hang) is not seen by systemd's
+# watchdog, which the supervisor answers; the role beats to the supervisor instead,
+# which, hearing nothing for 10 s (at least twice the watchdog's interval), kills it
+# and starts it again.
+role_pid() {
+	local p pp
+	for p in $(lab_pids c5 shipwormd); do
+		pp=$(ps -o ppid= -p "$p" | tr -d ' ')
+		[ "$(cat "/proc/$pp/comm" 2>/dev/null)" = shipwormd ] && echo "$p"
+	done
+}
+hung=$(role_pid)
+t=$(ms)
+kill -STOP "$hung"
+replaced() { local r; r=$(role_pid); [ -n "$r" ] && [ "$r" != "$hung" ] && client_again; }
+check "a role whose loop stopped is killed by its supervisor and started again, qualified" lab_wait 40 replaced
+echo "# Mode auto: a new client qualified $(($(ms) - t)) ms after the old one stopped turning"
+check "... which said why" grep -q "auto: the client has not turned its loop for 1[0-9] s (pid $hung): killed" \
+	"$LAB_TMP/shipworm-c5.log"
+
 # RFC 4380 §5.2.7 (C-60..C-62): c4 found that its NAT forgets sooner than it refreshed.
 searched() { [ "$(st c4 refresh_search)" = done ]; }
 check "c4's refresh search finished" lab_wait 90 searched
