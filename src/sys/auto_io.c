@@ -73,6 +73,12 @@ static pid_t start(const struct sw_config *cfg, const struct run_opts *opts, boo
 	_exit(client_io_run(&c, opts));
 }
 
+/* When a child silent since last_beat (0: none yet since its start) counts as hung. */
+static uint64_t hung_deadline(uint64_t last_beat, uint64_t since, uint64_t hung_ms)
+{
+	return last_beat ? last_beat + hung_ms : since + AUTO_FIRST_BEAT_MS;
+}
+
 static void close_beat(int beat[2])
 {
 	if (beat[0] >= 0)
@@ -145,13 +151,14 @@ int auto_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 			if (child < 0) {
 				log_err("auto: fork: %s", strerror(errno));
 				restart_at = now + AUTO_RESTART_MS;
+				close_beat(beat);
 			}
 			since = now;
 			last_beat = 0;
 		}
 		int timeout = -1;
 		uint64_t next = settle_at ? settle_at : child < 0 ? restart_at : 0;
-		uint64_t hung_at = child > 0 && beat[0] >= 0 ? (last_beat ? last_beat + hung_ms : since + AUTO_FIRST_BEAT_MS) : 0;
+		uint64_t hung_at = child > 0 && beat[0] >= 0 ? hung_deadline(last_beat, since, hung_ms) : 0;
 		if (hung_at && (!next || hung_at < next))
 			next = hung_at;
 		if (next)
@@ -200,7 +207,7 @@ int auto_io_run(const struct sw_config *cfg, const struct run_opts *opts)
 		}
 		now = daemon_now_ms();
 		daemon_watchdog(now);
-		if (child > 0 && beat[0] >= 0 && now >= (last_beat ? last_beat + hung_ms : since + AUTO_FIRST_BEAT_MS)) {
+		if (child > 0 && beat[0] >= 0 && now >= hung_deadline(last_beat, since, hung_ms)) {
 			/* Its signalfd is read by that same loop: only SIGKILL ends it. What it set
 			 * up goes with it (the TUN with its descriptor, the fast path by its
 			 * janitor, the UPnP mapping by its helper), as after any crash. */
