@@ -548,6 +548,15 @@ lab_iperf_json() {
 # lab_iperf_ok: iperf3's JSON on stdin tells of data received.
 lab_iperf_ok() { [ -n "$(awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { print; exit }')" ]; }
 # lab_iperf NODE DEST [SIZE [OPTION]]: a bounded TCP transfer; prints Mbit/s.
+# lab_iperf_server NODE NAME [IPERF3 ARGS...]: iperf3 -s in NODE (port 5201 unless -p is
+# given), returned once it listens: a client started before that is refused and fails.
+lab_iperf_server() {
+	local node=$1 name=$2 port=5201 a prev=
+	shift 2
+	for a in "$@"; do [ "$prev" = -p ] && port=$a; prev=$a; done
+	lab_bg "$node" "$name" iperf3 -s "$@"
+	lab_wait 10 sh -c "ip netns exec '$(lab_ns "$node")' ss -Hltn 'sport = :$port' | grep -q ."
+}
 lab_iperf() {
 	lab_iperf_json 30 "$1" "$2" -n "${3:-8M}" ${4:-} |
 		awk '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[,]/, ""); printf "%.1f\n", $2 / 1e6; exit }'

@@ -89,8 +89,7 @@ echo "# the router sends 2001::/32 to $active"
 # if a retransmission is lost while the client tests its new relay, TCP backs off to the
 # next 3.2-6.4 s timer, and the flow must still have time to come back. The stall is
 # printed, not judged (a figure, not a check).
-lab_bg c1 iperf3-c1 iperf3 -s -1
-sleep 0.5
+lab_iperf_server c1 iperf3-c1 -1
 lab_bg v6host iperf3-v6 iperf3 -c "$a1" -t 20 -i 0.2 -J
 sleep 4
 t0=$(date +%s.%N)

@@ -86,7 +86,7 @@ check "Miredo client pings the native host through it" lab_ping6 c2 2001:db8:1::
 check "the native host pings the shipworm client" lab_ping6 v6host "$a1"
 check "the native host pings the Miredo client" lab_ping6 v6host "$a2"
 check "the clients reach each other through the server's bubbles" lab_ping6 c1 "$a2"
-lab_bg v6host iperf3 iperf3 -s
+lab_iperf_server v6host iperf3
 mbit=$(lab_iperf c1 2001:db8:1::100)
 check "the shipworm client carries TCP through the relay (${mbit:-0} Mbit/s)" test -n "$mbit"
 check "the relay's log says when forwarding came on (its 10-s look)" lab_wait 12 grep -q 'IPv6 forwarding is on: relaying' "$LAB_TMP/relay.log"
