@@ -40,9 +40,9 @@ SYS_SRCS  := $(wildcard src/sys/*.c)
 PURE_SRCS := $(WIRE_SRCS) $(CORE_SRCS)
 CONF_SRCS := src/conf/config.c
 # The control socket's pure parts (request grammar, answer writer), fuzzed too.
-CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c
+CTL_SRCS  := src/sys/control_req.c src/sys/status_fmt.c src/sys/status_peers.c src/sys/peers_page.c
 D_SRCS    := src/cmd/shipwormd.c $(CONF_SRCS) $(PURE_SRCS) $(SYS_SRCS)
-T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/status_fmt.c src/sys/log.c
+T_SRCS    := src/cmd/shipworm.c $(WIRE_SRCS) src/sys/control.c src/sys/control_req.c src/sys/status_fmt.c src/sys/peers_page.c src/sys/log.c
 HDRS      := $(shell find src -name '*.h')
 # The kernel fast path (issue 10): one .bpf.c per hook in src/bpf, compiled with clang
 # -target bpf against the kernel's UAPI headers, each turned into a libbpf skeleton

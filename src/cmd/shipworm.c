@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sys/control.h"
+#include "sys/peers_page.h"
 #include "sys/status_fmt.h"
 #include "wire/ipv4.h"
 #include "wire/teredo_addr.h"
@@ -21,7 +22,7 @@ static void usage(FILE *f)
 		"       shipworm decode ADDRESS [--json]\n"
 		"\n"
 		"  status   state and counters of the running shipwormd\n"
-		"  peers    the peer table of a client or relay (as much as fits in 64 KiB)\n"
+		"  peers    the peer table of a client or relay (every entry, a page per request)\n"
 		"  peer     one entry of the peer table\n"
 		"  metrics  the status in the Prometheus text format (node_exporter's textfile collector)\n"
 		"  decode   the server, flags, mapped port and IPv4 inside a Teredo address\n"
@@ -95,6 +96,64 @@ static int decode(const char *text, bool json)
 	return 0;
 }
 
+static int unreachable(const char *sock)
+{
+	fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s%s\n", sock, strerror(errno),
+		errno == EACCES	     ? " (root, or a member of the daemon's ControlGroup, may ask)"
+		: errno == ETIMEDOUT ? " (it did not answer in time: is it stopped or stuck?)"
+				     : "");
+	return 1;
+}
+
+static bool put(const char *b, size_t n)
+{
+	return fwrite(b, 1, n, stdout) == n;
+}
+
+/* The whole table, one answer per page ("next" says where the daemon stopped), written as
+ * the one document a single answer would be. The pages cover the table's slots in order:
+ * a peer that comes or goes meanwhile may be missed, or listed twice if it left one slot
+ * and came back in a later one. */
+static int peers_all(const char *sock, bool json)
+{
+	static char buf[CONTROL_ANSWER_MAX + 1];
+	char req[CONTROL_REQ_MAX];
+	size_t len;
+	struct peers_page p;
+	snprintf(req, sizeof req, "peers%s", json ? " json" : "");
+	int r = control_ask(sock, req, buf, sizeof buf, &len);
+	if (r < 0)
+		return unreachable(sock);
+	if (r > 0 || peers_page_split(buf, len, json, &p) < 0 || !p.more) {
+		/* One page, or a refusal ("error: a server keeps no peers"): as it came. */
+		fwrite(buf, 1, len, r ? stderr : stdout);
+		return r;
+	}
+	bool ok = put(buf, p.tail);
+	uint64_t listed = p.listed;
+	bool any = p.tail > p.body;
+	while (ok && p.more) {
+		uint32_t from = p.next;
+		snprintf(req, sizeof req, "peers from %u%s", (unsigned)from, json ? " json" : "");
+		r = control_ask(sock, req, buf, sizeof buf, &len);
+		if (r < 0)
+			return unreachable(sock);
+		if (r > 0 || peers_page_split(buf, len, json, &p) < 0 || (p.more && p.next <= from)) {
+			fflush(stdout);
+			fprintf(stderr, "shipworm: the listing stopped at slot %u: %.*s%s", (unsigned)from, (int)len, buf,
+				len && buf[len - 1] == '\n' ? "" : "\n");
+			return 1;
+		}
+		const char *joint = peers_page_joint(json, any, &p);
+		ok = put(joint, strlen(joint)) && put(buf + p.body, p.tail - p.body);
+		listed += p.listed;
+		any |= p.tail > p.body;
+	}
+	char tail[64];
+	ok = ok && put(tail, peers_page_tail(json, listed, tail, sizeof tail));
+	return fflush(stdout) == 0 && ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("SHIPWORM_SOCKET");
@@ -144,11 +203,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		int r = control_request(sock, "status prom", STDOUT_FILENO, STDERR_FILENO);
-		if (r < 0) {
-			fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s\n", sock, strerror(errno));
-			return 1;
-		}
-		return r;
+		return r < 0 ? unreachable(sock) : r;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "peers") && strcmp(cmd, "peer")) {
 		fprintf(stderr, "shipworm: unknown command \"%s\"\n", cmd);
@@ -172,15 +227,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shipworm: peer needs an IPv6 address\n");
 		return 2;
 	}
+	if (!strcmp(cmd, "peers"))
+		return peers_all(sock, json);
 	char req[CONTROL_REQ_MAX];
 	snprintf(req, sizeof req, "%s%s%s%s", cmd, addr ? " " : "", addr ? addr : "", json ? " json" : "");
 	int r = control_request(sock, req, STDOUT_FILENO, STDERR_FILENO);
-	if (r < 0) {
-		fprintf(stderr, "shipworm: cannot reach shipwormd at %s: %s%s\n", sock, strerror(errno),
-			errno == EACCES	     ? " (root, or a member of the daemon's ControlGroup, may ask)"
-			: errno == ETIMEDOUT ? " (it did not answer in time: is it stopped or stuck?)"
-					     : "");
-		return 1;
-	}
-	return r;
+	return r < 0 ? unreachable(sock) : r;
 }

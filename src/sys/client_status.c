@@ -180,5 +180,5 @@ size_t cio_answer(void *ctx, const struct control_req *req, char *out, size_t ca
 		return status_peer(&io->core.peers, &req->addr, c->cfg.prefix, daemon_now_ms(),
 				   fastpath_peer_kernel(io->fp, &req->addr, &k), json, out, cap);
 	}
-	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), json, out, cap);
+	return status_peers(&c->peers, c->cfg.prefix, daemon_now_ms(), req->from, json, out, cap);
 }

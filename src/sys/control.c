@@ -297,7 +297,7 @@ void control_serve(struct control *c, control_fn fn, void *ctx)
 	arm(c);
 }
 
-int control_request(const char *path, const char *request, int out, int err)
+int control_ask(const char *path, const char *request, char *buf, size_t cap, size_t *len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -314,27 +314,37 @@ int control_request(const char *path, const char *request, int out, int err)
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		goto fail;
-	size_t len = strlen(request);
-	if (write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+	size_t rl = strlen(request);
+	if (write(fd, request, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1)
 		goto fail;
-	char buf[4096];
 	ssize_t r;
-	size_t total = 0;
-	bool refused = false;
-	while ((r = read(fd, buf, sizeof buf)) > 0) {
-		if (total == 0 && r >= 6 && !memcmp(buf, "error:", 6))
-			refused = true;
-		total += (size_t)r;
-		if (write(refused ? err : out, buf, (size_t)r) != r)
+	*len = 0;
+	while ((r = read(fd, buf + *len, cap - *len)) > 0) {
+		*len += (size_t)r;
+		if (*len == cap) {
+			errno = EMSGSIZE; /* no answer is that long */
 			goto fail;
+		}
 	}
 	if (r < 0)
 		goto fail;
 	close(fd);
-	return refused ? 1 : 0;
+	return *len >= 6 && !memcmp(buf, "error:", 6) ? 1 : 0;
 fail:;
 	int e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int control_request(const char *path, const char *request, int out, int err)
+{
+	static char buf[CONTROL_ANSWER_MAX + 1];
+	size_t len;
+	int r = control_ask(path, request, buf, sizeof buf, &len);
+	if (r < 0)
+		return -1;
+	if (write(r ? err : out, buf, len) != (ssize_t)len)
+		return -1;
+	return r;
 }

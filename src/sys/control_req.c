@@ -1,6 +1,7 @@
 #include "sys/control_req.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 
 int control_parse(const char *buf, size_t len, struct control_req *req, const char **why)
@@ -48,6 +49,21 @@ int control_parse(const char *buf, size_t len, struct control_req *req, const ch
 				*why = "peer needs an IPv6 address";
 				return -1;
 			}
+			at = end;
+		}
+		/* `shipworm peers` pages through a large table: " from " and the slot the
+		 * previous answer's "next" named. */
+		req->from = 0;
+		if (req->verb == CTL_PEERS && n >= at + 6 && !memcmp(buf + at, " from ", 6)) {
+			size_t end = at + 6;
+			uint64_t v = 0;
+			while (end < n && buf[end] >= '0' && buf[end] <= '9' && v <= UINT32_MAX)
+				v = v * 10 + (uint64_t)(buf[end++] - '0');
+			if (end == at + 6 || v > UINT32_MAX || (end < n && buf[end] != ' ')) {
+				*why = "peers from needs a slot number (0 to 4294967295)";
+				return -1;
+			}
+			req->from = (uint32_t)v;
 			at = end;
 		}
 		req->prom = req->verb == CTL_STATUS && n == at + 5 && !memcmp(buf + at, " prom", 5);

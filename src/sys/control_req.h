@@ -1,7 +1,8 @@
 /* The control socket's request grammar, apart from any I/O so that it can be fuzzed:
  *
- *     request = ( "status" [ " json" / " prom" ] / "peers" [ " json" ]
+ *     request = ( "status" [ " json" / " prom" ] / "peers" [ " from " slot ] [ " json" ]
  *               / "peer " ipv6-address [ " json" ] ) LF
+ *     slot    = 1*10DIGIT   ; at most 4294967295: where a previous answer's "next" says
  *
  * Anything else (no LF within CONTROL_REQ_MAX bytes, bytes after the LF, control or
  * non-ASCII bytes, unknown verbs or options) is refused with a one-line reason. */
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONTROL_REQ_MAX 64
 
@@ -21,6 +23,7 @@ struct control_req {
 	bool json;
 	bool prom;            /* CTL_STATUS in the Prometheus format (`shipworm metrics`) */
 	struct in6_addr addr; /* CTL_PEER: the peer asked about */
+	uint32_t from;        /* CTL_PEERS: the table slot to list from (0: the start) */
 };
 
 /* Parses the bytes a peer sent. Returns 0, or -1 with a reason (a static string)

@@ -224,7 +224,7 @@ static size_t answer(void *ctx, const struct control_req *req, char *out, size_t
 	const struct relay *r = &io->core;
 	bool json = req->json;
 	if (req->verb == CTL_PEERS)
-		return status_peers(&r->peers, r->cfg.prefix, daemon_now_ms(), json, out, cap);
+		return status_peers(&r->peers, r->cfg.prefix, daemon_now_ms(), req->from, json, out, cap);
 	if (req->verb == CTL_PEER) {
 		struct peer_kernel k;
 		return status_peer(&io->core.peers, &req->addr, r->cfg.prefix, daemon_now_ms(),

@@ -52,17 +52,19 @@ static void one_peer(struct status_out *o, const struct peer *p, uint32_t prefix
 	st_u64(o, "age_ms", now - p->created);
 }
 
-size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
+size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, uint32_t from, bool json,
 		    char *out, size_t cap)
 {
 	struct status_out o;
 	uint64_t listed = 0;
+	uint32_t i = from;
 	st_begin(&o, out, cap, json);
 	st_u64(&o, "count", t->count);
 	st_arr_begin(&o, "peers");
 	/* Each entry takes well under 512 bytes: stop while the answer still fits, and say
-	 * so (`shipworm peer ADDRESS` finds any one of them). */
-	for (uint32_t i = 0; i < t->capacity && o.len + 1024 < cap; i++) {
+	 * where to go on from ("next": a slot of the table, which a peer keeps as long as it
+	 * stays, so that a table of any size is listed a page per request). */
+	for (; i < t->capacity && o.len + 1024 < cap; i++) {
 		const struct peer *p = &t->peers[i];
 		if (!p->in_use)
 			continue;
@@ -73,6 +75,8 @@ size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, b
 	}
 	st_arr_end(&o);
 	st_u64(&o, "listed", listed);
+	if (i < t->capacity)
+		st_u64(&o, "next", i);
 	return st_end(&o);
 }
 

@@ -14,8 +14,10 @@ struct status_out;
  * with its use, its limit and what its limit has cost (SEC-06). */
 void status_limits(struct status_out *o, const struct peer_table *t, const struct peer_pending *l);
 
-/* `shipworm peers`: as many entries as fit in cap, with the count and how many were listed. */
-size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, bool json,
+/* `shipworm peers`: the entries from table slot `from` on, as many as fit in cap, with
+ * the table's count, how many were listed and, when the rest did not fit, "next": the
+ * slot to ask from for the next page (peers_page.h puts the pages together). */
+size_t status_peers(const struct peer_table *t, uint32_t prefix, uint64_t now, uint32_t from, bool json,
 		    char *out, size_t cap);
 /* What the kernel fast path's map holds for a peer: whether it has an entry, and that
  * entry (fastpath_peer). */

@@ -10,6 +10,7 @@
 
 #include "core/peer.h"
 #include "sys/control_req.h"
+#include "sys/peers_page.h"
 #include "sys/status_fmt.h"
 #include "sys/status_peers.h"
 #include "wire/bytes.h"
@@ -101,8 +102,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = req.verb == CTL_PEER
 			     ? status_peer(&table, &req.addr, TEREDO_PREFIX_DEFAULT, now, n >= 1 && (tb[0] & 1) ? &k : NULL,
 					   req.json, answer, cap)
-			     : status_peers(&table, TEREDO_PREFIX_DEFAULT, now, req.json, answer, cap);
+			     : status_peers(&table, TEREDO_PREFIX_DEFAULT, now, req.from, req.json, answer, cap);
 	if (len >= cap || answer[len] != 0)
+		__builtin_trap();
+	/* The command's page splitter on the page (whole or cut) and on the peer's bytes:
+	 * the entries lie within the answer, and a whole page is always split. */
+	struct peers_page pg;
+	if (req.verb == CTL_PEERS) {
+		int r = peers_page_split(answer, len, req.json, &pg);
+		if (r == 0 && (pg.body > pg.tail || pg.tail > len))
+			__builtin_trap();
+		if (len + 1 < cap && len > 0 && r < 0 && len + 1024 < cap)
+			__builtin_trap();
+	}
+	if (peers_page_split((const char *)data, size, req.json, &pg) == 0 && (pg.body > pg.tail || pg.tail > size))
 		__builtin_trap();
 	struct status_out o;
 	st_begin(&o, answer, sizeof answer, req.prom ? ST_PROM : req.json);

@@ -195,6 +195,26 @@ check "relay (native side): the pending list hit its limit and said so" test "$(
 check "relay (native side): the full pool gave its oldest packets to newer exchanges ($(field "$FLOOD_STATUS" queue_replaced))" \
 	test "$(field "$FLOOD_STATUS" queue_replaced)" -gt 0
 check "relay (native side): c1 is still a trusted peer" sh -c "'$SHIPWORM' -s '$rsock' peer '$a1' | grep -q 'trusted: yes'"
+# The flood left the table with tens of thousands of entries, hundreds of 64 KiB
+# answers' worth: `shipworm peers` lists them all, a page per request, as one document
+# (valid JSON, each address once, "listed" what it holds; in text the same count), next
+# to the table's count (entries the sweep removes while it lists may be missing).
+whole_table() {
+	"$SHIPWORM" -s "$rsock" peers --json >"$LAB_TMP/peers.json" && "$SHIPWORM" -s "$rsock" peers >"$LAB_TMP/peers.txt" &&
+		/usr/bin/python3 - "$LAB_TMP/peers.json" "$LAB_TMP/peers.txt" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+addrs = [p["address"] for p in d["peers"]]
+text = open(sys.argv[2]).read().splitlines()
+in_text = sum(1 for l in text if l.startswith("    address: "))
+listed_text = int([l for l in text if l.startswith("listed: ")][-1].split()[1])
+print(f"# relay: shipworm peers listed {d['listed']} of {d['count']} (text: {in_text})")
+sys.exit(not (d["listed"] == len(addrs) == len(set(addrs)) and d["listed"] > 5000 and
+              0.9 * d["count"] <= d["listed"] <= d["count"] + 100 and
+              listed_text == in_text and abs(in_text - d["listed"]) <= d["count"] // 10))
+PY
+}
+check "relay (native side): shipworm peers lists the whole table, page by page" whole_table
 
 # --- R-14: the same from one source: held to RelayNewPeersPerSource (1000) new peers a
 # second, so that one host can neither turn the table over nor make the relay reflect

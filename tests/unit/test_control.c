@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -11,6 +12,7 @@
 
 #include "sys/control_req.h"
 #include "sys/status_fmt.h"
+#include "sys/peers_page.h"
 #include "sys/status_peers.h"
 
 static int parse(const char *s, struct control_req *r, const char **why)
@@ -43,6 +45,15 @@ static void accepts_the_requests(void **state)
 	assert_int_equal(parse("status prom\n", &r, &why), 0);
 	assert_int_equal(r.verb, CTL_STATUS);
 	assert_true(r.prom);
+	assert_false(r.json);
+	assert_int_equal(parse("peers\n", &r, &why), 0);
+	assert_int_equal(r.from, 0);
+	assert_int_equal(parse("peers from 4321 json\n", &r, &why), 0);
+	assert_int_equal(r.verb, CTL_PEERS);
+	assert_int_equal(r.from, 4321);
+	assert_true(r.json);
+	assert_int_equal(parse("peers from 4294967295\n", &r, &why), 0);
+	assert_int_equal(r.from, 4294967295u);
 	assert_false(r.json);
 }
 
@@ -120,6 +131,16 @@ static void refuses_malformed_requests(void **state)
 		{ "peer 10.0.0.1\n", "peer needs an IPv6 address" },
 		{ "peer 2001:db8::1 xml\n", "unknown option (json; prom for status)" },
 		{ "peer  2001:db8::1\n", "peer needs an IPv6 address" },
+		{ "peers from\n", "unknown option (json; prom for status)" },
+		{ "peers from \n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers from x\n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers from 12x\n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers from -1\n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers from 4294967296\n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers from 99999999999999999999999\n", "peers from needs a slot number (0 to 4294967295)" },
+		{ "peers json from 1\n", "unknown option (json; prom for status)" },
+		{ "status from 1\n", "unknown option (json; prom for status)" },
+		{ "peer 2001:db8::1 from 1\n", "unknown option (json; prom for status)" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct control_req r;
@@ -200,6 +221,104 @@ static void peer_shows_what_the_kernel_does(void **state)
 	k.e.last_rx = (now - 30000) * 1000000u;
 	status_peer(&t, &a, TEREDO_PREFIX_DEFAULT, now, &k, true, out, sizeof out);
 	assert_non_null(strstr(out, "\"fast_path\":\"stale\""));
+	peer_table_free(&t);
+}
+
+/* `shipworm peers` on a table of 3000 entries (issue 10's scale: a public relay's table
+ * is far larger than one 64 KiB answer): the pages, asked for as the command asks, put
+ * together give exactly the document one answer without a size limit would be, in text
+ * and in JSON; each page fits and says where the next begins. */
+static void peers_pages_join_into_one_document(void **state)
+{
+	static const uint8_t key[16] = { 9 };
+	enum { N = 3000, BIG = 4 << 20 };
+	struct peer_table t;
+	assert_int_equal(peer_table_init(&t, 4096, 4, 2, key), 0);
+	uint64_t now = 5000000;
+	for (uint32_t i = 0; i < N; i++) {
+		struct in6_addr a = A6("2001:0:c633:640a::");
+		a.s6_addr[12] = (uint8_t)(i >> 8);
+		a.s6_addr[13] = (uint8_t)i;
+		struct peer *p = peer_get(&t, &a, now - i);
+		assert_non_null(p);
+		p->trusted = i % 3 == 0;
+		p->mapping = EP("198.51.100.22", 40000 + i);
+	}
+	/* Holes in the table: removed entries leave their slots empty. */
+	for (uint32_t i = 0; i < N; i += 7) {
+		struct in6_addr a = A6("2001:0:c633:640a::");
+		a.s6_addr[12] = (uint8_t)(i >> 8);
+		a.s6_addr[13] = (uint8_t)i;
+		peer_remove(&t, peer_find(&t, &a));
+	}
+	char *one = malloc(BIG), *joined = malloc(BIG), page[CONTROL_ANSWER_MAX];
+	assert_non_null(one);
+	assert_non_null(joined);
+	for (int json = 0; json < 2; json++) {
+		size_t one_len = status_peers(&t, TEREDO_PREFIX_DEFAULT, now, 0, json, one, BIG);
+		struct peers_page p;
+		assert_int_equal(peers_page_split(one, one_len, json, &p), 0);
+		assert_false(p.more);
+		assert_int_equal(p.listed, t.count);
+		size_t jl = 0;
+		uint64_t listed = 0;
+		unsigned pages = 0;
+		bool any = false;
+		uint32_t from = 0;
+		do {
+			size_t n = status_peers(&t, TEREDO_PREFIX_DEFAULT, now, from, json, page, sizeof page);
+			assert_true(n < sizeof page);
+			assert_int_equal(peers_page_split(page, n, json, &p), 0);
+			if (!pages) {
+				memcpy(joined, page, p.tail);
+				jl = p.tail;
+			} else {
+				const char *j = peers_page_joint(json, any, &p);
+				memcpy(joined + jl, j, strlen(j));
+				jl += strlen(j);
+				memcpy(joined + jl, page + p.body, p.tail - p.body);
+				jl += p.tail - p.body;
+			}
+			any |= p.tail > p.body;
+			listed += p.listed;
+			pages++;
+			if (p.more) {
+				assert_true(p.next > from);
+				from = p.next;
+			}
+		} while (p.more);
+		jl += peers_page_tail(json, listed, joined + jl, BIG - jl);
+		assert_true(pages >= 4);
+		assert_int_equal(listed, t.count);
+		assert_int_equal(jl, one_len);
+		assert_memory_equal(joined, one, one_len);
+	}
+	/* A page past the end lists nothing and has no next; a refusal is no page. */
+	size_t n = status_peers(&t, TEREDO_PREFIX_DEFAULT, now, 4096, false, page, sizeof page);
+	struct peers_page p;
+	assert_int_equal(peers_page_split(page, n, false, &p), 0);
+	assert_int_equal(p.listed, 0);
+	assert_false(p.more);
+	assert_int_equal(p.body, p.tail);
+	static const struct {
+		const char *a;
+		bool json;
+	} bad[] = {
+		{ "error: a server keeps no peers\n", false },
+		{ "{\"count\":1,\"peers\":[],\"listed\":1,\"next\":99999999999}\n", true },
+		{ "{\"count\":1,\"peers\":[],\"listed\":}\n", true },
+		{ "count: 0\npeers:\nlisted: 0\nnext: 3\nmore\n", false },
+		{ "count: 0\npeers:\nlisted: 0", false },
+		{ "listed: 0\npeers:\n", false },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(peers_page_split(bad[i].a, strlen(bad[i].a), bad[i].json, &p), -1);
+	const char *ok = "{\"count\":1,\"peers\":[],\"listed\":0,\"next\":4294967295}\n";
+	assert_int_equal(peers_page_split(ok, strlen(ok), true, &p), 0);
+	assert_true(p.more);
+	assert_int_equal(p.next, 4294967295u);
+	free(one);
+	free(joined);
 	peer_table_free(&t);
 }
 
@@ -362,6 +481,7 @@ int main(void)
 		cmocka_unit_test(refuses_overlong_requests),
 		cmocka_unit_test(error_lines_are_cut_to_fit),
 		cmocka_unit_test(peer_shows_what_the_kernel_does),
+		cmocka_unit_test(peers_pages_join_into_one_document),
 		cmocka_unit_test_setup_teardown(control_answers_others_while_a_peer_trickles, setup_control, teardown_control),
 		cmocka_unit_test_setup_teardown(control_refuses_a_stalled_peer_after_its_time, setup_control, teardown_control),
 		cmocka_unit_test_setup_teardown(control_makes_room_when_every_slot_is_held, setup_control, teardown_control),
