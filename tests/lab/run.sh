@@ -116,7 +116,7 @@ for entry in "${queue[@]}"; do
 	heavy[$i]=$isheavy
 	name[$i]="${args[*]}${label}"
 	started[$i]=$SECONDS
-	env "${env[@]}" timeout 600 "$here/${args[0]}" "${args[@]:1}" >"$out/$i" 2>&1 &
+	env "${env[@]}" LAB_ID="sw$$j$i" timeout 600 "$here/${args[0]}" "${args[@]:1}" >"$out/$i" 2>&1 &
 	pidof_job[$!]=$i
 	running=$((running + 1))
 	# A test marked alone also keeps the others from starting until it is done.
@@ -127,7 +127,9 @@ for entry in "${queue[@]}"; do
 done
 while [ $running -gt 0 ]; do reap; done
 
-left=$(ip netns list | grep -c '^sw' || true)
+# Only this run's namespaces (each job's are named sw<run>j<job>-<node>): another lab
+# running beside it on the machine is none of its business.
+left=$(ip netns list | grep -c "^sw$$j" || true)
 if [ "$left" -ne 0 ]; then
 	echo "not ok - $left lab namespace(s) left behind"
 	fail=$((fail + 1))
