@@ -212,9 +212,10 @@ bench: deps-test all build/bench/peermem
 
 # The relay's memory per peer (issue 10's 1 M peers): the core's table and the fast
 # path's map, built with the daemon's own flags.
-build/bench/peermem: tests/bench/peermem.c src/sys/fastpath.c src/sys/netlink.c src/sys/status_fmt.c $(PURE_SRCS) $(HDRS) $(BPF_SKELS)
+PEERMEM_SRCS := src/sys/fastpath.c src/sys/netlink.c src/sys/status_fmt.c src/sys/status_peers.c src/sys/peers_page.c
+build/bench/peermem: tests/bench/peermem.c $(PEERMEM_SRCS) $(PURE_SRCS) $(HDRS) $(BPF_SKELS)
 	@mkdir -p build/bench
-	$(CC) $(ALLCFLAGS) -o $@ $< src/sys/fastpath.c src/sys/netlink.c src/sys/status_fmt.c $(PURE_SRCS) -lbpf -lmnl
+	$(CC) $(ALLCFLAGS) -o $@ $< $(PEERMEM_SRCS) $(PURE_SRCS) -lbpf -lmnl
 
 demo: deps-test all
 	tests/lab/demo.sh

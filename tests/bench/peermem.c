@@ -4,7 +4,7 @@
  * into the kernel fast path's peer map through the core's trust journal as the daemon
  * does (issue 10; needs root, else the core alone), and reports the resident set's
  * growth, the map's kernel memory, and the time of a lookup in both at 10 %, 50 % and
- * 100 % fill.
+ * 100 % fill; then what listing that full table with `shipworm peers` costs the daemon.
  *
  *   peermem [N]      (default 1000000) */
 #include <arpa/inet.h>
@@ -15,7 +15,10 @@
 #include <time.h>
 
 #include "core/relay.h"
+#include "sys/control.h"
 #include "sys/fastpath.h"
+#include "sys/peers_page.h"
+#include "sys/status_peers.h"
 #include "wire/icmpv6.h"
 #include "wire/teredo_addr.h"
 
@@ -99,6 +102,39 @@ static void lookups(struct relay *r, struct fastpath *fp, uint32_t filled, uint3
 	printf("; %u of %u found\n", hits, fp ? 2 * k : k);
 }
 
+/* `shipworm peers` on the full table: every page the daemon would answer (64 KiB of
+ * JSON each, status_peers from the slot the last one named), the time each holds the
+ * daemon's loop, and the whole listing's. */
+static void listing(const struct relay *r)
+{
+	static char page[CONTROL_ANSWER_MAX];
+	uint64_t bytes = 0, listed = 0;
+	uint32_t from = 0, pages = 0;
+	double worst = 0, t0 = now_ns();
+	for (;;) {
+		double p0 = now_ns();
+		struct peers_page pg;
+		size_t len = status_peers(&r->peers, TEREDO_PREFIX_DEFAULT, 1000000, from, true, page, sizeof page);
+		double took = now_ns() - p0;
+		worst = took > worst ? took : worst;
+		pages++;
+		bytes += len;
+		if (peers_page_split(page, len, true, &pg) < 0) {
+			printf("  listing: page %u did not split\n", pages);
+			return;
+		}
+		listed += pg.listed;
+		if (!pg.more || pg.next <= from)
+			break;
+		from = pg.next;
+	}
+	double total = now_ns() - t0;
+	printf("shipworm peers --json on the full table: %llu of %u peers in %u pages of at most %d KiB, "
+	       "%.0f MB in %.2f s; each page held the daemon's loop %.0f us on average, %.0f us at most\n",
+	       (unsigned long long)listed, r->peers.count, pages, CONTROL_ANSWER_MAX / 1024, bytes / 1e6, total / 1e9,
+	       total / pages / 1e3, worst / 1e3);
+}
+
 int main(int argc, char **argv)
 {
 	uint32_t n = argc > 1 ? (uint32_t)atol(argv[1]) : 1000000;
@@ -132,6 +168,7 @@ int main(int argc, char **argv)
 	}
 	lookups(&r, fp, n, n);
 	long after = rss_kib();
+	listing(&r);
 	double per = (double)(after - before) * 1024 / r.peers.count;
 	printf("peers %u; resident set %ld KiB -> %ld KiB; %.0f bytes per peer "
 	       "(struct peer %zu bytes + hash buckets); %.1f million peers per GiB\n",

@@ -469,7 +469,8 @@ awk -v on="${rcpu[on]:-0}" -v off="${rcpu[off]:-0}" 'BEGIN { printf "ratio machi
 
 echo
 echo "== Relay memory per peer and lookup cost: 1,000,000 trusted clients in the core's table and"
-echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim)"
+echo "   the kernel fast path's peer map (issue 10: at most 256 MiB together is the aim), and"
+echo "   what listing that table page by page (shipworm peers) holds the daemon's loop for"
 # Built by make bench (build/bench/peermem) with the daemon's flags.
 make -s -C "$top" build/bench/peermem && "$top/build/bench/peermem" 1000000
 echo "reproduce: make bench   (BENCH_SECONDS, BENCH_STARTS, BENCH_FP_ROUNDS)"
