@@ -139,9 +139,10 @@ static int peers_all(const char *sock, bool json)
 		if (r < 0)
 			return unreachable(sock);
 		if (r > 0 || peers_page_split(buf, len, json, &p) < 0 || (p.more && p.next <= from)) {
+			/* A daemon restarted in between (another role now), or not shipworm's. */
 			fflush(stdout);
-			fprintf(stderr, "shipworm: the listing stopped at slot %u: %.*s%s", (unsigned)from, (int)len, buf,
-				len && buf[len - 1] == '\n' ? "" : "\n");
+			fprintf(stderr, "shipworm: the listing stopped at slot %u: %.*s\n", (unsigned)from,
+				r > 0 ? (int)strcspn(buf, "\n") : 16, r > 0 ? buf : "unexpected answer");
 			return 1;
 		}
 		const char *joint = peers_page_joint(json, any, &p);

@@ -329,6 +329,7 @@ int control_ask(const char *path, const char *request, char *buf, size_t cap, si
 	if (r < 0)
 		goto fail;
 	close(fd);
+	buf[*len] = 0; /* a string too, for whoever reports it */
 	return *len >= 6 && !memcmp(buf, "error:", 6) ? 1 : 0;
 fail:;
 	int e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;

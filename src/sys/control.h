@@ -39,7 +39,8 @@ void control_close(struct control *c);
 #define CONTROL_CLIENT_TIMEOUT_S 5
 int control_request(const char *path, const char *request, int out, int err);
 /* The same into buf (cap bytes: more than CONTROL_ANSWER_MAX holds any answer), its
- * length in *len. Returns 0, 1 when refused, or -1 with errno (EMSGSIZE: it did not fit). */
+ * length in *len, NUL-terminated. Returns 0, 1 when refused, or -1 with errno (EMSGSIZE:
+ * it did not fit). */
 int control_ask(const char *path, const char *request, char *buf, size_t cap, size_t *len);
 
 #endif

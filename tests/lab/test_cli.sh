@@ -63,4 +63,19 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.li
 LAB_HOST_PIDS+=($!)
 lab_wait 5 test -S "$LAB_TMP/mute.sock"
 check "status gives up on a daemon that does not answer, and says so" sh -c "! timeout 15 '$SHIPWORM' -s $LAB_TMP/mute.sock status 2>$LAB_TMP/m.err && grep -q 'did not answer in time' $LAB_TMP/m.err"
+# `shipworm peers` pages through a table (issue 10's scale): a stand-in daemon answers
+# "peers" and "peers from 2" with two pages of a table whose daemon then goes away (a
+# restart, a role without peers): the command prints what it had, says where the
+# listing stopped and why, and fails.
+/usr/bin/python3 -c 'import socket, sys
+pages = {b"peers\n": b"count: 2\npeers:\n  -\n    address: 2001:0:c633:640a::1\nlisted: 1\nnext: 2\n",
+         b"peers from 2\n": b"error: a server keeps no peers\n"}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(4); s.settimeout(20)
+for _ in range(2):
+    c, _ = s.accept(); c.sendall(pages.get(c.recv(64), b"error: ?\n")); c.close()' "$LAB_TMP/pages.sock" &
+LAB_HOST_PIDS+=($!)
+lab_wait 5 test -S "$LAB_TMP/pages.sock"
+check "peers cut short midway fails, saying where and why" sh -c "! '$SHIPWORM' -s $LAB_TMP/pages.sock peers >$LAB_TMP/p.out 2>$LAB_TMP/p.err &&
+	grep -qx 'shipworm: the listing stopped at slot 2: error: a server keeps no peers' $LAB_TMP/p.err &&
+	grep -qx '    address: 2001:0:c633:640a::1' $LAB_TMP/p.out"
 lab_summary
