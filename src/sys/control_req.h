@@ -2,7 +2,7 @@
  *
  *     request = ( "status" [ " json" / " prom" ] / "peers" [ " from " slot ] [ " json" ]
  *               / "peer " ipv6-address [ " json" ] ) LF
- *     slot    = 1*10DIGIT   ; at most 4294967295: where a previous answer's "next" says
+ *     slot    = 1*DIGIT     ; at most 4294967295: where a previous answer's "next" says
  *
  * Anything else (no LF within CONTROL_REQ_MAX bytes, bytes after the LF, control or
  * non-ASCII bytes, unknown verbs or options) is refused with a one-line reason. */
