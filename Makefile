@@ -188,7 +188,7 @@ kernel-check: build/unit/test_bpf build/unit/test_bpf_srv build/fuzz/fuzz_bpf bu
 	grep -q '^kernel [^ ]*: [0-9]* passed' build/kernel.log || echo "kernel 0 1" >> build/check.tally; \
 	exit $$r
 
-# The lab's server, client and relay scenarios on that kernel (about 6 minutes).
+# The lab's server, client and relay scenarios on that kernel (about 9 minutes).
 lab-6.1: deps-test $(LAB_BINS)
 	tests/kernel/run.sh tests/kernel/guest.sh tests/kernel/lab.sh
 

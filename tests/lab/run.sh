@@ -8,8 +8,8 @@
 #                under a CPU-bound flood). Two at a time brought out timing faults that one
 #                at a time never showed (docs/lab.md, all fixed); make check runs two.
 #   LAB_FULL=1   also the passes marked "full": the three longest scenarios (inbound,
-#                host-NAT, flood) with the kernel fast path off too (issue 10) — about 12.5
-#                minutes two at a time in all, against make check's 7.5.
+#                host-NAT, flood) with the kernel fast path off too (issue 10) — about 11
+#                minutes two at a time in all, against make check's 8.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 san=$here/../../build/san
