@@ -4,6 +4,22 @@
 #include <stdint.h>
 #include <string.h>
 
+int control_number(const char *s, const char *end, uint64_t max, uint64_t *v, const char **after)
+{
+	uint64_t x = 0;
+	const char *c = s;
+	for (; c < end && *c >= '0' && *c <= '9'; c++) {
+		if (x > (max - (uint64_t)(*c - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*c - '0');
+	}
+	if (c == s)
+		return -1;
+	*v = x;
+	*after = c;
+	return 0;
+}
+
 int control_parse(const char *buf, size_t len, struct control_req *req, const char **why)
 {
 	const char *nl = memchr(buf, '\n', len < CONTROL_REQ_MAX ? len : CONTROL_REQ_MAX);
@@ -55,16 +71,15 @@ int control_parse(const char *buf, size_t len, struct control_req *req, const ch
 		 * previous answer's "next" named. */
 		req->from = 0;
 		if (req->verb == CTL_PEERS && n >= at + 6 && !memcmp(buf + at, " from ", 6)) {
-			size_t end = at + 6;
-			uint64_t v = 0;
-			while (end < n && buf[end] >= '0' && buf[end] <= '9' && v <= UINT32_MAX)
-				v = v * 10 + (uint64_t)(buf[end++] - '0');
-			if (end == at + 6 || v > UINT32_MAX || (end < n && buf[end] != ' ')) {
+			uint64_t v;
+			const char *after;
+			if (control_number(buf + at + 6, buf + n, UINT32_MAX, &v, &after) < 0 ||
+			    (after < buf + n && *after != ' ')) {
 				*why = "peers from needs a slot number (0 to 4294967295)";
 				return -1;
 			}
 			req->from = (uint32_t)v;
-			at = end;
+			at = (size_t)(after - buf);
 		}
 		req->prom = req->verb == CTL_STATUS && n == at + 5 && !memcmp(buf + at, " prom", 5);
 		if (n == at || req->prom || (n == at + 5 && !memcmp(buf + at, " json", 5))) {

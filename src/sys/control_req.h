@@ -30,4 +30,9 @@ struct control_req {
  * in *why. */
 int control_parse(const char *buf, size_t len, struct control_req *req, const char **why);
 
+/* A decimal number at s (bytes up to end, no terminator needed), at most max: 0 with
+ * the value in *v and the first byte after it in *after, or -1 (no digit, too large).
+ * The request's slot and, in `shipworm peers`, the answer's numbers. */
+int control_number(const char *s, const char *end, uint64_t max, uint64_t *v, const char **after);
+
 #endif

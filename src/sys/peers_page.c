@@ -1,5 +1,7 @@
 #include "sys/peers_page.h"
 
+#include "sys/control_req.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,23 +14,6 @@ static const char *find_last(const char *h, size_t n, const char *needle)
 		if (!memcmp(h + i, needle, k))
 			return h + i;
 	return NULL;
-}
-
-/* A decimal number at s (within end), at most max; the first byte after it in *after. */
-static int number(const char *s, const char *end, uint64_t max, uint64_t *v, const char **after)
-{
-	uint64_t x = 0;
-	const char *c = s;
-	for (; c < end && *c >= '0' && *c <= '9'; c++) {
-		if (x > (max - (uint64_t)(*c - '0')) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*c - '0');
-	}
-	if (c == s)
-		return -1;
-	*v = x;
-	*after = c;
-	return 0;
 }
 
 /* status_peers writes, in text:   count: C\npeers:\n<entries>listed: L\n[next: N\n]
@@ -51,12 +36,12 @@ int peers_page_split(const char *a, size_t len, bool json, struct peers_page *p)
 		return -1;
 	const char *c = close + (json ? 11 : 9), *after;
 	uint64_t v;
-	if (number(c, end, UINT64_MAX, &p->listed, &after) < 0)
+	if (control_number(c, end, UINT64_MAX, &p->listed, &after) < 0)
 		return -1;
 	const char *next = json ? ",\"next\":" : "\nnext: ";
 	size_t nl = strlen(next);
 	if ((size_t)(end - after) >= nl && !memcmp(after, next, nl)) {
-		if (number(after + nl, end, UINT32_MAX, &v, &after) < 0)
+		if (control_number(after + nl, end, UINT32_MAX, &v, &after) < 0)
 			return -1;
 		p->more = true;
 		p->next = (uint32_t)v;
